@@ -1,0 +1,49 @@
+# Two commands on a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+
+.PHONY: demo test lint completions browser bench bench-sdk bench-smoke clean
+
+# The runtime install (what a user gets from `pip install`), stamped so reruns are instant.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e .
+	touch $@
+
+# The dev extras on top: pytest, hypothesis, jsonschema, playwright, ruff.
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/sk demo
+
+# The browser test drives Debian's Chromium; install it when it is missing and we may.
+browser:
+	@command -v chromium >/dev/null 2>&1 || ./.ci/install-chromium
+
+test: $(VENV)/.installed-dev browser
+	$(BIN)/ruff check scalekit_cli tests bench
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check scalekit_cli tests bench
+	$(BIN)/ruff format --check scalekit_cli tests bench
+
+completions: $(VENV)/.installed
+	$(BIN)/python -m scalekit_cli.completion_gen completions
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.run
+
+bench-sdk: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.run --with-sdk
+
+bench-smoke: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.run --smoke
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info

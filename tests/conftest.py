@@ -1,0 +1,124 @@
+"""Shared fixtures: a real sandbox on a loopback port, and a raw HTTP client for it.
+
+Every test of the project talks to the sandbox over real HTTP; nothing of the project's own
+HTTP layer is mocked.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+# Canary secrets: every test that captures output searches it for these.
+CANARY_CLIENT_SECRET = "canary-client-secret-7Hq2Zr9Lw4Xp"
+CANARY_CLIENT_ID = "skc_canary_client"
+
+
+@dataclass
+class LiveSandbox:
+    """A sandbox served by uvicorn on 127.0.0.1, running in a thread of the test process."""
+
+    url: str
+    settings: object
+    app: object
+    _server: object = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+
+    @property
+    def engine(self):
+        return self.app.state.sandbox
+
+    def admin(self, method: str, path: str, **kwargs) -> httpx.Response:
+        """Call the admin surface (`/_sandbox/...`)."""
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            response = client.request(method, path, **kwargs)
+        response.raise_for_status()
+        return response
+
+    def requests(self) -> list[dict]:
+        """The request log of the sandbox, oldest first."""
+        return self.admin("GET", "/_sandbox/requests").json()["requests"]
+
+    def clear_requests(self) -> None:
+        self.admin("DELETE", "/_sandbox/requests")
+
+    def fault(self, **spec) -> str:
+        return self.admin("POST", "/_sandbox/faults", json=spec).json()["id"]
+
+    def machine_token(self) -> str:
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            answer = client.post(
+                "/oauth/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": self.settings.client_id,
+                    "client_secret": self.settings.client_secret,
+                },
+            )
+        answer.raise_for_status()
+        return answer.json()["access_token"]
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+def start_live_sandbox(settings) -> LiveSandbox:
+    import uvicorn
+
+    from scalekit_cli.sandbox import create_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = create_app(settings)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_keep_alive=30)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the sandbox did not start")
+        time.sleep(0.01)
+    return LiveSandbox(
+        url=f"http://127.0.0.1:{port}", settings=settings, app=app, _server=server, _thread=thread
+    )
+
+
+@pytest.fixture
+def sandbox_factory() -> Iterator[Callable[..., LiveSandbox]]:
+    """Start sandboxes with custom settings; all are stopped at the end of the test."""
+    from scalekit_cli.sandbox import SandboxSettings
+
+    started: list[LiveSandbox] = []
+
+    def make(**overrides) -> LiveSandbox:
+        overrides.setdefault("client_id", CANARY_CLIENT_ID)
+        overrides.setdefault("client_secret", CANARY_CLIENT_SECRET)
+        live = start_live_sandbox(SandboxSettings(**overrides))
+        started.append(live)
+        return live
+
+    yield make
+    for live in started:
+        live.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_factory) -> LiveSandbox:
+    """A fresh in-memory sandbox with the default connections, on a loopback port."""
+    return sandbox_factory()
+
+
+@pytest.fixture
+def sandbox_file_state(tmp_path: Path) -> Path:
+    return tmp_path / "sandbox.sqlite3"
