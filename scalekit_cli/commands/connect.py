@@ -1,0 +1,279 @@
+"""`sk connect CONNECTOR --user ID` — get or create the account, print its magic link, and wait
+until the user has authorized it and it is ACTIVE.
+
+While waiting only `/details` is read: no credentials are fetched until they are wanted.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from ..errors import CliError, ExitCode
+from ..runtime import Runtime
+from ..scalekit.models import ConnectedAccount, MagicLink
+from ._common import (
+    ConnectorArgument,
+    DebugOption,
+    JsonOption,
+    UserOption,
+    VerboseOption,
+    execute,
+    positive_number,
+    validate_connector,
+    validate_identifier,
+)
+
+# Without a terminal, a progress line at most this often (and on every status change).
+PLAIN_PROGRESS_EVERY = 30.0
+# How often a terminal's spinner text is refreshed between polls.
+SPINNER_TICK = 0.25
+
+
+@dataclass
+class ConnectOptions:
+    connector: str
+    identifier: str
+    timeout: float = 300.0
+    interval: float = 2.0
+    wait: bool = True
+    force: bool = False
+    open_browser: bool = False
+    verify_user: bool = False
+    verify_url: str | None = None
+    json: bool = False
+
+
+def run(options: ConnectOptions, runtime: Runtime) -> int:
+    validate_connector(options.connector)
+    validate_identifier(options.identifier)
+    positive_number(options.timeout, "--timeout")
+    positive_number(options.interval, "--interval")
+    if options.verify_user and options.verify_url:
+        raise CliError("--verify-user and --verify-url exclude each other", ExitCode.USAGE)
+    if options.verify_url and not options.verify_url.startswith(("https://", "http://")):
+        raise CliError("--verify-url must be an http(s) URL", ExitCode.USAGE)
+
+    out = runtime.out
+    client = runtime.scalekit()
+    account, created = client.get_or_create_account(options.connector, options.identifier)
+    out.detail(
+        f"{'created' if created else 'found'} {options.connector} account "
+        f"{account.id or '(no id)'} in status {account.status or 'unknown'}"
+    )
+    if account.is_active and not options.force:
+        out.success(
+            f"{options.connector} is already connected for {options.identifier} "
+            "(ACTIVE; --force makes a new link)"
+        )
+        if options.json:
+            out.json(account.summary())
+        return ExitCode.OK
+
+    # The embedded sandbox serves its hosted page on a real loopback port only while a browser
+    # may need it; the link must be requested after, so that it points there.
+    sandbox = runtime.sandbox
+    if sandbox is not None and options.wait:
+        sandbox.start_server()
+
+    listener = None
+    if options.verify_user and options.wait:
+        from ..verify_listener import VerifyListener
+
+        listener = VerifyListener(client, options.identifier, notify=out.warn).start()
+    try:
+        link = _request_link(runtime, options, listener)
+        if not options.wait:
+            if options.json:
+                out.json(
+                    {
+                        "connector": options.connector,
+                        "identifier": options.identifier,
+                        "status": account.status or None,
+                        "link": link.link,
+                        "expiry": link.expiry or None,
+                    }
+                )
+            else:
+                out.result(link.link)
+            return ExitCode.OK
+        _show_link(runtime, options, link)
+        # Re-authorizing an ACTIVE account (--force) is done when the account changes again.
+        baseline = account.updated_at if account.is_active else None
+        final = _wait_until_active(runtime, options, link, listener, baseline)
+    finally:
+        if listener is not None:
+            listener.close()
+    out.success(f"{options.connector} is connected for {options.identifier} (ACTIVE)")
+    if options.json:
+        out.json(final.summary())
+    return ExitCode.OK
+
+
+def _request_link(runtime: Runtime, options: ConnectOptions, listener) -> MagicLink:
+    if listener is not None:
+        return runtime.scalekit().magic_link(
+            options.connector,
+            options.identifier,
+            state=listener.state,
+            user_verify_url=listener.url,
+        )
+    return runtime.scalekit().magic_link(
+        options.connector, options.identifier, user_verify_url=options.verify_url
+    )
+
+
+def _show_link(runtime: Runtime, options: ConnectOptions, link: MagicLink) -> None:
+    out = runtime.out
+    out.info(f"Open this link to authorize {options.connector} for {options.identifier}:")
+    # The bare URL alone on stdout, for scripts; with --json stdout is kept for the JSON result.
+    if options.json:
+        out.info(link.link)
+    else:
+        out.result(link.link)
+    if options.open_browser:
+        import webbrowser
+
+        if not webbrowser.open(link.link):
+            out.warn("could not open a browser; open the link above yourself")
+
+
+def _remaining(link: MagicLink) -> float | None:
+    expires = link.expires
+    if expires is None:
+        return None
+    return (expires - datetime.now(UTC)).total_seconds()
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _wait_until_active(
+    runtime: Runtime,
+    options: ConnectOptions,
+    link: MagicLink,
+    listener,
+    baseline_update: str | None = None,
+) -> ConnectedAccount:
+    out = runtime.out
+    client = runtime.scalekit()
+    started = time.monotonic()
+    deadline = started + options.timeout
+    last_status = ""
+    last_line = started
+    told_about_verification = False
+
+    def describe(status: str) -> str:
+        remaining = _remaining(link)
+        life = f", link valid {_clock(remaining)}" if remaining is not None else ""
+        return (
+            f"Waiting for {options.identifier} to authorize {options.connector} "
+            f"({status or 'unknown'}, {_clock(time.monotonic() - started)} elapsed{life})"
+        )
+
+    with out.spinner(describe("PENDING_AUTH")) as spinner:
+        while True:
+            account = client.get_account(options.connector, options.identifier)
+            if account.is_active and (not baseline_update or account.updated_at != baseline_update):
+                return account
+            status = account.status
+            if (
+                status == "PENDING_VERIFICATION"
+                and listener is None
+                and not told_about_verification
+            ):
+                told_about_verification = True
+                out.warn(
+                    f"{options.identifier} has authorized; the account now waits for your app's "
+                    "user verification (POST /api/v1/connected_accounts/user/verify). "
+                    "Rerun with --verify-user to let sk complete it. Still waiting…"
+                )
+            remaining = _remaining(link)
+            if remaining is not None and remaining <= 0 and status != "PENDING_VERIFICATION":
+                link = _request_link(runtime, options, listener)
+                out.warn("the link expired; here is a new one:")
+                _show_link(runtime, options, link)
+            now = time.monotonic()
+            if now >= deadline:
+                raise CliError(
+                    f"timed out after {options.timeout:g} s waiting for {options.identifier} to "
+                    f"authorize {options.connector} (status {status or 'unknown'})",
+                    ExitCode.TIMED_OUT,
+                )
+            if spinner is None and (
+                status != last_status or now - last_line >= PLAIN_PROGRESS_EVERY
+            ):
+                out.info(describe(status))
+                last_line = now
+            last_status = status
+            _pause(min(options.interval, deadline - now), spinner, lambda s=status: describe(s))
+
+
+def _pause(seconds: float, spinner, text) -> None:
+    """Sleep until the next poll, refreshing a spinner's text meanwhile."""
+    end = time.monotonic() + seconds
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, SPINNER_TICK) if spinner is not None else left)
+        if spinner is not None:
+            spinner.update(text())
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("connect")
+    def connect_command(
+        ctx: typer.Context,
+        connector: ConnectorArgument,
+        user: UserOption,
+        timeout: Annotated[
+            float, typer.Option("--timeout", help="Seconds to wait for authorization.")
+        ] = 300.0,
+        interval: Annotated[
+            float, typer.Option("--interval", help="Seconds between status checks.")
+        ] = 2.0,
+        no_wait: Annotated[
+            bool, typer.Option("--no-wait", help="Print the link and exit without waiting.")
+        ] = False,
+        force: Annotated[
+            bool, typer.Option("--force", help="Make a new link even if already ACTIVE.")
+        ] = False,
+        open_browser: Annotated[
+            bool, typer.Option("--open", help="Open the link in a browser.")
+        ] = False,
+        verify_user: Annotated[
+            bool,
+            typer.Option(
+                "--verify-user",
+                help="Complete custom user verification through a loopback listener.",
+            ),
+        ] = False,
+        verify_url: Annotated[
+            str | None,
+            typer.Option("--verify-url", help="Your app's user-verify route.", metavar="URL"),
+        ] = None,
+        json_mode: JsonOption = False,
+        debug: DebugOption = False,
+        verbose: VerboseOption = False,
+    ) -> None:
+        """Connect an account: print its magic link and wait until it is ACTIVE."""
+        options = ConnectOptions(
+            connector=connector,
+            identifier=user,
+            timeout=timeout,
+            interval=interval,
+            wait=not no_wait,
+            force=force,
+            open_browser=open_browser,
+            verify_user=verify_user,
+            verify_url=verify_url,
+            json=json_mode,
+        )
+        execute(ctx, run, options, json_mode=json_mode, verbose=verbose, debug=debug)

@@ -1,0 +1,173 @@
+"""`sk exec-tool TOOL --user ID` — run a Scalekit tool (`POST /api/v1/execute_tool`).
+
+Arguments come from `-d` (a JSON object, `@FILE`, or `-` for stdin) and `--param KEY=VALUE`
+(values parsed as JSON where they can be: `5`, `true`, `["a"]`; strings otherwise), and are
+sent as `params` — the field the schema names.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import CliError, ExitCode, not_connected
+from ..runtime import Runtime
+from ..scalekit.errors import FailedPrecondition
+from ._common import (
+    DebugOption,
+    JsonOption,
+    VerboseOption,
+    execute,
+    validate_connector,
+    validate_identifier,
+)
+
+TOOL_NAME_MAX = 256
+
+
+@dataclass
+class ExecToolOptions:
+    tool: str
+    identifier: str | None
+    connector: str | None = None
+    account_id: str | None = None
+    data: str | None = None
+    params: list[str] = field(default_factory=list)
+    json: bool = False
+
+
+def read_document(source: str, stdin) -> dict[str, Any]:
+    """The `-d` argument: inline JSON, `@FILE`, or `-` for standard input; an object."""
+    if source == "-":
+        text, origin = stdin.read(), "standard input"
+    elif source.startswith("@"):
+        path = Path(source[1:])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(
+                f"-d {source}: cannot read the file ({exc.__class__.__name__})", ExitCode.USAGE
+            ) from None
+        origin = str(path)
+    else:
+        text, origin = source, "-d"
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise CliError(f"{origin} is not valid JSON: {exc}", ExitCode.USAGE) from None
+    if not isinstance(document, dict):
+        raise CliError(
+            f"{origin} must hold a JSON object, not {type(document).__name__}", ExitCode.USAGE
+        )
+    return document
+
+
+def parse_param(item: str) -> tuple[str, Any]:
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise CliError(f"--param {item!r} is not KEY=VALUE", ExitCode.USAGE)
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key.strip(), value
+
+
+def run(options: ExecToolOptions, runtime: Runtime) -> int:
+    out = runtime.out
+    tool = options.tool.strip()
+    if (
+        not tool
+        or len(tool) > TOOL_NAME_MAX
+        or any(c.isspace() or not c.isprintable() for c in tool)
+    ):
+        raise CliError(f"{options.tool!r} is not a tool name", ExitCode.USAGE)
+    if options.account_id:
+        if options.connector:
+            raise CliError("--connector and --account-id exclude each other", ExitCode.USAGE)
+    else:
+        if options.identifier is None:
+            raise CliError("--user is required (or --account-id)", ExitCode.USAGE)
+        validate_identifier(options.identifier)
+    params: dict[str, Any] = read_document(options.data, out.stdin) if options.data else {}
+    for item in options.params:
+        key, value = parse_param(item)
+        params[key] = value
+
+    connector = options.connector
+    if not options.account_id and not connector:
+        connector = tool.split("_", 1)[0]
+        out.detail(f"connector {connector!r} taken from the tool name (--connector overrides)")
+    if connector is not None:
+        validate_connector(connector)
+
+    try:
+        result = runtime.scalekit().execute_tool(
+            tool,
+            params,
+            connector=connector,
+            identifier=options.identifier,
+            connected_account_id=options.account_id,
+        )
+    except FailedPrecondition:
+        if options.account_id or connector is None or options.identifier is None:
+            raise
+        account = runtime.scalekit().get_account(connector, options.identifier)
+        raise not_connected(
+            connector, options.identifier, account.status, **runtime.connect_hint_args()
+        ) from None
+    out.detail(f"execution {result.execution_id}")
+    if options.json:
+        out.result(json.dumps(result.raw, indent=2, ensure_ascii=False))
+    else:
+        out.pretty_json(result.data)
+    return ExitCode.OK
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("exec-tool")
+    def exec_tool_command(
+        ctx: typer.Context,
+        tool: Annotated[
+            str, typer.Argument(help="The tool's name, e.g. gmail_fetch_mails.", metavar="TOOL")
+        ],
+        user: Annotated[
+            str | None,
+            typer.Option("--user", "-u", help="Your identifier for the user.", metavar="ID"),
+        ] = None,
+        connector: Annotated[
+            str | None,
+            typer.Option("--connector", help="The connection (default: the tool name's prefix)."),
+        ] = None,
+        account_id: Annotated[
+            str | None,
+            typer.Option("--account-id", help="The connected account's id (ca_…).", metavar="ID"),
+        ] = None,
+        data: Annotated[
+            str | None,
+            typer.Option(
+                "--data",
+                "-d",
+                help="Arguments: a JSON object, @FILE, or - for stdin.",
+                metavar="JSON",
+            ),
+        ] = None,
+        param: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--param", "-p", help="One argument as KEY=VALUE (repeatable).", metavar="KEY=VALUE"
+            ),
+        ] = None,
+        json_mode: JsonOption = False,
+        debug: DebugOption = False,
+        verbose: VerboseOption = False,
+    ) -> None:
+        """Run a Scalekit tool for the user and print its data."""
+        options = ExecToolOptions(
+            tool, user, connector, account_id, data, list(param or []), json_mode
+        )
+        execute(ctx, run, options, json_mode=json_mode, verbose=verbose, debug=debug)

@@ -1,0 +1,169 @@
+"""`sk sandbox …` — run and manage the local AgentKit sandbox."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..config import is_loopback
+from ..errors import CliError, ExitCode
+from ..runtime import Runtime
+from ._common import DebugOption, VerboseOption, execute, validate_connector, validate_identifier
+
+FORCEABLE = ("ACTIVE", "EXPIRED", "DISCONNECTED", "PENDING_VERIFICATION", "PENDING_AUTH")
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    client_id: str | None = None
+    client_secret: str | None = None
+    user_verification: str = "dashboard"
+    state: Path | None = None
+    memory: bool = False
+
+
+def run_serve(options: ServeOptions, runtime: Runtime) -> int:
+    from ..sandbox import EmbeddedSandbox, SandboxSettings, default_state_path, serve
+
+    out = runtime.out
+    if options.user_verification not in ("dashboard", "custom"):
+        raise CliError("--user-verification must be dashboard or custom", ExitCode.USAGE)
+    if options.memory and options.state:
+        raise CliError("--state and --memory exclude each other", ExitCode.USAGE)
+    if not 0 <= options.port <= 65535:
+        raise CliError("--port must be between 0 and 65535", ExitCode.USAGE)
+    if bool(options.client_id) != bool(options.client_secret):
+        raise CliError("give both --client-id and --client-secret, or neither", ExitCode.USAGE)
+    if options.client_id and options.client_secret:
+        client_id, client_secret = options.client_id, options.client_secret
+    else:
+        persisted = EmbeddedSandbox.credentials()
+        client_id, client_secret = persisted.client_id, persisted.client_secret
+    settings = SandboxSettings(
+        client_id=client_id,
+        client_secret=client_secret,
+        user_verification=options.user_verification,
+        state_path=None if options.memory else (options.state or default_state_path()),
+    )
+    if not is_loopback(options.host):
+        out.warn(
+            f"binding {options.host}: the sandbox is reachable from the network "
+            "(its admin surface still answers loopback callers only)"
+        )
+
+    def ready(base_url: str) -> None:
+        # eval-able lines on stdout; the secret is the sandbox's own, made for this machine.
+        for name, value in (
+            ("SCALEKIT_ENV_URL", base_url),
+            ("SCALEKIT_CLIENT_ID", client_id),
+            ("SCALEKIT_CLIENT_SECRET", client_secret),
+            ("SK_GMAIL_API_URL", base_url),
+        ):
+            out.stdout.write(f"export {name}={shlex.quote(value)}\n")
+        out.stdout.flush()
+        out.info(f"sandbox listening on {base_url} (Ctrl-C to stop)")
+
+    serve(settings, host=options.host, port=options.port, ready=ready)
+    out.info("sandbox stopped")
+    return ExitCode.OK
+
+
+def run_reset(_: None, runtime: Runtime) -> int:
+    from ..sandbox import default_state_path, reset_state
+
+    reset_state(default_state_path())
+    runtime.out.success("sandbox state emptied")
+    return ExitCode.OK
+
+
+@dataclass
+class ForceOptions:
+    connector: str
+    identifier: str
+    status: str
+
+
+def run_force(options: ForceOptions, runtime: Runtime) -> int:
+    validate_connector(options.connector)
+    validate_identifier(options.identifier)
+    status = options.status.upper()
+    if status not in FORCEABLE:
+        raise CliError(f"--status must be one of {', '.join(FORCEABLE)}", ExitCode.USAGE)
+    runtime.flags.sandbox = True
+    sandbox = runtime.sandbox
+    assert sandbox is not None
+    answer = runtime.session().send(
+        "POST",
+        f"{sandbox.base_url}/_sandbox/accounts/status",
+        idempotent=True,
+        json={"connector": options.connector, "identifier": options.identifier, "status": status},
+    )
+    if answer.status_code == 404:
+        raise CliError(
+            f"no {options.connector} account for {options.identifier!r} in the sandbox",
+            ExitCode.NOT_CONNECTED,
+        )
+    if not answer.is_success:
+        raise CliError(f"the sandbox refused: HTTP {answer.status_code}", ExitCode.FAILURE)
+    runtime.out.success(f"{options.connector} of {options.identifier} is now {status}")
+    return ExitCode.OK
+
+
+def register(app: typer.Typer) -> None:
+    sandbox_app = typer.Typer(
+        name="sandbox",
+        help="The local AgentKit sandbox: serve it, reset it, force account states.",
+        no_args_is_help=True,
+    )
+
+    @sandbox_app.command("serve")
+    def serve_command(
+        ctx: typer.Context,
+        host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+        port: Annotated[
+            int, typer.Option("--port", help="Port to bind (0: any free port).")
+        ] = 8765,
+        client_id: Annotated[str | None, typer.Option("--client-id", metavar="ID")] = None,
+        client_secret: Annotated[
+            str | None, typer.Option("--client-secret", metavar="SECRET")
+        ] = None,
+        user_verification: Annotated[
+            str, typer.Option("--user-verification", help="dashboard or custom.")
+        ] = "dashboard",
+        state: Annotated[
+            Path | None, typer.Option("--state", help="SQLite state file.", metavar="PATH")
+        ] = None,
+        memory: Annotated[
+            bool, typer.Option("--memory", help="Keep state in memory only.")
+        ] = False,
+        debug: DebugOption = False,
+        verbose: VerboseOption = False,
+    ) -> None:
+        """Serve the sandbox on loopback and print `export` lines for its settings."""
+        options = ServeOptions(
+            host, port, client_id, client_secret, user_verification, state, memory
+        )
+        execute(ctx, run_serve, options, verbose=verbose, debug=debug)
+
+    @sandbox_app.command("reset")
+    def reset_command(ctx: typer.Context) -> None:
+        """Empty the persisted sandbox state."""
+        execute(ctx, run_reset, None)
+
+    @sandbox_app.command("force")
+    def force_command(
+        ctx: typer.Context,
+        connector: Annotated[str, typer.Argument(metavar="CONNECTOR")],
+        user: Annotated[str, typer.Option("--user", "-u", metavar="ID")],
+        status: Annotated[str, typer.Option("--status", help=", ".join(FORCEABLE))],
+    ) -> None:
+        """Force an embedded-sandbox account into a status (EXPIRED, DISCONNECTED, …)."""
+        execute(ctx, run_force, ForceOptions(connector, user, status))
+
+    app.add_typer(sandbox_app)

@@ -1,0 +1,138 @@
+"""`sk status [CONNECTOR] --user ID` — one account, or every account of the user.
+
+Exit 0 when it is (they all are) ACTIVE, 3 otherwise or when none exists, so that
+`sk status gmail --user u || sk connect gmail --user u` works.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+
+from ..errors import ExitCode, connect_command, not_connected
+from ..runtime import Runtime
+from ..scalekit.errors import NotFound
+from ._common import (
+    DebugOption,
+    JsonOption,
+    UserOption,
+    VerboseOption,
+    execute,
+    validate_connector,
+    validate_identifier,
+)
+
+TABLE_HEADERS = ("Connector", "Status", "Type", "Token expires", "Updated", "Id")
+
+
+@dataclass
+class StatusOptions:
+    connector: str | None
+    identifier: str
+    json: bool = False
+
+
+def run(options: StatusOptions, runtime: Runtime) -> int:
+    validate_identifier(options.identifier)
+    if options.connector is not None:
+        validate_connector(options.connector)
+        return _one(options, runtime)
+    return _all(options, runtime)
+
+
+def _one(options: StatusOptions, runtime: Runtime) -> int:
+    out = runtime.out
+    assert options.connector is not None
+    try:
+        account = runtime.scalekit().get_account(options.connector, options.identifier)
+    except NotFound:
+        raise not_connected(
+            options.connector, options.identifier, None, **runtime.connect_hint_args()
+        ) from None
+    if options.json:
+        out.json(account.summary())
+    else:
+        out.table(TABLE_HEADERS, [_row(account.summary())])
+    if not account.is_active:
+        out.info(
+            f"{options.connector} is {account.status or 'not active'}; run: "
+            + _connect_hint(runtime, options.connector, options.identifier)
+        )
+        return ExitCode.NOT_CONNECTED
+    return ExitCode.OK
+
+
+def _all(options: StatusOptions, runtime: Runtime) -> int:
+    out = runtime.out
+    accounts = runtime.scalekit().iter_accounts(identifier=options.identifier)
+    inactive = 0
+    count = 0
+    rows: list[list[str]] = []
+    if options.json:
+        # Streamed: one page in memory at a time, one array element per account.
+        out.stdout.write("[")
+        for account in accounts:
+            if account.identifier and account.identifier != options.identifier:
+                continue
+            document = json.dumps(account.summary(), indent=2, ensure_ascii=False)
+            indented = "\n  ".join(document.splitlines())
+            out.stdout.write(("," if count else "") + "\n  " + out.scrub(indented))
+            count += 1
+            inactive += not account.is_active
+        out.stdout.write("\n]\n" if count else "]\n")
+        out.stdout.flush()
+    else:
+        for account in accounts:
+            if account.identifier and account.identifier != options.identifier:
+                continue
+            rows.append(_row(account.summary()))
+            count += 1
+            inactive += not account.is_active
+        if rows:
+            out.table(TABLE_HEADERS, rows)
+    if count == 0:
+        out.info(
+            f"no connected accounts for {options.identifier!r}; connect one with: "
+            + _connect_hint(runtime, "CONNECTOR", options.identifier)
+        )
+        return ExitCode.NOT_CONNECTED
+    if inactive:
+        out.info(f"{inactive} of {count} accounts are not ACTIVE")
+        return ExitCode.NOT_CONNECTED
+    return ExitCode.OK
+
+
+def _row(summary: dict) -> list[str]:
+    return [
+        summary["connector"] or "",
+        summary["status"] or "",
+        summary["authorization_type"] or "",
+        summary["token_expires_at"] or "",
+        summary["updated_at"] or "",
+        summary["id"] or "",
+    ]
+
+
+def _connect_hint(runtime: Runtime, connector: str, identifier: str) -> str:
+    return connect_command(connector, identifier, **runtime.connect_hint_args())
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("status")
+    def status_command(
+        ctx: typer.Context,
+        user: UserOption,
+        connector: Annotated[
+            str | None,
+            typer.Argument(help="One connection (e.g. gmail); all of the user's when omitted."),
+        ] = None,
+        json_mode: JsonOption = False,
+        debug: DebugOption = False,
+        verbose: VerboseOption = False,
+    ) -> None:
+        """Show one connected account, or every account of the user; exit 3 unless all ACTIVE."""
+        options = StatusOptions(connector, user, json_mode)
+        execute(ctx, run, options, json_mode=json_mode, verbose=verbose, debug=debug)

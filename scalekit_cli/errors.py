@@ -1,0 +1,42 @@
+"""Exit codes and the error a command raises to end with one line on stderr."""
+
+from __future__ import annotations
+
+import shlex
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILURE = 1  # API or network failure
+    USAGE = 2  # bad usage or input
+    NOT_CONNECTED = 3  # account not ACTIVE or not found — run `sk connect`
+    TIMED_OUT = 4  # timed out waiting for authorization
+    CONFIG = 5  # missing, invalid or rejected credentials or configuration
+    INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """Ends the command: `message` becomes the one line on stderr."""
+
+    def __init__(self, message: str, exit_code: int = ExitCode.FAILURE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = int(exit_code)
+
+
+def connect_command(connector: str, identifier: str, *, sandbox: bool = False) -> str:
+    """The exact command that connects an account, quoted for a POSIX shell."""
+    prefix = "sk --sandbox" if sandbox else "sk"
+    return f"{prefix} connect {shlex.quote(connector)} --user {shlex.quote(identifier)}"
+
+
+def not_connected(
+    connector: str, identifier: str, status: str | None, *, sandbox: bool = False
+) -> CliError:
+    state = f"is {status}" if status else "does not exist"
+    return CliError(
+        f"the {connector} account of {identifier!r} {state}; run: "
+        + connect_command(connector, identifier, sandbox=sandbox),
+        ExitCode.NOT_CONNECTED,
+    )

@@ -1,0 +1,117 @@
+"""What a command runs with: its output, its settings, and lazily built clients.
+
+Nothing here is built until a command asks for it, so `sk token` pays for one HTTP session and
+nothing else, and only `--sandbox` runs ever load the sandbox.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .config import Flags, Settings, resolve
+from .output import Output
+
+if TYPE_CHECKING:
+    from .sandbox import EmbeddedSandbox
+    from .scalekit.client import ScalekitClient
+    from .scalekit.gmail import GmailClient
+    from .scalekit.http import HttpSession
+
+
+@dataclass
+class Runtime:
+    out: Output
+    flags: Flags
+    environ: dict[str, str] | None = None
+    _settings: Settings | None = field(default=None, repr=False)
+    _session: HttpSession | None = field(default=None, repr=False)
+    _client: ScalekitClient | None = field(default=None, repr=False)
+    _sandbox: EmbeddedSandbox | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = resolve(self.flags, self.environ)
+            if self._settings.debug and not self.out.debug:
+                self.out.debug = self.out.verbose = True
+            self.out.secrets.add(self._settings.client_secret)
+        return self._settings
+
+    @property
+    def sandbox(self) -> EmbeddedSandbox | None:
+        """The embedded sandbox, opened on first use, when the settings point at it."""
+        if self._sandbox is None and self.settings.sandbox:
+            from .sandbox import EmbeddedSandbox
+
+            self._sandbox = EmbeddedSandbox.open()
+            self.out.secrets.add(self._sandbox.settings.client_secret)
+        return self._sandbox
+
+    @property
+    def sandbox_mode(self) -> bool:
+        return self.settings.sandbox
+
+    def session(self) -> HttpSession:
+        if self._session is None:
+            from .scalekit.http import HttpSession, RetryPolicy
+
+            retry = RetryPolicy()
+            backoff = os.environ.get("SK_RETRY_BACKOFF")
+            if backoff:
+                with contextlib.suppress(ValueError):
+                    retry.backoff_base = max(0.0, float(backoff))
+            sandbox = self.sandbox
+            self._session = HttpSession(
+                timeout=self.settings.timeout,
+                transport=sandbox.transport() if sandbox is not None else None,
+                retry=retry,
+                trace=self.out.trace if self.out.verbose else None,
+                user_agent=f"scalekit-cli/{__version__}",
+            )
+        return self._session
+
+    def scalekit(self) -> ScalekitClient:
+        if self._client is None:
+            from .scalekit.client import ScalekitClient
+            from .scalekit.token_cache import TokenCache
+
+            settings = self.settings
+            sandbox = self.sandbox
+            if sandbox is not None:
+                env_url, client_id = sandbox.base_url, sandbox.settings.client_id
+                client_secret = sandbox.settings.client_secret
+            else:
+                env_url, client_id, client_secret = (
+                    settings.env_url,
+                    settings.client_id,
+                    settings.client_secret,
+                )
+            self._client = ScalekitClient(
+                env_url,
+                client_id,
+                client_secret,
+                session=self.session(),
+                secrets=self.out.secrets,
+                token_cache=TokenCache(env_url, client_id),
+            )
+        return self._client
+
+    def gmail(self, access_token: str) -> GmailClient:
+        from .scalekit.gmail import GmailClient
+
+        sandbox = self.sandbox
+        base = sandbox.base_url if sandbox is not None else self.settings.gmail_url
+        return GmailClient(base, access_token, session=self.session(), secrets=self.out.secrets)
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+        if self._sandbox is not None:
+            self._sandbox.close()
+
+    def connect_hint_args(self) -> dict[str, Any]:
+        return {"sandbox": bool(self._settings and self._settings.sandbox)}

@@ -1,0 +1,408 @@
+"""The AgentKit REST client: machine auth, connected accounts, links, tools.
+
+Paths, fields and status codes follow `agentkit.openapi.json`; request bodies carry only
+fields the schema names (the live service drops unknown fields silently).
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+from collections.abc import Iterator
+from typing import Any
+
+from . import _httpx as httpx
+from .errors import (
+    AlreadyExists,
+    ApiError,
+    CredentialsRejected,
+    FailedPrecondition,
+    InvalidResponse,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
+from .http import HttpSession
+from .models import AccountPage, ConnectedAccount, MagicLink, Tool, ToolResult
+from .secrets import SecretRegistry
+from .token_cache import TokenCache
+
+ACCOUNTS = "/api/v1/connected_accounts"
+_PAGE_SIZE_MAX = 100  # the list endpoint's documented ceiling
+
+
+def decode_json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError):
+        kind = response.headers.get("content-type", "").split(";")[0] or "an unknown type"
+        raise InvalidResponse(
+            f"{response.url.host} answered HTTP {response.status_code} with {kind}, not JSON",
+            status=response.status_code,
+            host=response.url.host,
+        ) from None
+
+
+def api_error(response: httpx.Response) -> ApiError:
+    """The typed error for a non-2xx gateway answer."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    code: int | None = None
+    message = ""
+    error_code = ""
+    if isinstance(body, dict):
+        code = body.get("code") if isinstance(body.get("code"), int) else None
+        message = body.get("message") if isinstance(body.get("message"), str) else ""
+        details = body.get("details")
+        if isinstance(details, list):
+            for detail in details:
+                if isinstance(detail, dict) and isinstance(detail.get("error_code"), str):
+                    error_code = detail["error_code"]
+                    break
+    status = response.status_code
+    if not message:
+        message = f"HTTP {status} from {response.url.host}"
+    kinds: dict[int, type[ApiError]] = {404: NotFound, 409: AlreadyExists, 403: PermissionDenied}
+    kind = kinds.get(status, ApiError)
+    if status == 400 and code == 9:
+        kind = FailedPrecondition
+    elif status == 401:
+        kind = Unauthenticated
+    return kind(
+        message,
+        status=status,
+        code=code,
+        error_code=error_code,
+        method=response.request.method,
+        path=response.request.url.path,
+    )
+
+
+class ScalekitClient:
+    """A client for one environment and one set of client credentials."""
+
+    def __init__(
+        self,
+        env_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        session: HttpSession,
+        secrets: SecretRegistry | None = None,
+        token_cache: TokenCache | None = None,
+    ) -> None:
+        self.env_url = env_url.rstrip("/")
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.session = session
+        self.secrets = secrets if secrets is not None else SecretRegistry()
+        self.secrets.add(client_secret)
+        self.token_cache = token_cache
+        self._machine_token: str | None = None
+
+    # -- machine auth -----------------------------------------------------------------------
+
+    def machine_token(self) -> str:
+        """The cached machine token, or a new one (fetched once, under the cache's lock)."""
+        if self._machine_token:
+            return self._machine_token
+        if self.token_cache is not None:
+            cached = self.token_cache.load()
+            if cached is None:
+                with self.token_cache.fetch_lock():
+                    # Another process may have fetched it while we waited for the lock.
+                    cached = self.token_cache.load()
+                    if cached is None:
+                        return self._fetch_machine_token()
+            self.secrets.add(cached.access_token)
+            self._machine_token = cached.access_token
+            return cached.access_token
+        return self._fetch_machine_token()
+
+    def _fetch_machine_token(self) -> str:
+        response = self.session.send(
+            "POST",
+            f"{self.env_url}/oauth/token",
+            idempotent=True,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self.client_id,
+                "client_secret": self._client_secret,
+            },
+        )
+        if response.status_code in (400, 401, 403):
+            body = _json_or_empty(response)
+            oauth_error = body.get("error", "") if isinstance(body.get("error"), str) else ""
+            description = body.get("error_description")
+            reason = description if isinstance(description, str) and description else oauth_error
+            raise CredentialsRejected(
+                f"{response.url.host} rejected the client credentials"
+                + (f": {reason}" if reason else f" (HTTP {response.status_code})"),
+                oauth_error=oauth_error,
+                status=response.status_code,
+            )
+        if not response.is_success:
+            raise api_error(response)
+        body = decode_json(response)
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise InvalidResponse(
+                f"{response.url.host} answered the token request without an access_token",
+                status=response.status_code,
+                host=response.url.host,
+            )
+        self.secrets.add(token)
+        expires_in = body.get("expires_in")
+        lifetime = float(expires_in) if isinstance(expires_in, int | float) else 3600.0
+        self._machine_token = token
+        if self.token_cache is not None:
+            self.token_cache.store(token, lifetime)
+        return token
+
+    def _forget_machine_token(self) -> None:
+        self._machine_token = None
+        if self.token_cache is not None:
+            self.token_cache.clear()
+
+    # -- the API call every method goes through ---------------------------------------------
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool,
+        params: Any = None,
+        body: dict[str, Any] | None = None,
+        expect: tuple[int, ...] = (200,),
+    ) -> dict[str, Any]:
+        """One API call; a 401 renews the machine token once, transparently."""
+        for renewed in (False, True):
+            token = self.machine_token()
+            response = self.session.send(
+                method,
+                f"{self.env_url}{path}",
+                idempotent=idempotent,
+                params=params,
+                json=body,
+                headers={"authorization": f"Bearer {token}"},
+            )
+            if response.status_code == 401 and not renewed:
+                self._forget_machine_token()
+                continue
+            break
+        if response.status_code not in expect:
+            raise api_error(response)
+        data = decode_json(response) if response.content else {}
+        if not isinstance(data, dict):
+            raise InvalidResponse(
+                f"{response.url.host} answered with JSON that is not an object",
+                status=response.status_code,
+                host=response.url.host,
+            )
+        self.secrets.add_from(data)
+        return data
+
+    # -- connected accounts -----------------------------------------------------------------
+
+    @staticmethod
+    def _account_query(
+        connector: str | None, identifier: str | None, account_id: str | None
+    ) -> dict[str, str]:
+        if account_id:
+            return {"id": account_id}
+        return {"connector": connector or "", "identifier": identifier or ""}
+
+    def get_account(
+        self,
+        connector: str | None = None,
+        identifier: str | None = None,
+        *,
+        account_id: str | None = None,
+        credentials: bool = False,
+    ) -> ConnectedAccount:
+        """`/auth` (with credentials) or `/details` (without); NotFound when there is none."""
+        path = f"{ACCOUNTS}/auth" if credentials else f"{ACCOUNTS}/details"
+        data = self.call(
+            "GET",
+            path,
+            idempotent=True,
+            params=self._account_query(connector, identifier, account_id),
+        )
+        return ConnectedAccount.from_json(_object(data, "connected_account"))
+
+    def create_account(self, connector: str, identifier: str) -> ConnectedAccount:
+        data = self.call(
+            "POST",
+            ACCOUNTS,
+            idempotent=False,
+            body={"connector": connector, "identifier": identifier},
+            expect=(200, 201),
+        )
+        return ConnectedAccount.from_json(_object(data, "connected_account"))
+
+    def get_or_create_account(
+        self, connector: str, identifier: str
+    ) -> tuple[ConnectedAccount, bool]:
+        """As the official SDK does: read first, create only on 404; 409 means it exists now."""
+        try:
+            return self.get_account(connector, identifier), False
+        except NotFound:
+            pass
+        try:
+            return self.create_account(connector, identifier), True
+        except AlreadyExists:
+            return self.get_account(connector, identifier), False
+
+    def magic_link(
+        self,
+        connector: str,
+        identifier: str,
+        *,
+        state: str | None = None,
+        user_verify_url: str | None = None,
+    ) -> MagicLink:
+        body: dict[str, Any] = {"connector": connector, "identifier": identifier}
+        if state:
+            body["state"] = state
+        if user_verify_url:
+            body["user_verify_url"] = user_verify_url
+        # A new link for the same account is harmless, so a failed request may be repeated.
+        data = self.call("POST", f"{ACCOUNTS}/magic_link", idempotent=True, body=body)
+        link = MagicLink.from_json(data)
+        if not link.link:
+            raise InvalidResponse(
+                "the magic_link answer carried no link", status=200, host=_host(self.env_url)
+            )
+        return link
+
+    def verify_user(self, auth_request_id: str, identifier: str) -> str:
+        """Complete custom user verification; returns where to send the browser next."""
+        data = self.call(
+            "POST",
+            f"{ACCOUNTS}/user/verify",
+            idempotent=False,
+            body={"auth_request_id": auth_request_id, "identifier": identifier},
+        )
+        redirect = data.get("post_user_verify_redirect_url")
+        return redirect if isinstance(redirect, str) else ""
+
+    def delete_account(
+        self,
+        connector: str | None = None,
+        identifier: str | None = None,
+        *,
+        account_id: str | None = None,
+    ) -> None:
+        self.call(
+            "POST",
+            f"{ACCOUNTS}:delete",
+            idempotent=False,
+            body=self._account_query(connector, identifier, account_id),
+        )
+
+    def list_accounts_page(
+        self,
+        *,
+        connector: str | None = None,
+        identifier: str | None = None,
+        provider: str | None = None,
+        page_size: int = _PAGE_SIZE_MAX,
+        page_token: str | None = None,
+    ) -> AccountPage:
+        params = {
+            "connector": connector,
+            "identifier": identifier,
+            "provider": provider,
+            "page_size": str(min(page_size, _PAGE_SIZE_MAX)),
+            "page_token": page_token,
+        }
+        data = self.call(
+            "GET", ACCOUNTS, idempotent=True, params={k: v for k, v in params.items() if v}
+        )
+        return AccountPage.from_json(data)
+
+    def iter_accounts(self, **filters: Any) -> Iterator[ConnectedAccount]:
+        """Every matching account, one page in memory at a time."""
+        token: str | None = None
+        seen_tokens: set[str] = set()
+        while True:
+            page = self.list_accounts_page(page_token=token, **filters)
+            yield from page.accounts
+            token = page.next_page_token
+            # A server repeating a page token would otherwise loop for ever.
+            if not token or token in seen_tokens:
+                return
+            seen_tokens.add(token)
+
+    # -- tools --------------------------------------------------------------------------------
+
+    def execute_tool(
+        self,
+        tool_name: str,
+        params: dict[str, Any],
+        *,
+        connector: str | None = None,
+        identifier: str | None = None,
+        connected_account_id: str | None = None,
+    ) -> ToolResult:
+        body: dict[str, Any] = {"tool_name": tool_name, "params": params}
+        if connected_account_id:
+            body["connected_account_id"] = connected_account_id
+        else:
+            body["connector"] = connector
+            body["identifier"] = identifier
+        # A tool may act (send mail, post a message): never repeated on an ambiguous failure.
+        return ToolResult.from_json(
+            self.call("POST", "/api/v1/execute_tool", idempotent=False, body=body)
+        )
+
+    def iter_tools(
+        self,
+        *,
+        provider: str | None = None,
+        connector: str | None = None,
+        tool_names: list[str] | None = None,
+        query: str | None = None,
+    ) -> Iterator[Tool]:
+        params: list[tuple[str, str]] = []
+        if provider:
+            params.append(("filter.provider", provider))
+        if connector:
+            params.append(("filter.connector", connector))
+        for name in tool_names or []:
+            params.append(("filter.tool_name", name))
+        if query:
+            params.append(("filter.query", query))
+        token = ""
+        seen: set[str] = set()
+        while True:
+            page_params = [*params, ("page_size", "100")] + (
+                [("page_token", token)] if token else []
+            )
+            data = self.call("GET", "/api/v1/tools", idempotent=True, params=page_params)
+            for item in data.get("tools") or []:
+                if isinstance(item, dict):
+                    yield Tool.from_json(item)
+            token = data.get("next_page_token") or ""
+            if not isinstance(token, str) or not token or token in seen:
+                return
+            seen.add(token)
+
+
+def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = jsonlib.loads(response.content or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _host(url: str) -> str:
+    return httpx.URL(url).host

@@ -1,0 +1,83 @@
+"""Gmail, called directly with a connected account's access token (gmail.v1 discovery doc)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from .client import decode_json
+from .errors import ProviderError
+from .http import HttpSession
+from .models import GmailMessage
+from .secrets import SecretRegistry
+
+DEFAULT_GMAIL_URL = "https://gmail.googleapis.com"
+METADATA_HEADERS = ("From", "Subject", "Date")
+# Concurrent metadata reads: enough to hide latency, few enough to stay polite to the API.
+READ_CONCURRENCY = 10
+
+
+class GmailClient:
+    def __init__(
+        self,
+        base_url: str,
+        access_token: str,
+        *,
+        session: HttpSession,
+        secrets: SecretRegistry | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = session
+        self._token = access_token
+        if secrets is not None:
+            secrets.add(access_token)
+
+    def _get(self, path: str, params: Any) -> dict[str, Any]:
+        response = self.session.send(
+            "GET",
+            f"{self.base_url}/gmail/v1/users/me{path}",
+            idempotent=True,
+            params=params,
+            headers={"authorization": f"Bearer {self._token}"},
+        )
+        if not response.is_success:
+            raise ProviderError(
+                _google_message(response), status=response.status_code, host=response.url.host
+            )
+        data = decode_json(response)
+        return data if isinstance(data, dict) else {}
+
+    def list_message_ids(self, query: str, limit: int) -> list[str]:
+        data = self._get("/messages", {"q": query, "maxResults": str(limit)})
+        messages = data.get("messages")  # absent when nothing matches
+        ids = [
+            item["id"]
+            for item in (messages if isinstance(messages, list) else [])
+            if isinstance(item, dict) and isinstance(item.get("id"), str)
+        ]
+        return ids[:limit]
+
+    def get_metadata(self, message_id: str) -> GmailMessage:
+        params = [("format", "metadata")] + [("metadataHeaders", h) for h in METADATA_HEADERS]
+        return GmailMessage.from_json(self._get(f"/messages/{message_id}", params))
+
+    def read_messages(self, message_ids: list[str]) -> list[GmailMessage]:
+        """Metadata of every message, read concurrently; the answer keeps the given order."""
+        if not message_ids:
+            return []
+        workers = min(READ_CONCURRENCY, len(message_ids))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gmail") as pool:
+            return list(pool.map(self.get_metadata, message_ids))
+
+
+def _google_message(response: Any) -> str:
+    """Google's error shape: {"error": {"code", "message", "status", "errors": [...]}}."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        message = body["error"].get("message")
+        if isinstance(message, str) and message:
+            return message
+    return f"HTTP {response.status_code} from {response.url.host}"
