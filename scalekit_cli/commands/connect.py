@@ -100,6 +100,13 @@ def run(options: ConnectOptions, runtime: Runtime) -> int:
                 )
             else:
                 out.result(link.link)
+            if sandbox is not None:
+                out.warn(
+                    "the embedded sandbox serves its hosted page only while `sk --sandbox "
+                    "connect` waits; for a link that outlives this command, run `sk sandbox serve`"
+                )
+            if options.open_browser:
+                _open_browser(runtime, link)
             return ExitCode.OK
         _show_link(runtime, options, link)
         # Re-authorizing an ACTIVE account (--force) is done when the account changes again.
@@ -136,10 +143,14 @@ def _show_link(runtime: Runtime, options: ConnectOptions, link: MagicLink) -> No
     else:
         out.result(link.link)
     if options.open_browser:
-        import webbrowser
+        _open_browser(runtime, link)
 
-        if not webbrowser.open(link.link):
-            out.warn("could not open a browser; open the link above yourself")
+
+def _open_browser(runtime: Runtime, link: MagicLink) -> None:
+    import webbrowser
+
+    if not webbrowser.open(link.link):
+        runtime.out.warn("could not open a browser; open the link above yourself")
 
 
 def _remaining(link: MagicLink) -> float | None:

@@ -61,8 +61,11 @@ class _FormFinder(HTMLParser):
             self._button = None
 
 
-def approve_as_browser(link: str, *, press: str = "Allow") -> str:
-    """Open the hosted page and press the button labelled `press`; returns the answer's text."""
+def approve_as_browser(
+    link: str, *, press: str = "Allow", fill: dict[str, str] | None = None
+) -> str:
+    """Open the hosted page, fill its inputs and press the button labelled `press`; returns the
+    final page's text (after redirects)."""
     from ..scalekit import _httpx as httpx
 
     with httpx.Client(timeout=10, follow_redirects=True) as browser:
@@ -73,7 +76,7 @@ def approve_as_browser(link: str, *, press: str = "Allow") -> str:
         if page.status_code != 200 or form.action is None or not chosen:
             raise CliError(f"the hosted page at {link} has no {press!r} button", ExitCode.FAILURE)
         name, value, _ = chosen[0]
-        fields = dict(form.fields)
+        fields = {**form.fields, **(fill or {})}
         if name:
             fields[name] = value
         answer = browser.post(urljoin(str(page.url), form.action or ""), data=fields)

@@ -1,0 +1,256 @@
+"""Injected faults and the request log, and the ASGI middleware that applies both.
+
+Per process, in memory. The middleware is plain ASGI (no Starlette) because a `drop` fault
+must start a response and then abandon it, which a response object cannot express.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import HTTP_TO_GRPC, gateway_error_body, google_error_body
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+FAULT_KINDS = ("status", "drop", "latency", "not_json")
+ADMIN_PREFIX = "/_sandbox"
+REQUEST_LOG_LIMIT = 10_000
+
+
+class DroppedConnection(Exception):
+    """Raised after a `drop` fault has started its response, so the server cuts the socket."""
+
+
+class FaultSpecError(ValueError):
+    pass
+
+
+@dataclass
+class Fault:
+    id: str
+    path: str
+    kind: str
+    method: str | None = None
+    status: int | None = None
+    times: int | None = None  # None: for ever
+    latency_ms: int = 0
+    retry_after: int | None = None
+    hits: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.times is not None and self.hits >= self.times:
+            return False
+        if self.method and self.method.upper() != method.upper():
+            return False
+        if self.path.endswith("*"):
+            return path.startswith(self.path[:-1])
+        return path == self.path
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _optional_int(spec: dict[str, Any], name: str, minimum: int) -> int | None:
+    value = spec.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise FaultSpecError(f"{name} must be an integer >= {minimum}")
+    return value
+
+
+def fault_from_spec(spec: Any) -> Fault:
+    """Validate an admin `POST /_sandbox/faults` body."""
+    if not isinstance(spec, dict):
+        raise FaultSpecError("the body must be a JSON object")
+    path, kind = spec.get("path"), spec.get("kind")
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise FaultSpecError(
+            "path must be a string starting with '/' (a trailing '*' matches a prefix)"
+        )
+    if kind not in FAULT_KINDS:
+        raise FaultSpecError(f"kind must be one of {', '.join(FAULT_KINDS)}")
+    method = spec.get("method")
+    if method is not None and not isinstance(method, str):
+        raise FaultSpecError("method must be a string")
+    status = _optional_int(spec, "status", 100)
+    if kind == "status" and (status is None or status > 599):
+        raise FaultSpecError("a status fault needs status (100-599)")
+    return Fault(
+        id="flt_" + secrets.token_hex(6),
+        path=path,
+        kind=kind,
+        method=method.upper() if method else None,
+        status=status,
+        times=_optional_int(spec, "times", 0),
+        latency_ms=_optional_int(spec, "latency_ms", 0) or 0,
+        retry_after=_optional_int(spec, "retry_after", 0),
+    )
+
+
+class FaultRegistry:
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def add(self, fault: Fault) -> Fault:
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [fault.to_json() for fault in self._faults]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def remove(self, fault_id: str) -> bool:
+        with self._lock:
+            before = len(self._faults)
+            self._faults = [fault for fault in self._faults if fault.id != fault_id]
+            return len(self._faults) != before
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """The first fault that applies to this request, counting the hit."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(method, path):
+                    fault.hits += 1
+                    return fault
+        return None
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+
+
+class RequestLog:
+    def __init__(self) -> None:
+        self._entries: deque[LoggedRequest] = deque(maxlen=REQUEST_LOG_LIMIT)
+        self._lock = threading.Lock()
+
+    def record(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [asdict(entry) for entry in self._entries]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def _header_dict(raw_headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in raw_headers:
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+async def _send_body(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    all_headers = [(b"content-length", str(len(body)).encode()), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": all_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class FaultMiddleware:
+    """Logs every non-admin request and applies the first matching fault before routing."""
+
+    def __init__(self, app: ASGIApp, faults: FaultRegistry, log: RequestLog) -> None:
+        self.app = app
+        self.faults = faults
+        self.log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        # Read the whole body once, for the log, then hand the same bytes to the app.
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        self.log.record(
+            LoggedRequest(
+                method=scope["method"],
+                path=scope["path"],
+                query=scope.get("query_string", b"").decode("latin-1"),
+                headers=_header_dict(scope.get("headers", [])),
+                body=body.decode("utf-8", errors="replace"),
+            )
+        )
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        fault = self.faults.take(scope["method"], scope["path"])
+        if fault is None:
+            await self.app(scope, replay, send)
+            return
+        if fault.latency_ms:
+            await asyncio.sleep(fault.latency_ms / 1000)
+        if fault.kind == "latency":
+            await self.app(scope, replay, send)
+        elif fault.kind == "status":
+            await self._answer_status(scope, send, fault)
+        elif fault.kind == "not_json":
+            page = b"<html><body><h1>502 Bad Gateway</h1><p>upstream hiccup</p></body></html>"
+            await _send_body(send, 200, page, [(b"content-type", b"text/html; charset=utf-8")])
+        else:  # drop
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b'{"partial": ', "more_body": True})
+            raise DroppedConnection(f"fault {fault.id} dropped {scope['method']} {scope['path']}")
+
+    async def _answer_status(self, scope: Scope, send: Send, fault: Fault) -> None:
+        status = fault.status or 500
+        message = f"sandbox fault {fault.id}: injected HTTP {status}"
+        if scope["path"].startswith("/gmail/"):
+            payload: dict[str, Any] = google_error_body(status, message)
+        elif scope["path"].startswith("/oauth/"):
+            payload = {"error": "server_error", "error_description": message}
+        else:
+            payload = gateway_error_body(HTTP_TO_GRPC.get(status, 2), message)
+        headers = [(b"content-type", b"application/json")]
+        if status == 429 or fault.retry_after is not None:
+            headers.append((b"retry-after", str(fault.retry_after or 1).encode()))
+        await _send_body(send, status, json.dumps(payload).encode(), headers)

@@ -1,0 +1,155 @@
+"""Gmail's REST API, the part the CLI uses, per Google's discovery document.
+
+`users.messages.list`, `users.messages.get` and `users.getProfile`, authorised by the current
+access token of an ACTIVE Google connected account. Errors use Google's error body.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, Router
+from starlette.types import Receive, Scope, Send
+
+from .engine import SandboxEngine
+from .errors import GmailError, google_error_body
+from .mailbox import MailMessage, b64url
+from .store import AccountRecord
+from .tools import gmail_profile
+from .web import bearer_token
+
+DEFAULT_MAX_RESULTS = 100
+MAX_MAX_RESULTS = 500
+FORMATS = ("minimal", "full", "raw", "metadata")
+
+
+def _page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"sbx:{offset}".encode()).decode().rstrip("=")
+
+
+def _offset_from_token(token: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode((token + "=" * (-len(token) % 4)).encode()).decode()
+        prefix, _, number = text.partition(":")
+        if prefix != "sbx" or not number.isdigit():
+            raise ValueError(token)
+        return int(number)
+    except ValueError as error:
+        raise GmailError(400, "Invalid pageToken") from error
+
+
+def _message_resource(
+    message: MailMessage, message_format: str, wanted: list[str]
+) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "id": message.id,
+        "threadId": message.thread_id,
+        "labelIds": list(message.label_ids),
+        "snippet": message.snippet,
+        "sizeEstimate": message.size_estimate,
+        "historyId": str(message.history_id),
+        "internalDate": str(message.internal_date_ms),
+    }
+    headers = [{"name": name, "value": value} for name, value in message.headers()]
+    if message_format == "metadata":
+        if wanted:
+            folded = {name.casefold() for name in wanted}
+            headers = [header for header in headers if header["name"].casefold() in folded]
+        resource["payload"] = {"mimeType": "text/plain", "headers": headers}
+    elif message_format == "full":
+        body = message.body.encode("utf-8")
+        resource["payload"] = {
+            "partId": "",
+            "mimeType": "text/plain",
+            "filename": "",
+            "headers": headers,
+            "body": {"size": len(body), "data": b64url(body)},
+        }
+    elif message_format == "raw":
+        resource["raw"] = b64url(message.rfc2822())
+    return resource
+
+
+def _google_json(payload: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(payload, status_code=status)
+
+
+def build_gmail_router(engine: SandboxEngine) -> Router:
+    def authorised_account(request: Request) -> AccountRecord:
+        token = bearer_token(request)
+        if token is None:
+            raise GmailError(
+                401,
+                "Request is missing required authentication credential. Expected OAuth 2 access "
+                "token, login cookie or other valid authentication credential.",
+            )
+        account = engine.gmail_account(token)
+        if account is None:
+            raise GmailError(
+                401,
+                "Request had invalid authentication credentials. Expected OAuth 2 access token, "
+                "login cookie or other valid authentication credential.",
+            )
+        user_id = request.path_params["user_id"]
+        mailbox = engine.mailbox_for(account)
+        if user_id not in ("me", mailbox.address):
+            raise GmailError(403, f"Delegation denied for {mailbox.address}")
+        return account
+
+    async def list_messages(request: Request) -> Response:
+        account = authorised_account(request)
+        params = request.query_params
+        raw_max = params.get("maxResults")
+        try:
+            max_results = int(raw_max) if raw_max not in (None, "") else DEFAULT_MAX_RESULTS
+        except ValueError as error:
+            raise GmailError(400, f"Invalid value for maxResults: {raw_max}") from error
+        if max_results < 0:
+            raise GmailError(400, f"Invalid value for maxResults: {raw_max}")
+        max_results = min(max_results or DEFAULT_MAX_RESULTS, MAX_MAX_RESULTS)
+        offset = _offset_from_token(params["pageToken"]) if params.get("pageToken") else 0
+        matches = engine.mailbox_for(account).search(
+            params.get("q", ""), params.getlist("labelIds"), now=engine.now_datetime()
+        )
+        page = matches[offset : offset + max_results]
+        answer: dict[str, Any] = {}
+        if page:  # Gmail leaves the key out when nothing matches
+            answer["messages"] = [{"id": m.id, "threadId": m.thread_id} for m in page]
+        if offset + max_results < len(matches):
+            answer["nextPageToken"] = _page_token(offset + max_results)
+        answer["resultSizeEstimate"] = len(matches)
+        return _google_json(answer)
+
+    async def get_message(request: Request) -> Response:
+        account = authorised_account(request)
+        message_format = request.query_params.get("format", "full").lower()
+        if message_format not in FORMATS:
+            raise GmailError(400, f"Invalid value for format: {message_format}")
+        message = engine.mailbox_for(account).get(request.path_params["message_id"])
+        if message is None:
+            raise GmailError(404, "Requested entity was not found.")
+        wanted = request.query_params.getlist("metadataHeaders")
+        return _google_json(_message_resource(message, message_format, wanted))
+
+    async def get_profile(request: Request) -> Response:
+        account = authorised_account(request)
+        return _google_json(gmail_profile(engine.mailbox_for(account)))
+
+    return Router(
+        routes=[
+            Route("/gmail/v1/users/{user_id}/messages", list_messages, methods=["GET"]),
+            Route("/gmail/v1/users/{user_id}/messages/{message_id}", get_message, methods=["GET"]),
+            Route("/gmail/v1/users/{user_id}/profile", get_profile, methods=["GET"]),
+        ],
+        default=_gmail_not_found,
+    )
+
+
+async def _gmail_not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    body = json.dumps(google_error_body(404, "Requested entity was not found.")).encode()
+    response = Response(body, status_code=404, media_type="application/json")
+    await response(scope, receive, send)

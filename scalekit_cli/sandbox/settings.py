@@ -1,0 +1,85 @@
+"""Sandbox settings and the connections it knows about (pure data; imports nothing heavy)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GMAIL_SCOPES = [
+    "https://www.googleapis.com/auth/gmail.readonly",
+    "https://www.googleapis.com/auth/userinfo.email",
+]
+
+USER_VERIFICATION_MODES = ("dashboard", "custom")
+
+
+@dataclass
+class Connection:
+    """One connection configured in the (pretend) dashboard."""
+
+    name: str  # the connector, e.g. "gmail"
+    provider: str  # e.g. "GOOGLE"
+    authorization_type: str  # "OAUTH" or "API_KEY"
+    scopes: list[str] = field(default_factory=list)
+
+    @property
+    def connection_id(self) -> str:
+        # Stable across processes so ids seen by a client never change between runs.
+        digits = int(hashlib.sha256(self.name.encode()).hexdigest(), 16) % 10**17
+        return f"conn_{digits:017d}"
+
+    @property
+    def is_oauth(self) -> bool:
+        return self.authorization_type == "OAUTH"
+
+
+def default_connections() -> list[Connection]:
+    return [
+        Connection("gmail", "GOOGLE", "OAUTH", list(GMAIL_SCOPES)),
+        Connection(
+            "googlecalendar",
+            "GOOGLE",
+            "OAUTH",
+            ["https://www.googleapis.com/auth/calendar.readonly"],
+        ),
+        Connection("slack", "SLACK", "OAUTH", ["chat:write", "channels:read", "users:read"]),
+        Connection("notion", "NOTION", "OAUTH", []),
+        Connection("github", "GITHUB", "OAUTH", ["repo", "read:user"]),
+        Connection("exa", "EXA", "API_KEY", []),
+    ]
+
+
+@dataclass
+class SandboxSettings:
+    client_id: str = "skc_sandbox"
+    client_secret: str = "sandbox-secret"
+    user_verification: str = "dashboard"  # or "custom"
+    state_path: Path | None = None  # None: in memory; else a SQLite file
+    public_url: str | None = None  # base of magic links; None: the request's base URL
+    access_token_ttl: int = 3600  # connected-account access tokens
+    machine_token_ttl: int = 86399  # /oauth/token
+    link_ttl: int = 600  # magic links
+    connections: list[Connection] = field(default_factory=default_connections)
+
+    def __post_init__(self) -> None:
+        if self.user_verification not in USER_VERIFICATION_MODES:
+            raise ValueError(
+                f"user_verification must be one of {USER_VERIFICATION_MODES}, "
+                f"not {self.user_verification!r}"
+            )
+        if self.state_path is not None:
+            self.state_path = Path(self.state_path)
+
+    def connection(self, name: str) -> Connection | None:
+        for connection in self.connections:
+            if connection.name == name:
+                return connection
+        return None
+
+
+def default_state_path() -> Path:
+    """`sandbox.sqlite3` in the user data directory of `sk` (`SK_DATA_DIR` overrides it)."""
+    from ..scalekit.paths import data_dir
+
+    return data_dir() / "sandbox.sqlite3"

@@ -1,0 +1,65 @@
+"""Small helpers shared by the route modules (imports Starlette: only the app builders use it)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from .errors import INVALID_ARGUMENT, UNAUTHENTICATED, ApiError
+
+
+def base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    """The JSON body as an object; an empty body is an empty message, as in grpc-gateway."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ApiError(INVALID_ARGUMENT, f"the request body is not valid JSON: {error}") from error
+    if not isinstance(value, dict):
+        raise ApiError(INVALID_ARGUMENT, "the request body must be a JSON object")
+    return value
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An `application/x-www-form-urlencoded` body (no python-multipart needed)."""
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return {}
+    return dict(parse_qsl(text, keep_blank_values=True))
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def require_machine_token(request: Request) -> None:
+    engine = request.app.state.sandbox
+    token = bearer_token(request)
+    if token is None:
+        raise ApiError(UNAUTHENTICATED, "missing bearer token", "UNAUTHENTICATED")
+    if not engine.machine_token_is_live(token):
+        raise ApiError(
+            UNAUTHENTICATED, "the access token is invalid, expired or revoked", "UNAUTHENTICATED"
+        )
+
+
+def json_response(
+    payload: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(payload, status_code=status, headers=headers)
