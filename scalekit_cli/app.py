@@ -36,8 +36,13 @@ class SkGroup(TyperGroup):
             sys.stderr.write("sk: aborted\n")
             code = ExitCode.INTERRUPTED
         except typer.TyperException as exc:
-            sys.stderr.write(f"sk: {usage_line(exc)}\n")
-            code = exc.exit_code
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                # Bare `sk` or `sk gmail`: the help is the answer, as with gh.
+                sys.stdout.write(exc.format_message().rstrip() + "\n")
+                code = ExitCode.OK
+            else:
+                sys.stderr.write(f"sk: {usage_line(exc)}\n")
+                code = exc.exit_code
         code = int(code) if isinstance(code, int) else 0
         if standalone_mode:
             sys.exit(code)

@@ -1,0 +1,82 @@
+"""Secrets never reach a stream unless --debug: canaries searched in every captured output."""
+
+from __future__ import annotations
+
+import json
+
+from tests.cli.conftest import assert_no_leak
+from tests.conftest import CANARY_CLIENT_SECRET
+
+COMMANDS = (
+    ("token", "gmail", "--user", "u"),
+    ("token", "gmail", "--user", "u", "--json"),
+    ("status", "gmail", "--user", "u", "--json"),
+    ("status", "--user", "u"),
+    ("gmail", "unread", "--user", "u", "--json"),
+    ("exec-tool", "gmail_fetch_mails", "--user", "u", "-p", "max_results=2"),
+    ("connect", "gmail", "--user", "u"),
+)
+
+
+def _secrets(driver, sandbox) -> list[str]:
+    tokens = driver.connect("gmail", "u")["authorization_details"]["oauth_token"]
+    return [
+        CANARY_CLIENT_SECRET,
+        sandbox.machine_token(),
+        tokens["access_token"],
+        tokens["refresh_token"],
+    ]
+
+
+def test_verbose_traces_every_exchange_with_secrets_redacted(sk, driver, sandbox):
+    secrets = _secrets(driver, sandbox)
+    for args in COMMANDS:
+        for extra in ((), ("-v",)):
+            result = sk(*args, *extra)
+            assert result.exit_code == 0, (args, result.stderr)
+            assert_no_leak(result, *secrets)
+    verbose = sk("token", "gmail", "--user", "u", "-v")
+    # Cold cache: the token exchange, then /auth; method, URL, status and time on each line.
+    lines = [line for line in verbose.stderr.splitlines() if line.startswith("* ")]
+    assert lines[-1].startswith("* GET http://127.0.0.1:")
+    assert "/api/v1/connected_accounts/auth?connector=gmail&identifier=u → 200 in " in lines[-1]
+    assert "authorization: Bearer " in verbose.stderr and "…[redacted]" in verbose.stderr
+
+
+def test_cold_cache_token_exchange_is_traced_without_the_secret(sk, driver, sandbox, sk_env):
+    secrets = _secrets(driver, sandbox)
+    result = sk(
+        "token",
+        "gmail",
+        "--user",
+        "u",
+        "-v",
+        env={"SK_CACHE_DIR": sk_env["SK_CACHE_DIR"] + "-cold"},
+    )
+    assert result.exit_code == 0
+    assert "POST http://127.0.0.1" in result.stderr and "/oauth/token → 200" in result.stderr
+    assert "client_secret=" in result.stderr  # the field is named, its value masked
+    assert_no_leak(result, *secrets)
+
+
+def test_debug_reveals(sk, driver, sandbox):
+    secrets = _secrets(driver, sandbox)
+    result = sk("token", "gmail", "--user", "u", "--debug")
+    assert secrets[2] in result.stdout
+    traced = sk("token", "gmail", "--user", "u", "--json", "--debug")
+    assert json.loads(traced.stdout)["refresh_token"] == secrets[3]
+    # SK_DEBUG=1 is the same as --debug.
+    assert secrets[2] in sk("token", "gmail", "--user", "u", env={"SK_DEBUG": "1"}).stdout
+
+
+def test_errors_carry_no_secret(sk, driver, sandbox):
+    secrets = _secrets(driver, sandbox)
+    sandbox.fault(path="/api/v1/connected_accounts/auth", kind="status", status=500)
+    failing = sk("token", "gmail", "--user", "u", "-v")
+    assert failing.exit_code == 1
+    assert_no_leak(failing, *secrets)
+    sandbox.admin("DELETE", "/_sandbox/faults")
+    sandbox.fault(path="/api/v1/connected_accounts/auth", kind="drop")
+    dropped = sk("token", "gmail", "--user", "u", "-v")
+    assert dropped.exit_code == 1 and "Traceback" not in dropped.streams
+    assert_no_leak(dropped, *secrets)

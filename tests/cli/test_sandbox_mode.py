@@ -1,0 +1,139 @@
+"""The installed `sk` with the embedded sandbox: `--sandbox`, `sk demo`, `sk sandbox serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+
+import httpx
+
+from scalekit_cli.commands.demo import approve_as_browser
+from tests.cli.conftest import SK, assert_no_leak
+
+
+def test_version(sk_process):
+    from scalekit_cli import __version__
+
+    result = sk_process("--version")
+    assert result.exit_code == 0 and result.stdout == f"sk {__version__}\n"
+
+
+def test_demo_runs_the_whole_flow_unattended(sk_process, sk_env):
+    result = sk_process("demo", env={"SCALEKIT_ENV_URL": "", "SCALEKIT_CLIENT_SECRET": ""})
+    assert result.exit_code == 0, result.stderr
+    assert "is connected for user_123 (ACTIVE)" in result.stderr
+    assert "…[redacted]" in result.stdout  # the token, redacted
+    assert "From\tSubject\tDate\tSnippet" in result.stdout
+    assert '"messages"' in result.stdout  # gmail_fetch_mails' data
+    assert "sk connect gmail --user user_123" in result.stderr.splitlines()[-3]
+    # Runs again from scratch: the demo account is recreated.
+    assert sk_process("demo").exit_code == 0
+
+
+def test_sandbox_flag_and_env_value_need_no_credentials(sk_process):
+    env = {"SCALEKIT_ENV_URL": "", "SCALEKIT_CLIENT_ID": "", "SCALEKIT_CLIENT_SECRET": ""}
+    assert sk_process("--sandbox", "status", "gmail", "--user", "fresh", env=env).exit_code == 3
+    process = sk_process.popen(
+        "--sandbox", "connect", "gmail", "--user", "fresh", "--interval", "0.1", env=env
+    )
+    link = process.stdout.readline().strip()
+    assert link.startswith("http://127.0.0.1:")  # a real loopback server while connect waits
+    approve_as_browser(link)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    # State persists across processes; SCALEKIT_ENV_URL=sandbox means the same.
+    status = sk_process(
+        "status", "gmail", "--user", "fresh", "--json", env={**env, "SCALEKIT_ENV_URL": "sandbox"}
+    )
+    assert status.exit_code == 0, status.stderr
+    assert json.loads(status.stdout)["status"] == "ACTIVE"
+    token = sk_process("--sandbox", "token", "gmail", "--user", "fresh", "--debug", env=env)
+    assert token.exit_code == 0 and token.stdout.strip()
+    # `sk sandbox force` drives the persisted state; `sk sandbox reset` empties it.
+    assert (
+        sk_process("sandbox", "force", "gmail", "--user", "fresh", "--status", "EXPIRED").exit_code
+        == 0
+    )
+    assert sk_process("--sandbox", "token", "gmail", "--user", "fresh", env=env).exit_code == 3
+    assert sk_process("sandbox", "reset").exit_code == 0
+    assert sk_process("--sandbox", "status", "gmail", "--user", "fresh", env=env).exit_code == 3
+
+
+def test_serve_prints_exports_and_stops_cleanly_on_ctrl_c(sk_env, tmp_path):
+    process = subprocess.Popen(
+        [str(SK), "sandbox", "serve", "--port", "0", "--memory"],
+        env={**os.environ, **sk_env},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    exports = dict(
+        process.stdout.readline().removeprefix("export ").strip().split("=", 1) for _ in range(4)
+    )
+    assert set(exports) == {
+        "SCALEKIT_ENV_URL",
+        "SCALEKIT_CLIENT_ID",
+        "SCALEKIT_CLIENT_SECRET",
+        "SK_GMAIL_API_URL",
+    }
+    url = exports["SCALEKIT_ENV_URL"]
+    assert url.startswith("http://127.0.0.1:")
+    answer = httpx.post(
+        f"{url}/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": exports["SCALEKIT_CLIENT_ID"],
+            "client_secret": exports["SCALEKIT_CLIENT_SECRET"],
+        },
+    )
+    assert answer.status_code == 200
+    # The printed settings drive `sk` as they are.
+    result = subprocess.run(
+        [str(SK), "connect", "gmail", "--user", "u", "--no-wait"],
+        env={**os.environ, **sk_env, **exports},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=15)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+
+
+def test_serve_with_given_credentials_and_custom_verification(sk_env, tmp_path):
+    process = subprocess.Popen(
+        [
+            str(SK),
+            "sandbox",
+            "serve",
+            "--port",
+            "0",
+            "--memory",
+            "--client-id",
+            "skc_given",
+            "--client-secret",
+            "given-secret-canary-9Xa",
+            "--user-verification",
+            "custom",
+        ],
+        env={**os.environ, **sk_env},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = [process.stdout.readline() for _ in range(4)]
+        assert "export SCALEKIT_CLIENT_ID=skc_given\n" in lines
+        assert "export SCALEKIT_CLIENT_SECRET=given-secret-canary-9Xa\n" in lines
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=15)
+    assert process.returncode == 0, err  # SIGTERM is a clean stop too
+    assert "Traceback" not in err
+    assert_no_leak(err, "given-secret-canary-9Xa")
