@@ -63,7 +63,8 @@ def api_routes(engine: SandboxEngine, gmail_router: Router) -> list[BaseRoute]:
             return json_response(answer)
         body = await read_json_object(request)
         key = AccountKey.from_mapping(body)
-        payload = body.get("connected_account") or {}
+        payload = body.get("connected_account")
+        payload = {} if payload is None else payload
         if not isinstance(payload, dict):
             raise ApiError(INVALID_ARGUMENT, "connected_account must be an object")
         if request.method == "POST":

@@ -8,6 +8,7 @@ status and body it receives are validated strictly after.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,16 @@ from .openapi import (
     validate_response,
     validate_token_response,
 )
+
+# Building an httpx client loads the CA bundle (~35 ms). The sandbox is plain HTTP on loopback,
+# so all clients of these tests share one TLS context instead.
+_SHARED_TLS = ssl.create_default_context()
+
+
+def plain_client(**kwargs: Any) -> httpx.Client:
+    kwargs.setdefault("timeout", 10)
+    return httpx.Client(verify=_SHARED_TLS, **kwargs)
+
 
 QueryParams = Mapping[str, str | int | bool] | Sequence[tuple[str, str | int | bool]]
 _NO_TOKEN = object()
@@ -58,7 +69,7 @@ class AgentKitClient:
     def __init__(self, base_url: str, token: str | None = None) -> None:
         self.base_url = base_url
         self.token = token
-        self.http = httpx.Client(base_url=base_url, timeout=10)
+        self.http = plain_client(base_url=base_url)
 
     def close(self) -> None:
         self.http.close()

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from .client import AgentKitClient
+from .client import AgentKitClient, plain_client
 from .hosted_page import follow_within, open_link, submit
 
 
@@ -26,7 +26,7 @@ def consent(
     extra: dict[str, str] | None = None,
 ) -> httpx.Response:
     """Open a magic link and press a decision button; returns the raw form-post answer."""
-    with httpx.Client(timeout=10) as browser:
+    with plain_client() as browser:
         page = open_link(browser, link)
         assert page.status == 200, f"the magic link page answered {page.status}: {page.text[:300]}"
         return submit(browser, page, decision, extra)
@@ -34,7 +34,7 @@ def consent(
 
 def consent_page_after(api: AgentKitClient, link: str, decision: str = "Allow") -> str:
     """Press a decision and return the visible text of the page the sandbox ends on."""
-    with httpx.Client(timeout=10) as browser:
+    with plain_client() as browser:
         page = open_link(browser, link)
         answer = submit(browser, page, decision)
         return follow_within(browser, answer, api.base_url).text

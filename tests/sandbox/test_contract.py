@@ -14,16 +14,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from tests.contract.client import AgentKitClient
+from tests.conftest import LiveSandbox
+from tests.contract.client import AgentKitClient, plain_client
 from tests.contract.flows import connect, consent, consent_page_after, unpopulated
 from tests.contract.formats import parse_rfc3339
 from tests.contract.hosted_page import open_link, submit
+from tests.contract.live import reset, start_shared
 from tests.contract.openapi import grpc_code, validate_response
 
 ACCOUNTS = "/api/v1/connected_accounts"
@@ -66,6 +67,19 @@ def other_oauth_connection(sandbox: Any) -> str:
     ]
     assert names, "the default sandbox settings should configure more than one OAuth connection"
     return names[0]
+
+
+@pytest.fixture(scope="module")
+def shared_sandbox() -> Iterator[LiveSandbox]:
+    live = start_shared()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def sandbox(shared_sandbox: LiveSandbox) -> LiveSandbox:
+    """Overrides the per-test sandbox: the module's shared one, emptied first."""
+    return reset(shared_sandbox)
 
 
 @pytest.fixture
@@ -528,6 +542,52 @@ def test_delete_without_a_key_is_400(api: AgentKitClient) -> None:
     expect_error(api.call("POST", DELETE, body={}), 400, 3)
 
 
+def test_delete_revokes_the_accounts_tokens(sandbox: Any, api: AgentKitClient) -> None:
+    # :delete "revokes all associated authentication credentials ... All OAuth tokens and API
+    # keys for this account will be invalidated."
+    account = connect(api, GMAIL, "leaver@example.com")
+    token = account["authorization_details"]["oauth_token"]["access_token"]
+    gmail = {"Authorization": f"Bearer {token}"}
+    assert api.http.get("/gmail/v1/users/me/profile", headers=gmail).status_code == 200
+    api.expect(200, "POST", DELETE, body={"id": account["id"]})
+    assert api.http.get("/gmail/v1/users/me/profile", headers=gmail).status_code == 401
+
+
+def test_connection_names_filter(sandbox: Any, api: AgentKitClient) -> None:
+    # connection_names: "Filter by one or more connection names (exact match) ... Cannot be
+    # combined with the `connector` field."
+    other = other_oauth_connection(sandbox)
+    keyed = api_key_connection(sandbox)
+    for connector in (GMAIL, other, keyed):
+        api.create(connector, "multi")
+    listed = api.list_accounts([("connection_names", GMAIL), ("connection_names", keyed)])
+    assert sorted(a["connector"] for a in listed["connected_accounts"]) == sorted([GMAIL, keyed])
+    assert listed["total_size"] == 2
+    clash = api.call("GET", ACCOUNTS, params=[("connection_names", GMAIL), ("connector", GMAIL)])
+    expect_error(clash, 400, 3)
+
+
+def test_updated_at_moves_when_credentials_change(sandbox_factory: Any) -> None:
+    # updated_at: "Updated whenever credentials or configuration changes."
+    live = sandbox_factory()
+    with client_for(live) as api:
+        created = api.create(GMAIL, "changing")
+        live.admin("POST", "/_sandbox/clock", json={"advance_seconds": 30})
+        updated = api.expect(
+            200,
+            "PUT",
+            ACCOUNTS,
+            body={
+                "connector": GMAIL,
+                "identifier": "changing",
+                "connected_account": {"api_config": {"timeout": 5}},
+            },
+        )["connected_account"]
+    assert parse_rfc3339(updated["updated_at"]) - parse_rfc3339(created["updated_at"]) >= (
+        timedelta(seconds=30)
+    )
+
+
 @pytest.mark.parametrize("identifier", AWKWARD_IDENTIFIERS)
 def test_identifier_round_trips_byte_for_byte(api: AgentKitClient, identifier: str) -> None:
     created = api.create(GMAIL, identifier)
@@ -624,7 +684,7 @@ def test_magic_link_for_an_account_not_yet_created(api: AgentKitClient) -> None:
 def test_allow_activates_in_dashboard_mode(sandbox: Any, api: AgentKitClient) -> None:
     api.create(GMAIL, "dash-user")
     link = api.magic_link(connector=GMAIL, identifier="dash-user")["link"]
-    with httpx.Client(timeout=10) as browser:
+    with plain_client() as browser:
         page = open_link(browser, link)
     assert page.status == 200
     form = page.consent_form()
@@ -650,7 +710,7 @@ def test_deny_leaves_account_pending(api: AgentKitClient) -> None:
 def test_link_is_single_use(api: AgentKitClient) -> None:
     api.create(GMAIL, "once")
     link = api.magic_link(connector=GMAIL, identifier="once")["link"]
-    with httpx.Client(timeout=10) as browser:
+    with plain_client() as browser:
         page = open_link(browser, link)
         assert submit(browser, page, "Allow").status_code < 400
         # CONTRACT.md: links "are meant for one use".
@@ -660,10 +720,12 @@ def test_link_is_single_use(api: AgentKitClient) -> None:
     assert again.status >= 400 or again.consent_form() is None
 
 
-def test_expired_link_does_not_authorize(sandbox: Any, api: AgentKitClient) -> None:
+def test_expired_link_does_not_authorize(sandbox_factory: Any) -> None:
+    sandbox = sandbox_factory()
+    api = client_for(sandbox)
     api.create(GMAIL, "late")
     link = api.magic_link(connector=GMAIL, identifier="late")["link"]
-    with httpx.Client(timeout=10) as browser:
+    with plain_client() as browser:
         page = open_link(browser, link)
         sandbox.admin(
             "POST", "/_sandbox/clock", json={"advance_seconds": sandbox.settings.link_ttl + 1}
@@ -697,7 +759,7 @@ def test_api_key_connection_form(sandbox_factory: Any) -> None:
         created = api.create(keyed, "key-holder")
         assert created["authorization_type"] == "API_KEY"
         link = api.magic_link(connector=keyed, identifier="key-holder")["link"]
-        with httpx.Client(timeout=10) as browser:
+        with plain_client() as browser:
             page = open_link(browser, link)
             form = page.consent_form()
             assert form is not None and "api_key" in form.inputs
@@ -828,8 +890,11 @@ def _all_tools(api: AgentKitClient, extra: list[tuple[str, str]] | None = None) 
             params.append(("page_token", token))
         page = api.expect(200, "GET", TOOLS, params=params)
         tools.extend(page.get("tools") or [])
+        total = page.get("total_size", 0)
         token = page.get("next_page_token")
         if unpopulated(token):
+            # total_size: "Total number of tools matching the query".
+            assert total == len(tools), f"total_size {total} but {len(tools)} tools listed"
             return tools
     pytest.fail("tool pagination does not end")
 
@@ -993,6 +1058,24 @@ def test_execute_with_params_violating_the_definition_is_400(api: AgentKitClient
             "params": bad_params}  # fmt: skip
     # The operation's 400: "... or tool definition validation fails".
     expect_error(api.call("POST", EXECUTE, body=body), 400, 3)
+
+
+def test_execute_tool_records_last_used_at(sandbox_factory: Any) -> None:
+    # last_used_at: "Timestamp when this connected account was last used to make an API call."
+    live = sandbox_factory()
+    with client_for(live) as api:
+        connected_at = parse_rfc3339(connect(api, GMAIL, "busy")["updated_at"])
+        live.admin("POST", "/_sandbox/clock", json={"advance_seconds": 90})
+        api.expect(
+            200,
+            "POST",
+            EXECUTE,
+            body={"tool_name": FETCH_MAILS, "connector": GMAIL, "identifier": "busy",
+                  "params": FETCH_MAILS_PARAMS},
+        )  # fmt: skip
+        account = api.details(connector=GMAIL, identifier="busy")
+    assert not unpopulated(account.get("last_used_at")), account
+    assert parse_rfc3339(account["last_used_at"]) >= connected_at + timedelta(seconds=90)
 
 
 def test_execute_without_tool_name_is_400(api: AgentKitClient) -> None:

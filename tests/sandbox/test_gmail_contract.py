@@ -9,18 +9,24 @@ validated strictly; errors must be in Google's JSON error envelope.
 from __future__ import annotations
 
 import base64
+import email.policy
+import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.contract.client import AgentKitClient
+from tests.contract.client import AgentKitClient, plain_client
 from tests.contract.discovery import validate_gmail, validate_gmail_query, validate_google_error
 from tests.contract.flows import connect
 from tests.contract.formats import parse_rfc3339
+from tests.contract.live import start_shared
+from tests.contract.openapi import validate_gateway_error
 
 GMAIL = "gmail"
 MESSAGES = "/gmail/v1/users/me/messages"
@@ -83,15 +89,32 @@ def _content_type_is_json(response: httpx.Response) -> None:
     assert kind == "application/json", f"Gmail answers JSON, got {kind!r}"
 
 
-@pytest.fixture
-def mailbox(sandbox: Any) -> Iterator[Mailbox]:
-    api = AgentKitClient(sandbox.url)
-    api.login(sandbox.settings.client_id, sandbox.settings.client_secret)
+@contextmanager
+def open_mailbox(live: Any) -> Iterator[Mailbox]:
+    """Connect a fresh Gmail account on `live` and hold its access token."""
+    api = AgentKitClient(live.url)
+    api.login(live.settings.client_id, live.settings.client_secret)
     account = connect(api, GMAIL, OWNER)
     token = account["authorization_details"]["oauth_token"]["access_token"]
-    with httpx.Client(base_url=sandbox.url, timeout=10) as http:
-        yield Mailbox(sandbox, api, http, token)
+    with plain_client(base_url=live.url) as http:
+        yield Mailbox(live, api, http, token)
     api.close()
+
+
+@pytest.fixture(scope="module")
+def mailbox() -> Iterator[Mailbox]:
+    """One mailbox for the read-only tests of this module (reads change nothing in Gmail)."""
+    live = start_shared()
+    with open_mailbox(live) as box:
+        yield box
+    live.stop()
+
+
+@pytest.fixture
+def fresh_mailbox(sandbox: Any) -> Iterator[Mailbox]:
+    """A mailbox on its own sandbox, for tests that move the clock or revoke tokens."""
+    with open_mailbox(sandbox) as box:
+        yield box
 
 
 def headers_of(message: dict[str, Any]) -> dict[str, str]:
@@ -184,6 +207,28 @@ def test_from_and_subject_queries(mailbox: Mailbox) -> None:
 
     both = set(mailbox.all_ids(f"is:unread from:{sender}"))
     assert first_id in both and both <= set(from_ids)
+
+
+def test_search_box_syntax(mailbox: Mailbox) -> None:
+    # q: "Supports the same query format as the Gmail search box."
+    everything = mailbox.all_ids()
+    unread, read = mailbox.all_ids("is:unread"), mailbox.all_ids("is:read")
+    assert read and not set(read) & set(unread)
+    assert sorted(read + unread) == sorted(everything)
+
+    first = mailbox.get_ok(unread[0], ("format", "metadata"))
+    headers = headers_of(first)
+    sender = address_of(headers["From"])
+    assert mailbox.all_ids(f"from:{sender.upper()}") == mailbox.all_ids(f"from:{sender}")
+
+    words = [w for w in headers["Subject"].split() if w.isalnum()]
+    if len(words) >= 2:
+        phrase = " ".join(words[:2])
+        if phrase in headers["Subject"]:
+            assert unread[0] in mailbox.all_ids(f'subject:"{phrase}"')
+    assert set(mailbox.all_ids(f"-from:{sender}")) == set(everything) - set(
+        mailbox.all_ids(f"from:{sender}")
+    )
 
 
 def test_empty_result_has_no_messages_key(mailbox: Mailbox) -> None:
@@ -294,7 +339,8 @@ def test_unknown_message_is_404_in_googles_shape(mailbox: Mailbox) -> None:
     validate_google_error(404, answer.json())
 
 
-def test_expired_token_is_401_and_auth_hands_out_a_fresh_one(mailbox: Mailbox) -> None:
+def test_expired_token_is_401_and_auth_hands_out_a_fresh_one(fresh_mailbox: Mailbox) -> None:
+    mailbox = fresh_mailbox
     ttl = mailbox.sandbox.settings.access_token_ttl
     before = mailbox.api.auth(connector=GMAIL, identifier=OWNER)
     mailbox.sandbox.admin("POST", "/_sandbox/clock", json={"advance_seconds": ttl + 1})
@@ -311,7 +357,8 @@ def test_expired_token_is_401_and_auth_hands_out_a_fresh_one(mailbox: Mailbox) -
     assert mailbox.list(("q", "is:unread"), token=fresh).status_code == 200
 
 
-def test_revoked_token_is_401_and_rotation_replaces_it(mailbox: Mailbox) -> None:
+def test_revoked_token_is_401_and_rotation_replaces_it(fresh_mailbox: Mailbox) -> None:
+    mailbox = fresh_mailbox
     mailbox.sandbox.admin(
         "POST",
         "/_sandbox/accounts/revoke",
@@ -324,3 +371,149 @@ def test_revoked_token_is_401_and_rotation_replaces_it(mailbox: Mailbox) -> None
     token = rotated["authorization_details"]["oauth_token"]["access_token"]
     assert token != mailbox.token
     assert mailbox.list(token=token).status_code == 200
+
+
+def test_get_raw_is_the_rfc2822_message(mailbox: Mailbox) -> None:
+    message_id = mailbox.all_ids()[0]
+    raw = mailbox.get_ok(message_id, ("format", "raw"))
+    # format=raw: "the full email message data with body content in the `raw` field as a
+    # base64url encoded string; the `payload` field is not used."
+    assert "payload" not in raw and raw.get("raw")
+    parsed = BytesParser(policy=email.policy.default).parsebytes(
+        base64.urlsafe_b64decode(raw["raw"] + "=" * (-len(raw["raw"]) % 4))
+    )
+    metadata = headers_of(mailbox.get_ok(message_id, ("format", "metadata")))
+    assert str(parsed["Subject"]) == metadata["Subject"]
+    assert address_of(str(parsed["From"])) == address_of(metadata["From"])
+
+
+def test_unknown_format_is_400_in_googles_shape(mailbox: Mailbox) -> None:
+    # format is an enum (minimal, full, raw, metadata); anything else is an invalid argument.
+    message_id = mailbox.all_ids()[0]
+    answer = mailbox.http.get(
+        f"{MESSAGES}/{message_id}",
+        params={"format": "everything"},
+        headers={"Authorization": f"Bearer {mailbox.token}"},
+    )
+    assert answer.status_code == 400
+    validate_google_error(400, answer.json())
+
+
+def test_user_id_may_be_the_email_address(mailbox: Mailbox) -> None:
+    # userId: "The user's email address. The special value `me` can be used to indicate the
+    # authenticated user."
+    auth = {"Authorization": f"Bearer {mailbox.token}"}
+    profile = mailbox.http.get(PROFILE, headers=auth).json()
+    address = profile["emailAddress"]
+    same = mailbox.http.get(f"/gmail/v1/users/{address}/profile", headers=auth)
+    assert same.status_code == 200 and same.json() == profile
+    listed = mailbox.http.get(
+        f"/gmail/v1/users/{address}/messages", params={"q": "is:unread"}, headers=auth
+    )
+    assert listed.status_code == 200
+    validate_gmail("ListMessagesResponse", listed.json())
+    assert [m["id"] for m in listed.json()["messages"]] == mailbox.all_ids("is:unread")[:100]
+
+
+def test_label_ids_filter(mailbox: Mailbox) -> None:
+    # labelIds: "Only return messages with labels that match all of the specified label IDs."
+    by_label = mailbox.list_ok(("labelIds", "UNREAD"), ("maxResults", "500"))
+    assert [m["id"] for m in by_label.get("messages", [])] == mailbox.all_ids("is:unread")
+    both = mailbox.list_ok(("labelIds", "UNREAD"), ("labelIds", "INBOX"), ("maxResults", "500"))
+    for item in both.get("messages", []):
+        labels = mailbox.get_ok(item["id"], ("format", "minimal"))["labelIds"]
+        assert {"UNREAD", "INBOX"} <= set(labels)
+
+
+def _batch_body(boundary: str, message_ids: list[str]) -> bytes:
+    parts = []
+    for index, message_id in enumerate(message_ids):
+        parts.append(
+            f"--{boundary}\r\n"
+            "Content-Type: application/http\r\n"
+            f"Content-ID: <item{index}>\r\n\r\n"
+            f"GET /gmail/v1/users/me/messages/{message_id}?format=metadata"
+            "&metadataHeaders=Subject\r\n\r\n"
+        )
+    return ("".join(parts) + f"--{boundary}--\r\n").encode()
+
+
+def _split_http_response(text: str) -> tuple[int, dict[str, str], str]:
+    head, _, body = text.replace("\r\n", "\n").partition("\n\n")
+    status_line, *header_lines = head.strip("\n").split("\n")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers, body
+
+
+def test_batch_of_message_reads(mailbox: Mailbox) -> None:
+    # CONTRACT.md: many reads "as one `multipart/mixed` request to `/batch/gmail/v1`" (the
+    # discovery document's batchPath); the outer Authorization applies to every part.
+    ids = mailbox.all_ids("is:unread")[:3]
+    boundary = "batch_sk_contract"
+    answer = mailbox.http.post(
+        "/batch/gmail/v1",
+        content=_batch_body(boundary, [*ids, "18c0ffee00000000"]),
+        headers={
+            "Authorization": f"Bearer {mailbox.token}",
+            "Content-Type": f"multipart/mixed; boundary={boundary}",
+        },
+    )
+    assert answer.status_code == 200, answer.text[:300]
+    content_type = answer.headers["content-type"]
+    assert content_type.startswith("multipart/mixed") and "boundary=" in content_type
+    envelope = BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + answer.content
+    )
+    results: dict[str, tuple[int, dict[str, str], str]] = {}
+    for part in envelope.iter_parts():
+        assert part.get_content_type() == "application/http"
+        payload = part.get_payload(decode=True).decode("utf-8")
+        results[str(part["Content-ID"])] = _split_http_response(payload)
+    assert set(results) == {f"<response-item{i}>" for i in range(len(ids) + 1)}
+    for index, message_id in enumerate(ids):
+        status, headers, body = results[f"<response-item{index}>"]
+        assert status == 200 and headers["content-type"].startswith("application/json")
+        message = json.loads(body)
+        validate_gmail("Message", message, "batch part")
+        assert message["id"] == message_id and set(headers_of(message)) == {"Subject"}
+    status, _, body = results[f"<response-item{len(ids)}>"]
+    assert status == 404
+    validate_google_error(404, json.loads(body))
+
+
+def test_proxy_forwards_with_the_users_credentials(mailbox: Mailbox) -> None:
+    # CONTRACT.md "Proxy": {env}/proxy{path} with headers connection_name and identifier, and
+    # the machine token; the answer is the provider's own.
+    proxied = mailbox.http.get(
+        f"/proxy{MESSAGES}",
+        params={"q": "is:unread", "maxResults": "500"},
+        headers={
+            "Authorization": f"Bearer {mailbox.api.token}",
+            "connection_name": GMAIL,
+            "identifier": OWNER,
+        },
+    )
+    assert proxied.status_code == 200, proxied.text[:300]
+    validate_gmail("ListMessagesResponse", proxied.json(), "proxied messages.list")
+    assert [m["id"] for m in proxied.json()["messages"]] == mailbox.all_ids("is:unread")
+
+    unknown = mailbox.http.get(
+        f"/proxy{PROFILE}",
+        headers={
+            "Authorization": f"Bearer {mailbox.api.token}",
+            "connection_name": GMAIL,
+            "identifier": "nobody@example.com",
+        },
+    )
+    assert unknown.status_code == 404
+    validate_gateway_error(404, unknown.json(), "proxy for an unknown account")
+
+    no_machine_token = mailbox.http.get(
+        f"/proxy{PROFILE}", headers={"connection_name": GMAIL, "identifier": OWNER}
+    )
+    assert no_machine_token.status_code == 401
+    validate_gateway_error(401, no_machine_token.json(), "proxy without a machine token")
+    assert no_machine_token.json()["code"] == 16

@@ -14,6 +14,7 @@ from urllib.parse import urljoin
 
 import httpx
 
+from tests.contract.client import plain_client
 from tests.contract.discovery import validate_gmail
 from tests.contract.openapi import (
     validate_query,
@@ -85,7 +86,7 @@ def checked(
 
 def test_walkthrough(sandbox: Any) -> None:
     base = sandbox.url
-    with httpx.Client(base_url=base, timeout=10) as anonymous:
+    with plain_client(base_url=base) as anonymous:
         # 1. Machine token (CONTRACT.md, "Authentication").
         token_answer = anonymous.post(
             "/oauth/token",
@@ -99,9 +100,7 @@ def test_walkthrough(sandbox: Any) -> None:
         validate_token_response(token_answer.json())
         machine_token = token_answer.json()["access_token"]
 
-    api = httpx.Client(
-        base_url=base, timeout=10, headers={"Authorization": f"Bearer {machine_token}"}
-    )
+    api = plain_client(base_url=base, headers={"Authorization": f"Bearer {machine_token}"})
     with api:
         # 2. Create the connected account.
         created = checked(
@@ -123,7 +122,7 @@ def test_walkthrough(sandbox: Any) -> None:
         )["link"]
 
         # 4. Open it like a browser and press Allow.
-        with httpx.Client(timeout=10, follow_redirects=True) as browser:
+        with plain_client(follow_redirects=True) as browser:
             page = browser.get(link)
             assert page.status_code == 200
             assert page.headers["content-type"].startswith("text/html")
@@ -149,11 +148,10 @@ def test_walkthrough(sandbox: Any) -> None:
         access_token = account["authorization_details"]["oauth_token"]["access_token"]
 
         # 6. Call Gmail directly with the user's token.
-        unread = httpx.get(
-            f"{base}/gmail/v1/users/me/messages",
+        unread = api.get(
+            "/gmail/v1/users/me/messages",
             params={"q": "is:unread"},
-            headers={"Authorization": f"Bearer {access_token}"},
-            timeout=10,
+            headers={"Authorization": f"Bearer {access_token}"},  # the user's, not the machine's
         )
         assert unread.status_code == 200
         validate_gmail("ListMessagesResponse", unread.json())
