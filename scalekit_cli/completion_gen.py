@@ -146,7 +146,10 @@ def fish(tree: Node) -> str:
         elif len(parts) == 1:
             condition = f"__fish_seen_subcommand_from {parts[0]}"
         else:
-            condition = f"__fish_seen_subcommand_from {parts[0]}; and __fish_seen_subcommand_from {parts[-1]}"
+            condition = (
+                f"__fish_seen_subcommand_from {parts[0]}; "
+                f"and __fish_seen_subcommand_from {parts[-1]}"
+            )
         for name, child in sorted(node.children.items()):
             lines.append(
                 f"complete -c sk -n {_fish_quote(condition)} -a {name} -d {_fish_quote(child.help)}"

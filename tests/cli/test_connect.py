@@ -197,7 +197,7 @@ def test_verify_user_refuses_a_forged_state(sk_process, sandbox_factory):
     )
     process.stdout.readline()
     driver.wait_for_polls(1)
-    magic = [r for r in live.requests() if r["path"].endswith("/magic_link")][0]
+    magic = next(r for r in live.requests() if r["path"].endswith("/magic_link"))
     verify_url = json.loads(magic["body"])["user_verify_url"]
     assert verify_url.startswith("http://127.0.0.1:")
     forged = httpx.get(verify_url, params={"auth_request_id": "anything", "state": "forged"})
@@ -214,7 +214,7 @@ def test_verify_url_is_passed_to_the_link(sk, sandbox):
         "connect", "gmail", "--user", "u", "--no-wait", "--verify-url", "https://app.example/verify"
     )
     assert result.exit_code == 0
-    magic = [r for r in sandbox.requests() if r["path"].endswith("/magic_link")][0]
+    magic = next(r for r in sandbox.requests() if r["path"].endswith("/magic_link"))
     assert json.loads(magic["body"]) == {
         "connector": "gmail",
         "identifier": "u",
