@@ -7,6 +7,7 @@ HTTP layer is mocked.
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+# One TLS context for every helper client: building one per httpx.Client (loading the CA
+# bundle) costs ~50 ms, which dominated short tests. Plain-HTTP calls never use it anyway.
+TLS = ssl.create_default_context()
 
 # Canary secrets: every test that captures output searches it for these.
 CANARY_CLIENT_SECRET = "canary-client-secret-7Hq2Zr9Lw4Xp"
@@ -37,7 +42,7 @@ class LiveSandbox:
 
     def admin(self, method: str, path: str, **kwargs) -> httpx.Response:
         """Call the admin surface (`/_sandbox/...`)."""
-        with httpx.Client(base_url=self.url, timeout=10) as client:
+        with httpx.Client(base_url=self.url, timeout=10, verify=TLS) as client:
             response = client.request(method, path, **kwargs)
         response.raise_for_status()
         return response
@@ -53,7 +58,7 @@ class LiveSandbox:
         return self.admin("POST", "/_sandbox/faults", json=spec).json()["id"]
 
     def machine_token(self) -> str:
-        with httpx.Client(base_url=self.url, timeout=10) as client:
+        with httpx.Client(base_url=self.url, timeout=10, verify=TLS) as client:
             answer = client.post(
                 "/oauth/token",
                 data={

@@ -46,11 +46,11 @@ class SandboxCredentials:
 def load_or_create_credentials(directory: Path) -> tuple[str, str]:
     """The embedded sandbox's client id and secret, generated once, kept in a 0600 file."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if os.name == "posix" and directory == default_state_path().parent:
-        # Our own data directory: tighten it even if something else created it looser.
-        # (A caller-chosen directory such as /tmp is left alone.)
-        if directory.stat().st_mode & 0o777 != 0o700:
-            directory.chmod(0o700)
+    # Our own data directory is tightened even if something else created it looser; a
+    # caller-chosen directory (such as /tmp) is left alone.
+    own_directory = os.name == "posix" and directory == default_state_path().parent
+    if own_directory and directory.stat().st_mode & 0o777 != 0o700:
+        directory.chmod(0o700)
     path = directory / CREDENTIALS_FILE
     for _attempt in range(50):
         try:

@@ -252,5 +252,7 @@ class FaultMiddleware:
             payload = gateway_error_body(HTTP_TO_GRPC.get(status, 2), message)
         headers = [(b"content-type", b"application/json")]
         if status == 429 or fault.retry_after is not None:
-            headers.append((b"retry-after", str(fault.retry_after or 1).encode()))
+            # `retry_after: 0` is a valid request ("retry at once"), not a missing value.
+            seconds = 1 if fault.retry_after is None else fault.retry_after
+            headers.append((b"retry-after", str(seconds).encode()))
         await _send_body(send, status, json.dumps(payload).encode(), headers)

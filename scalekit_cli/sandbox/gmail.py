@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
+from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -139,7 +143,7 @@ def build_gmail_router(engine: SandboxEngine) -> Router:
         account = authorised_account(request)
         return _google_json(gmail_profile(engine.mailbox_for(account)))
 
-    return Router(
+    router = Router(
         routes=[
             Route("/gmail/v1/users/{user_id}/messages", list_messages, methods=["GET"]),
             Route("/gmail/v1/users/{user_id}/messages/{message_id}", get_message, methods=["GET"]),
@@ -147,6 +151,135 @@ def build_gmail_router(engine: SandboxEngine) -> Router:
         ],
         default=_gmail_not_found,
     )
+
+    async def batch(request: Request) -> Response:
+        return await run_batch(request, router)
+
+    # The discovery document's batchPath; the batch runs its parts through this same router.
+    router.routes.append(Route("/batch/gmail/v1", batch, methods=["POST"]))
+    return router
+
+
+# --- batch: many calls in one multipart/mixed request ----------------------------------------
+
+MAX_BATCH_PARTS = 100  # Google's limit per batch request
+
+
+@dataclass
+class _InnerRequest:
+    content_id: str | None
+    method: str
+    path: str
+    query: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def _parse_inner_request(content_id: str | None, payload: bytes) -> _InnerRequest:
+    head, _, body = payload.replace(b"\r\n", b"\n").lstrip(b"\n").partition(b"\n\n")
+    request_line, *header_lines = head.decode("utf-8").split("\n")
+    words = request_line.split()
+    if len(words) < 2:
+        raise GmailError(400, f"Invalid batch part request line: {request_line!r}")
+    target = urlsplit(words[1])
+    headers = []
+    for line in header_lines:
+        name, separator, value = line.partition(":")
+        if separator:
+            headers.append((name.strip().lower(), value.strip()))
+    return _InnerRequest(content_id, words[0].upper(), target.path, target.query, headers, body)
+
+
+async def _call(app: Router, scope: dict[str, Any], body: bytes) -> tuple[int, list, bytes]:
+    """Run one request through an ASGI app in memory and collect its response."""
+    status = 500
+    headers: list[tuple[bytes, bytes]] = []
+    chunks: list[bytes] = []
+    delivered = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status, headers
+        if message["type"] == "http.response.start":
+            status, headers = message["status"], list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    try:
+        await app(scope, receive, send)
+    except GmailError as error:  # raised by a part's handler; the outer app would map it
+        status, chunks = error.status, [json.dumps(error.body()).encode()]
+        headers = [(b"content-type", b"application/json; charset=UTF-8")]
+    return status, headers, b"".join(chunks)
+
+
+async def run_batch(request: Request, router: Router) -> Response:
+    # Imported here: the email package costs ~10 ms, and only batch calls need it.
+    import email.policy
+    from email.parser import BytesParser
+
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("multipart/mixed") or "boundary=" not in content_type:
+        raise GmailError(400, "A batch request must be multipart/mixed with a boundary")
+    envelope = BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + await request.body()
+    )
+    parts = [
+        _parse_inner_request(part.get("Content-ID"), part.get_payload(decode=True) or b"")
+        for part in envelope.iter_parts()
+    ]
+    if not parts:
+        raise GmailError(400, "The batch request has no parts")
+    if len(parts) > MAX_BATCH_PARTS:
+        raise GmailError(400, f"A batch request may hold at most {MAX_BATCH_PARTS} calls")
+    outer_authorization = request.headers.get("authorization")
+    boundary = "batch_" + secrets.token_hex(12)
+    out: list[bytes] = []
+    for index, part in enumerate(parts):
+        # The outer request's headers apply to every part unless the part sets its own.
+        names = {name for name, _ in part.headers}
+        headers = [
+            (name.encode("latin-1"), value.encode("latin-1")) for name, value in part.headers
+        ]
+        if outer_authorization and "authorization" not in names:
+            headers.append((b"authorization", outer_authorization.encode("latin-1")))
+        scope = {
+            **request.scope,
+            "method": part.method,
+            "path": part.path,
+            "raw_path": part.path.encode(),
+            "root_path": "",
+            "query_string": part.query.encode("latin-1"),
+            "headers": headers,
+            "path_params": {},
+        }
+        for stale in ("router", "endpoint", "route"):
+            scope.pop(stale, None)
+        status, response_headers, body = await _call(router, scope, part.body)
+        reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+        content_id = (part.content_id or f"<item{index}>").strip().strip("<>")
+        lines = [f"HTTP/1.1 {status} {reason}"]
+        lines += [
+            f"{name.decode('latin-1').title()}: {value.decode('latin-1')}"
+            for name, value in response_headers
+            if name.lower() != b"content-length"
+        ]
+        out.append(
+            (
+                f"--{boundary}\r\nContent-Type: application/http\r\n"
+                f"Content-ID: <response-{content_id}>\r\n\r\n" + "\r\n".join(lines) + "\r\n\r\n"
+            ).encode("utf-8")
+            + body
+            + b"\r\n"
+        )
+    out.append(f"--{boundary}--\r\n".encode())
+    return Response(b"".join(out), media_type=f"multipart/mixed; boundary={boundary}")
 
 
 async def _gmail_not_found(scope: Scope, receive: Receive, send: Send) -> None:

@@ -72,10 +72,16 @@ class SandboxSettings:
             self.state_path = Path(self.state_path)
 
     def connection(self, name: str) -> Connection | None:
-        for connection in self.connections:
-            if connection.name == name:
-                return connection
-        return None
+        # An index, rebuilt when the list is replaced or grows: benchmarks configure
+        # thousands of connections and every account on a page looks its own up.
+        index = self.__dict__.get("_connection_index")
+        if index is None or index[0] is not self.connections or index[1] != len(self.connections):
+            by_name: dict[str, Connection] = {}
+            for connection in self.connections:
+                by_name.setdefault(connection.name, connection)
+            index = (self.connections, len(self.connections), by_name)
+            self.__dict__["_connection_index"] = index
+        return index[2].get(name)
 
 
 def default_state_path() -> Path:

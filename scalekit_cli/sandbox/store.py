@@ -7,7 +7,9 @@ On disk: WAL mode, a busy timeout and `BEGIN IMMEDIATE` for every write, so two 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -189,10 +191,6 @@ class StoreSession:
         names = ", ".join(columns)
         marks = ", ".join(f":{name}" for name in columns)
         self._db.execute(f"INSERT INTO accounts ({names}) VALUES ({marks})", columns)
-
-    def insert_accounts(self, accounts: Sequence[AccountRecord]) -> None:
-        for account in accounts:
-            self.insert_account(account)
 
     def save_account(self, account: AccountRecord) -> None:
         columns = _account_columns(account)
@@ -381,6 +379,10 @@ class Store:
             self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                # The file holds (sandbox) credentials: create it private. SQLite gives its
+                # -wal and -shm files the same mode.
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             self._db = sqlite3.connect(
                 str(self.path), isolation_level=None, check_same_thread=False, timeout=10.0
             )

@@ -46,12 +46,15 @@ class ToolSpec:
         return f"tol_{digits:017d}"
 
 
-def _object_schema(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    schema: dict[str, Any] = {
-        "type": "object",
-        "properties": properties,
-        "additionalProperties": False,
-    }
+def _object_schema(
+    properties: dict[str, Any], required: tuple[str, ...] = (), *, closed: bool = False
+) -> dict[str, Any]:
+    """An input schema. Read tools leave it open: unknown params are ignored, as the live
+    service ignores unknown fields. Tools that act (send, search with a key) close it, so a
+    misspelt param is refused instead of silently dropped."""
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if closed:
+        schema["additionalProperties"] = False
     if required:
         schema["required"] = list(required)
     return schema
@@ -252,6 +255,7 @@ def default_tools() -> list[ToolSpec]:
                     "text": {"type": "string", "minLength": 1},
                 },
                 required=("channel", "text"),
+                closed=True,
             ),
             category="chat",
             tags=("chat", "write"),
@@ -276,6 +280,7 @@ def default_tools() -> list[ToolSpec]:
                     "num_results": {"type": "integer", "minimum": 1, "maximum": 10},
                 },
                 required=("query",),
+                closed=True,
             ),
             category="search",
             tags=("search",),

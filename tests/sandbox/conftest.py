@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveSandbox
+from tests.conftest import TLS, LiveSandbox
 
 ACCOUNTS = "/api/v1/connected_accounts"
 
@@ -97,7 +97,10 @@ def token_link(text: str) -> str:
 
 def agent_for(live: LiveSandbox, browser: httpx.Client) -> Agent:
     http = httpx.Client(
-        base_url=live.url, timeout=10, headers={"Authorization": f"Bearer {live.machine_token()}"}
+        base_url=live.url,
+        timeout=10,
+        verify=TLS,
+        headers={"Authorization": f"Bearer {live.machine_token()}"},
     )
     return Agent(live, http, browser)
 
@@ -105,7 +108,7 @@ def agent_for(live: LiveSandbox, browser: httpx.Client) -> Agent:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[httpx.Client]:
     """One plain client for the whole session (building one costs ~50 ms of TLS set-up)."""
-    with httpx.Client(timeout=10) as client:
+    with httpx.Client(timeout=10, verify=TLS) as client:
         yield client
 
 

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scalekit_cli.sandbox.engine import AccountKey
+from tests.conftest import LiveSandbox
 from tests.sandbox.conftest import ACCOUNTS, Agent, assert_gateway_error
 
 FOR_LIST_FIELDS = {
@@ -147,7 +148,7 @@ def test_auth_and_details(agent: Agent) -> None:
         )
 
 
-def test_magic_link_answer_and_errors(sandbox, agent: Agent) -> None:
+def test_magic_link_answer_and_errors(sandbox: LiveSandbox, agent: Agent) -> None:
     answer = agent.http.post(
         f"{ACCOUNTS}/magic_link", json={"connector": "gmail", "identifier": "linked@example.com"}
     )
@@ -258,7 +259,7 @@ def test_list_filters_and_shape(agent: Agent) -> None:
     assert_gateway_error(combined, 400, 3)
 
 
-def test_list_pagination_over_many_accounts(sandbox, agent: Agent) -> None:
+def test_list_pagination_over_many_accounts(sandbox: LiveSandbox, agent: Agent) -> None:
     engine = sandbox.engine
     for number in range(1000):
         engine.create_account(AccountKey(connector="gmail", identifier=f"user-{number:04d}"))

@@ -18,6 +18,7 @@ import pytest
 
 from scalekit_cli.sandbox import EmbeddedSandbox
 from scalekit_cli.sandbox.embedded import CREDENTIALS_FILE, load_or_create_credentials
+from tests.conftest import TLS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -113,7 +114,7 @@ def test_start_server_makes_links_reachable(embedded: EmbeddedSandbox) -> None:
             json={"connector": "gmail", "identifier": "web@x.test"},
         ).json()["link"]
         assert link.startswith(f"{url}/magic/")
-        with httpx.Client(timeout=10) as browser:
+        with httpx.Client(timeout=10, verify=TLS) as browser:
             assert browser.get(link).status_code == 200
             assert browser.post(link, data={"decision": "allow"}).status_code == 200
         account = client.get(
@@ -123,13 +124,13 @@ def test_start_server_makes_links_reachable(embedded: EmbeddedSandbox) -> None:
         assert account["status"] == "ACTIVE"
         token = account["authorization_details"]["oauth_token"]["access_token"]
         # Both doors lead to one engine: the socket's Gmail takes the token too.
-        with httpx.Client(timeout=10) as browser:
+        with httpx.Client(timeout=10, verify=TLS) as browser:
             profile = browser.get(
                 f"{url}/gmail/v1/users/me/profile", headers={"Authorization": f"Bearer {token}"}
             )
         assert profile.json()["emailAddress"] == "web@x.test"
     embedded.close()
-    with pytest.raises(httpx.ConnectError), httpx.Client(timeout=2) as browser:
+    with pytest.raises(httpx.ConnectError), httpx.Client(timeout=2, verify=TLS) as browser:
         browser.get(url)
 
 

@@ -8,10 +8,11 @@ import time
 import httpx
 import pytest
 
+from tests.conftest import LiveSandbox
 from tests.sandbox.conftest import ACCOUNTS, Agent, assert_gateway_error
 
 
-def test_latency_delays_then_answers_normally(sandbox, agent: Agent) -> None:
+def test_latency_delays_then_answers_normally(sandbox: LiveSandbox, agent: Agent) -> None:
     sandbox.fault(path=ACCOUNTS, kind="latency", latency_ms=300, times=1)
     started = time.perf_counter()
     answer = agent.http.get(ACCOUNTS)
@@ -23,7 +24,7 @@ def test_latency_delays_then_answers_normally(sandbox, agent: Agent) -> None:
     assert time.perf_counter() - started < slow  # times=1: the second call is not delayed
 
 
-def test_status_fault_fires_n_times_then_recovers(sandbox, agent: Agent) -> None:
+def test_status_fault_fires_n_times_then_recovers(sandbox: LiveSandbox, agent: Agent) -> None:
     fault_id = sandbox.fault(path=ACCOUNTS, kind="status", status=503, times=2)
     for _ in range(2):
         assert_gateway_error(agent.http.get(ACCOUNTS), 503, 14)
@@ -33,12 +34,14 @@ def test_status_fault_fires_n_times_then_recovers(sandbox, agent: Agent) -> None
 
 
 @pytest.mark.parametrize(("status", "code"), [(500, 13), (502, 14), (504, 14), (409, 6)])
-def test_status_fault_bodies_follow_the_gateway_mapping(sandbox, agent, status, code) -> None:
+def test_status_fault_bodies_follow_the_gateway_mapping(
+    sandbox: LiveSandbox, agent, status, code
+) -> None:
     sandbox.fault(path=ACCOUNTS, kind="status", status=status)
     assert_gateway_error(agent.http.get(ACCOUNTS), status, code)
 
 
-def test_rate_limit_fault_sends_retry_after(sandbox, agent: Agent) -> None:
+def test_rate_limit_fault_sends_retry_after(sandbox: LiveSandbox, agent: Agent) -> None:
     sandbox.fault(path="/api/v1/*", kind="status", status=429, retry_after=7, times=1)
     answer = agent.http.get(ACCOUNTS)
     assert_gateway_error(answer, 429, 8)
@@ -47,7 +50,7 @@ def test_rate_limit_fault_sends_retry_after(sandbox, agent: Agent) -> None:
     assert agent.http.get(ACCOUNTS).headers["retry-after"] == "1"  # the default
 
 
-def test_gmail_status_faults_use_googles_error_shape(sandbox, agent: Agent) -> None:
+def test_gmail_status_faults_use_googles_error_shape(sandbox: LiveSandbox, agent: Agent) -> None:
     token = agent.connect("gmail", "faulty@example.com")["authorization_details"]["oauth_token"]
     sandbox.fault(path="/gmail/v1/users/me/messages", kind="status", status=503, times=1)
     answer = agent.gmail("/messages", token["access_token"])
@@ -55,7 +58,7 @@ def test_gmail_status_faults_use_googles_error_shape(sandbox, agent: Agent) -> N
     assert answer.json()["error"]["status"] == "UNAVAILABLE"
 
 
-def test_fault_matches_method_and_prefix_only(sandbox, agent: Agent) -> None:
+def test_fault_matches_method_and_prefix_only(sandbox: LiveSandbox, agent: Agent) -> None:
     sandbox.fault(path="/api/v1/connected_accounts/*", method="post", kind="status", status=500)
     assert agent.http.get(ACCOUNTS).status_code == 200  # the prefix needs the trailing slash
     assert agent.http.get(f"{ACCOUNTS}/details", params={"id": "ca_1"}).status_code == 404
@@ -65,14 +68,14 @@ def test_fault_matches_method_and_prefix_only(sandbox, agent: Agent) -> None:
     assert_gateway_error(failed, 500, 13)
 
 
-def test_drop_closes_the_connection_mid_response(sandbox, agent: Agent) -> None:
+def test_drop_closes_the_connection_mid_response(sandbox: LiveSandbox, agent: Agent) -> None:
     sandbox.fault(path=ACCOUNTS, kind="drop", times=1)
     with pytest.raises(httpx.RemoteProtocolError):
         agent.http.get(ACCOUNTS)
     assert agent.http.get(ACCOUNTS).status_code == 200
 
 
-def test_not_json_answers_200_with_html(sandbox, agent: Agent) -> None:
+def test_not_json_answers_200_with_html(sandbox: LiveSandbox, agent: Agent) -> None:
     sandbox.fault(path=ACCOUNTS, kind="not_json", times=1)
     answer = agent.http.get(ACCOUNTS)
     assert answer.status_code == 200
@@ -81,14 +84,14 @@ def test_not_json_answers_200_with_html(sandbox, agent: Agent) -> None:
         answer.json()
 
 
-def test_latency_combines_with_another_kind(sandbox, agent: Agent) -> None:
+def test_latency_combines_with_another_kind(sandbox: LiveSandbox, agent: Agent) -> None:
     sandbox.fault(path=ACCOUNTS, kind="status", status=500, latency_ms=200, times=1)
     started = time.perf_counter()
     assert agent.http.get(ACCOUNTS).status_code == 500
     assert time.perf_counter() - started >= 0.19
 
 
-def test_faults_can_be_listed_removed_and_cleared(sandbox) -> None:
+def test_faults_can_be_listed_removed_and_cleared(sandbox: LiveSandbox) -> None:
     first = sandbox.fault(path="/a", kind="drop")
     second = sandbox.fault(path="/b*", kind="latency", latency_ms=5)
     listed = sandbox.admin("GET", "/_sandbox/faults").json()["faults"]
@@ -111,11 +114,13 @@ def test_faults_can_be_listed_removed_and_cleared(sandbox) -> None:
         {"path": "/x", "kind": "latency", "latency_ms": "slow"},
     ],
 )
-def test_bad_fault_specs_are_refused(sandbox, spec) -> None:
-    assert httpx.post(f"{sandbox.url}/_sandbox/faults", json=spec).status_code == 400
+def test_bad_fault_specs_are_refused(sandbox: LiveSandbox, browser: httpx.Client, spec) -> None:
+    assert browser.post(f"{sandbox.url}/_sandbox/faults", json=spec).status_code == 400
 
 
-def test_request_log_records_method_path_query_headers_body(sandbox, agent: Agent) -> None:
+def test_request_log_records_method_path_query_headers_body(
+    sandbox: LiveSandbox, agent: Agent
+) -> None:
     sandbox.clear_requests()
     agent.http.post(
         f"{ACCOUNTS}/magic_link",

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import email.policy
+import json
+from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 
 import pytest
@@ -207,3 +210,57 @@ def test_bad_credentials_are_googles_401(agent: Agent, token: str, authorization
 def test_tokens_of_non_google_accounts_are_refused(agent: Agent) -> None:
     slack = agent.connect("slack", "team@example.com")["authorization_details"]["oauth_token"]
     assert agent.gmail("/profile", slack["access_token"]).status_code == 401
+
+
+def _batch(agent: Agent, token: str, parts: list[str], boundary: str = "b0undary") -> list:
+    body = "".join(
+        f"--{boundary}\r\nContent-Type: application/http\r\nContent-ID: <p{n}>\r\n\r\n{part}\r\n"
+        for n, part in enumerate(parts)
+    )
+    answer = agent.http.post(
+        "/batch/gmail/v1",
+        content=(body + f"--{boundary}--\r\n").encode(),
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": f'multipart/mixed; boundary="{boundary}"',
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    envelope = BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {answer.headers['content-type']}\r\n\r\n".encode() + answer.content
+    )
+    results = []
+    for part in envelope.iter_parts():
+        head, _, payload = part.get_payload(decode=True).decode().partition("\r\n\r\n")
+        results.append((part["Content-ID"], int(head.split()[1]), payload))
+    return results
+
+
+def test_batch_runs_each_part_with_the_outer_or_own_credentials(agent: Agent, token: str) -> None:
+    first, second = _all_ids(agent, token)[:2]
+    results = _batch(
+        agent,
+        token,
+        [
+            f"GET /gmail/v1/users/me/messages/{first}?format=minimal",
+            f"GET https://gmail.googleapis.com/gmail/v1/users/me/messages/{second}?format=minimal",
+            "GET /gmail/v1/users/me/profile\r\nAuthorization: Bearer wrong",
+            "GET /gmail/v1/users/me/messages/ffffffffffffffff",
+        ],
+    )
+    assert [(cid, status) for cid, status, _ in results] == [
+        ("<response-p0>", 200),
+        ("<response-p1>", 200),
+        ("<response-p2>", 401),
+        ("<response-p3>", 404),
+    ]
+    assert json.loads(results[0][2])["id"] == first
+    assert json.loads(results[1][2])["id"] == second
+
+
+def test_batch_needs_a_multipart_body(agent: Agent, token: str) -> None:
+    answer = agent.http.post(
+        "/batch/gmail/v1", json={}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["status"] == "INVALID_ARGUMENT"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
+from tests.conftest import LiveSandbox
 from tests.sandbox.conftest import ACCOUNTS, Agent, assert_gateway_error
 from tests.sandbox.test_token_life import advance
 
@@ -60,7 +62,7 @@ def test_links_work_once(agent: Agent) -> None:
     assert agent.browser.post(link, data={"decision": "allow"}).status_code == 410
 
 
-def test_expired_link_is_refused_and_changes_nothing(sandbox, agent: Agent) -> None:
+def test_expired_link_is_refused_and_changes_nothing(sandbox: LiveSandbox, agent: Agent) -> None:
     link_answer = agent.http.post(
         f"{ACCOUNTS}/magic_link", json={"connector": "gmail", "identifier": "late@example.com"}
     ).json()
@@ -74,14 +76,14 @@ def test_expired_link_is_refused_and_changes_nothing(sandbox, agent: Agent) -> N
     assert agent.details("gmail", "late@example.com")["status"] == "PENDING_AUTH"
 
 
-def test_unknown_link_is_a_404_page(sandbox, browser: httpx.Client) -> None:
+def test_unknown_link_is_a_404_page(sandbox: LiveSandbox, browser: httpx.Client) -> None:
     page = browser.get(f"{sandbox.url}/magic/not-a-real-token")
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("text/html")
     assert "not valid" in page.text
 
 
-def test_link_base_is_the_public_url_when_set(agent_factory) -> None:
+def test_link_base_is_the_public_url_when_set(agent_factory: Callable[..., Agent]) -> None:
     agent = agent_factory(public_url="https://sandbox.example.test/")
     link = agent.magic_link("gmail", "public@example.com")
     assert link.startswith("https://sandbox.example.test/magic/")
@@ -97,7 +99,7 @@ def test_reauthorization_replaces_tokens(agent: Agent) -> None:
     assert agent.gmail("/profile", new).status_code == 200
 
 
-def test_api_key_page_stores_static_auth(agent_factory) -> None:
+def test_api_key_page_stores_static_auth(agent_factory: Callable[..., Agent]) -> None:
     agent = agent_factory(user_verification="custom")  # API keys skip verification
     link = agent.magic_link("exa", "searcher")
     page = agent.browser.get(link)
@@ -126,7 +128,7 @@ def _consent_custom(agent: Agent, identifier: str, **link_extra: str) -> httpx.R
     return agent.browser.post(link, data={"decision": "allow"})
 
 
-def test_custom_verification_redirects_and_verifies(agent_factory) -> None:
+def test_custom_verification_redirects_and_verifies(agent_factory: Callable[..., Agent]) -> None:
     agent = agent_factory(user_verification="custom")
     state = "s/t&a=te é#1"
     answer = _consent_custom(
@@ -171,14 +173,18 @@ def test_custom_verification_redirects_and_verifies(agent_factory) -> None:
     assert_gateway_error(reused, 404, 5)
 
 
-def test_custom_verification_without_state_adds_only_the_request_id(agent_factory) -> None:
+def test_custom_verification_without_state_adds_only_the_request_id(
+    agent_factory: Callable[..., Agent],
+) -> None:
     agent = agent_factory(user_verification="custom")
     answer = _consent_custom(agent, "nostate", user_verify_url="https://app.example.test/v")
     query = parse_qs(urlsplit(answer.headers["location"]).query)
     assert set(query) == {"auth_request_id"}
 
 
-def test_custom_verification_without_verify_url_explains(agent_factory) -> None:
+def test_custom_verification_without_verify_url_explains(
+    agent_factory: Callable[..., Agent],
+) -> None:
     agent = agent_factory(user_verification="custom")
     answer = _consent_custom(agent, "no-url@example.com")
     assert answer.status_code == 200
@@ -190,7 +196,7 @@ def test_custom_verification_without_verify_url_explains(agent_factory) -> None:
     assert verified.status_code == 200
 
 
-def test_custom_verification_requests_expire(agent_factory) -> None:
+def test_custom_verification_requests_expire(agent_factory: Callable[..., Agent]) -> None:
     agent = agent_factory(user_verification="custom")
     answer = _consent_custom(agent, "slow@example.com", user_verify_url="https://app.test/v")
     request_id = parse_qs(urlsplit(answer.headers["location"]).query)["auth_request_id"][0]
@@ -219,7 +225,9 @@ def test_verify_unknown_request_is_404(agent: Agent) -> None:
     assert_gateway_error(answer, 404, 5)
 
 
-def test_mode_switch_to_custom_applies_to_the_next_consent(sandbox, agent: Agent) -> None:
+def test_mode_switch_to_custom_applies_to_the_next_consent(
+    sandbox: LiveSandbox, agent: Agent
+) -> None:
     sandbox.admin("POST", "/_sandbox/settings", json={"user_verification": "custom"})
     answer = _consent_custom(agent, "switch@example.com", user_verify_url="https://app.test/v")
     assert answer.status_code == 303

@@ -10,15 +10,17 @@ import pytest
 
 from scalekit_cli.sandbox import SandboxSettings, create_app
 from scalekit_cli.sandbox.admin import is_loopback
+from tests.conftest import LiveSandbox
 from tests.sandbox.conftest import ACCOUNTS, Agent, assert_gateway_error
 
 
-def _token_request(live_url: str, **form: str) -> httpx.Response:
-    return httpx.post(f"{live_url}/oauth/token", data=form, timeout=10)
+def _token_request(browser: httpx.Client, live_url: str, **form: str) -> httpx.Response:
+    return browser.post(f"{live_url}/oauth/token", data=form)
 
 
-def test_token_answer(sandbox) -> None:
+def test_token_answer(sandbox: LiveSandbox, browser: httpx.Client) -> None:
     answer = _token_request(
+        browser,
         sandbox.url,
         grant_type="client_credentials",
         client_id=sandbox.settings.client_id,
@@ -32,9 +34,11 @@ def test_token_answer(sandbox) -> None:
     assert answer.headers["cache-control"] == "no-store"
 
 
-def test_basic_client_authentication_is_accepted(sandbox) -> None:
+def test_basic_client_authentication_is_accepted(
+    sandbox: LiveSandbox, browser: httpx.Client
+) -> None:
     pair = f"{sandbox.settings.client_id}:{sandbox.settings.client_secret}".encode()
-    answer = httpx.post(
+    answer = browser.post(
         f"{sandbox.url}/oauth/token",
         data={"grant_type": "client_credentials"},
         headers={"Authorization": "Basic " + base64.b64encode(pair).decode()},
@@ -52,13 +56,15 @@ def test_basic_client_authentication_is_accepted(sandbox) -> None:
         ({"client_secret": ""}, 400, "invalid_request"),
     ],
 )
-def test_token_failures_use_oauth_error_bodies(sandbox, form, status, error) -> None:
+def test_token_failures_use_oauth_error_bodies(
+    sandbox: LiveSandbox, browser: httpx.Client, form, status, error
+) -> None:
     good = {
         "grant_type": "client_credentials",
         "client_id": sandbox.settings.client_id,
         "client_secret": sandbox.settings.client_secret,
     }
-    answer = _token_request(sandbox.url, **{**good, **form})
+    answer = _token_request(browser, sandbox.url, **{**good, **form})
     assert answer.status_code == status
     assert answer.json()["error"] == error
     assert answer.json()["error_description"]
@@ -67,7 +73,9 @@ def test_token_failures_use_oauth_error_bodies(sandbox, form, status, error) -> 
 @pytest.mark.parametrize(
     "authorization", [None, "Bearer", "Bearer not-a-token", "Basic abc", "bearer x y"]
 )
-def test_api_calls_without_a_live_token_are_401_code_16(sandbox, authorization) -> None:
+def test_api_calls_without_a_live_token_are_401_code_16(
+    sandbox: LiveSandbox, browser: httpx.Client, authorization
+) -> None:
     headers = {"Authorization": authorization} if authorization else {}
     for method, path in (
         ("GET", ACCOUNTS),
@@ -75,11 +83,11 @@ def test_api_calls_without_a_live_token_are_401_code_16(sandbox, authorization) 
         ("GET", "/api/v1/tools"),
         ("GET", "/proxy/gmail/v1/users/me/profile"),
     ):
-        answer = httpx.request(method, f"{sandbox.url}{path}", headers=headers, json={})
+        answer = browser.request(method, f"{sandbox.url}{path}", headers=headers, json={})
         assert_gateway_error(answer, 401, 16)
 
 
-def test_machine_token_expires_on_the_sandbox_clock(sandbox, agent: Agent) -> None:
+def test_machine_token_expires_on_the_sandbox_clock(sandbox: LiveSandbox, agent: Agent) -> None:
     assert agent.http.get(ACCOUNTS).status_code == 200
     sandbox.admin(
         "POST", "/_sandbox/clock", json={"advance_seconds": sandbox.settings.machine_token_ttl - 5}
@@ -90,19 +98,21 @@ def test_machine_token_expires_on_the_sandbox_clock(sandbox, agent: Agent) -> No
     # A new token is issued on the moved clock and works.
     fresh = sandbox.machine_token()
     assert (
-        httpx.get(
+        agent.browser.get(
             f"{sandbox.url}{ACCOUNTS}", headers={"Authorization": f"Bearer {fresh}"}
         ).status_code
         == 200
     )
 
 
-def test_revoking_machine_tokens_refuses_old_ones_only(sandbox, agent: Agent) -> None:
+def test_revoking_machine_tokens_refuses_old_ones_only(sandbox: LiveSandbox, agent: Agent) -> None:
     revoked = sandbox.admin("POST", "/_sandbox/machine_tokens/revoke").json()
     assert revoked["revoked"] >= 1
     assert_gateway_error(agent.http.get(ACCOUNTS), 401, 16)
     fresh = sandbox.machine_token()
-    answer = httpx.get(f"{sandbox.url}{ACCOUNTS}", headers={"Authorization": f"Bearer {fresh}"})
+    answer = agent.browser.get(
+        f"{sandbox.url}{ACCOUNTS}", headers={"Authorization": f"Bearer {fresh}"}
+    )
     assert answer.status_code == 200
 
 
@@ -163,7 +173,7 @@ def test_admin_refuses_remote_callers() -> None:
     assert app.state.sandbox.clock_offset() == 0
 
 
-def test_admin_is_not_logged_nor_faulted(sandbox) -> None:
+def test_admin_is_not_logged_nor_faulted(sandbox: LiveSandbox) -> None:
     sandbox.fault(path="/_sandbox/*", kind="status", status=500)
     sandbox.fault(path="/*", kind="status", status=503, method="DELETE")
     sandbox.clear_requests()
@@ -173,7 +183,7 @@ def test_admin_is_not_logged_nor_faulted(sandbox) -> None:
     assert [fault["hits"] for fault in faults] == [0, 0]
 
 
-def test_settings_change_live(sandbox, agent: Agent) -> None:
+def test_settings_change_live(sandbox: LiveSandbox, agent: Agent) -> None:
     changed = sandbox.admin(
         "POST", "/_sandbox/settings", json={"link_ttl": 30, "access_token_ttl": 120}
     ).json()
@@ -186,5 +196,7 @@ def test_settings_change_live(sandbox, agent: Agent) -> None:
 
     assert 25 <= seconds_until(link_answer["expiry"], sandbox) <= 31
     assert 115 <= seconds_until(account["token_expires_at"], sandbox) <= 121
-    refused = httpx.post(f"{sandbox.url}/_sandbox/settings", json={"user_verification": "nobody"})
+    refused = agent.browser.post(
+        f"{sandbox.url}/_sandbox/settings", json={"user_verification": "nobody"}
+    )
     assert refused.status_code == 400

@@ -14,6 +14,7 @@ import pytest
 
 from scalekit_cli.sandbox import SandboxSettings, default_state_path, reset_state
 from scalekit_cli.sandbox.engine import AccountKey, SandboxEngine
+from tests.conftest import LiveSandbox
 
 PYTHON = sys.executable
 REPO = Path(__file__).resolve().parents[2]
@@ -37,7 +38,8 @@ def test_import_is_cheap() -> None:
         import scalekit_cli.sandbox as sandbox
         from scalekit_cli.sandbox import SandboxSettings, default_state_path
         SandboxSettings()
-        heavy = [m for m in ("starlette", "uvicorn", "sqlite3", "httpx", "anyio") if m in sys.modules]
+        heavy = ("starlette", "uvicorn", "sqlite3", "httpx", "anyio")
+        heavy = [name for name in heavy if name in sys.modules]
         assert not heavy, heavy
         assert "create_app" in dir(sandbox)
         """
@@ -102,7 +104,9 @@ def test_threads_share_one_engine(tmp_path: Path) -> None:
         engine = SandboxEngine(SandboxSettings(state_path=state))
         failures: list[BaseException] = []
 
-        def work(name: str, engine: SandboxEngine = engine) -> None:
+        def work(
+            name: str, engine: SandboxEngine = engine, failures: list[BaseException] = failures
+        ) -> None:
             try:
                 for number in range(40):
                     key = AccountKey(connector="gmail", identifier=f"{name}-{number}")
@@ -176,7 +180,7 @@ def test_reset_state_empties_a_file(tmp_path: Path) -> None:
     engine.close()
 
 
-def test_admin_reset_empties_state(sandbox) -> None:
+def test_admin_reset_empties_state(sandbox: LiveSandbox) -> None:
     sandbox.engine.create_account(AccountKey(connector="gmail", identifier="doomed"))
     sandbox.admin("POST", "/_sandbox/reset")
     assert sandbox.engine.list_accounts()["total_size"] == 0

@@ -6,10 +6,11 @@ from datetime import datetime
 
 import pytest
 
+from tests.conftest import LiveSandbox
 from tests.sandbox.conftest import Agent
 
 
-def seconds_until(timestamp: str, live) -> float:
+def seconds_until(timestamp: str, live: LiveSandbox) -> float:
     """Seconds from the sandbox's now to an RFC 3339 `...Z` timestamp."""
     assert timestamp.endswith("Z"), timestamp
     moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
@@ -20,7 +21,7 @@ def advance(live, seconds: float) -> None:
     live.admin("POST", "/_sandbox/clock", json={"advance_seconds": seconds})
 
 
-def test_lapsed_token_is_refreshed_on_auth_read(sandbox, agent: Agent) -> None:
+def test_lapsed_token_is_refreshed_on_auth_read(sandbox: LiveSandbox, agent: Agent) -> None:
     first = agent.connect("gmail", "refresh@example.com")
     token = first["authorization_details"]["oauth_token"]
     assert 3590 <= seconds_until(first["token_expires_at"], sandbox) <= 3601
@@ -45,7 +46,7 @@ def test_lapsed_token_is_refreshed_on_auth_read(sandbox, agent: Agent) -> None:
     assert agent.gmail("/profile", token["access_token"]).status_code == 401
 
 
-def test_details_does_not_refresh(sandbox, agent: Agent) -> None:
+def test_details_does_not_refresh(sandbox: LiveSandbox, agent: Agent) -> None:
     first = agent.connect("gmail", "lazy@example.com")
     advance(sandbox, 4000)
     details = agent.details("gmail", "lazy@example.com")
@@ -53,7 +54,7 @@ def test_details_does_not_refresh(sandbox, agent: Agent) -> None:
     assert "authorization_details" not in details
 
 
-def test_last_used_at_follows_auth_reads(sandbox, agent: Agent) -> None:
+def test_last_used_at_follows_auth_reads(sandbox: LiveSandbox, agent: Agent) -> None:
     agent.create("gmail", "usage@example.com")
     assert "last_used_at" not in agent.details("gmail", "usage@example.com")
     agent.auth("gmail", "usage@example.com")
@@ -64,7 +65,9 @@ def test_last_used_at_follows_auth_reads(sandbox, agent: Agent) -> None:
     assert later > seen
 
 
-def test_user_supplied_token_without_refresh_token_expires(sandbox, agent: Agent) -> None:
+def test_user_supplied_token_without_refresh_token_expires(
+    sandbox: LiveSandbox, agent: Agent
+) -> None:
     agent.create(
         "gmail",
         "byo@example.com",
@@ -80,7 +83,9 @@ def test_user_supplied_token_without_refresh_token_expires(sandbox, agent: Agent
 @pytest.mark.parametrize(
     "status", ["EXPIRED", "DISCONNECTED", "PENDING_AUTH", "PENDING_VERIFICATION"]
 )
-def test_forced_status_blocks_gmail_and_refresh(sandbox, agent: Agent, status: str) -> None:
+def test_forced_status_blocks_gmail_and_refresh(
+    sandbox: LiveSandbox, agent: Agent, status: str
+) -> None:
     before = agent.connect("gmail", "forced@example.com")
     token = before["authorization_details"]["oauth_token"]["access_token"]
     forced = sandbox.admin(
@@ -98,7 +103,9 @@ def test_forced_status_blocks_gmail_and_refresh(sandbox, agent: Agent, status: s
     assert after["token_expires_at"] == before["token_expires_at"]
 
 
-def test_forcing_active_mints_tokens_for_a_fresh_account(sandbox, agent: Agent) -> None:
+def test_forcing_active_mints_tokens_for_a_fresh_account(
+    sandbox: LiveSandbox, agent: Agent
+) -> None:
     agent.create("gmail", "instant@example.com")
     sandbox.admin(
         "POST",
@@ -109,11 +116,9 @@ def test_forcing_active_mints_tokens_for_a_fresh_account(sandbox, agent: Agent) 
     assert agent.gmail("/profile", token).status_code == 200
 
 
-def test_admin_account_calls_validate_their_input(sandbox, agent: Agent) -> None:
-    import httpx
-
+def test_admin_account_calls_validate_their_input(sandbox: LiveSandbox, agent: Agent) -> None:
     def post(path: str, body: dict) -> int:
-        return httpx.post(f"{sandbox.url}{path}", json=body).status_code
+        return agent.browser.post(f"{sandbox.url}{path}", json=body).status_code
 
     agent.create("gmail", "admin-input@example.com")
     target = {"connector": "gmail", "identifier": "admin-input@example.com"}
@@ -127,7 +132,9 @@ def test_admin_account_calls_validate_their_input(sandbox, agent: Agent) -> None
     assert post("/_sandbox/accounts/revoke", target) == 400
 
 
-def test_revoke_without_rotate_keeps_handing_out_the_dead_token(sandbox, agent: Agent) -> None:
+def test_revoke_without_rotate_keeps_handing_out_the_dead_token(
+    sandbox: LiveSandbox, agent: Agent
+) -> None:
     token = agent.connect("gmail", "revoked@example.com")["authorization_details"]["oauth_token"]
     sandbox.admin(
         "POST",
@@ -145,7 +152,7 @@ def test_revoke_without_rotate_keeps_handing_out_the_dead_token(sandbox, agent: 
     assert agent.gmail("/profile", renewed).status_code == 200
 
 
-def test_revoke_with_rotate_hands_out_a_new_token_next(sandbox, agent: Agent) -> None:
+def test_revoke_with_rotate_hands_out_a_new_token_next(sandbox: LiveSandbox, agent: Agent) -> None:
     token = agent.connect("gmail", "rotated@example.com")["authorization_details"]["oauth_token"]
     sandbox.admin(
         "POST",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scalekit_cli.sandbox.tools import ToolInputError, check_input
+from tests.conftest import LiveSandbox
 from tests.sandbox.conftest import Agent, assert_gateway_error
 from tests.sandbox.test_token_life import advance
 
@@ -91,6 +92,16 @@ def test_fetch_mails_returns_matching_messages(agent: Agent) -> None:
         assert "UNREAD" in message["labelIds"]
     assert body["data"]["resultSizeEstimate"] >= 10
     assert "nextPageToken" in body["data"]
+    # Unknown params are ignored, as the live service ignores unknown fields.
+    lenient = agent.http.post(
+        EXECUTE,
+        json={
+            "tool_name": "gmail_fetch_mails",
+            "identifier": "tooled@example.com",
+            "params": {"max_results": 1, "colour": "red"},
+        },
+    )
+    assert len(lenient.json()["data"]["messages"]) == 1
 
 
 def test_identifier_only_and_by_id_execution(agent: Agent) -> None:
@@ -106,7 +117,7 @@ def test_identifier_only_and_by_id_execution(agent: Agent) -> None:
     assert by_id.json()["execution_id"] != by_identifier.json()["execution_id"]
 
 
-def test_tool_runs_refresh_lapsed_tokens_and_record_use(sandbox, agent: Agent) -> None:
+def test_tool_runs_refresh_lapsed_tokens_and_record_use(sandbox: LiveSandbox, agent: Agent) -> None:
     before = agent.connect("gmail", "stale@example.com")
     advance(sandbox, 2 * sandbox.settings.access_token_ttl)
     answer = agent.http.post(
@@ -139,11 +150,20 @@ def test_tool_runs_refresh_lapsed_tokens_and_record_use(sandbox, agent: Agent) -
             3,
         ),
         (
-            {"tool_name": "gmail_fetch_mails", "identifier": "x", "params": {"colour": "red"}},
+            {"tool_name": "gmail_fetch_mails", "identifier": "x", "params": {"label_ids": "INBOX"}},
             400,
             3,
         ),
         ({"tool_name": "slack_send_message", "identifier": "x", "params": {"text": "hi"}}, 400, 3),
+        (
+            {
+                "tool_name": "slack_send_message",
+                "identifier": "x",
+                "params": {"chanel": "#a", "channel": "#a", "text": "hi"},
+            },
+            400,
+            3,
+        ),
     ],
 )
 def test_execute_errors(agent: Agent, body: dict, status: int, code: int) -> None:
@@ -158,7 +178,9 @@ def test_execute_on_an_inactive_account_is_failed_precondition(agent: Agent) -> 
     assert_gateway_error(answer, 400, 9)
 
 
-def test_execute_with_revoked_credentials_is_an_execution_failure(sandbox, agent: Agent) -> None:
+def test_execute_with_revoked_credentials_is_an_execution_failure(
+    sandbox: LiveSandbox, agent: Agent
+) -> None:
     agent.connect("gmail", "cut@example.com")
     sandbox.admin(
         "POST",
@@ -195,6 +217,8 @@ def test_other_connectors_tools_run(agent: Agent) -> None:
         ({"type": "string", "enum": ["a"]}, "b", False),
         ({"type": "object", "properties": {"a": {"type": "null"}}}, {"a": None, "b": 1}, True),
         ({"type": "integer", "maximum": 3}, 4, False),
+        ({"type": "object", "additionalProperties": False}, {"extra": 1}, False),
+        ({"type": "object", "required": ["a"]}, {}, False),
     ],
 )
 def test_input_checker(schema: dict, value, ok: bool) -> None:
@@ -217,7 +241,7 @@ def _proxy(agent: Agent, path: str, connector: str | None, identifier: str | Non
     return agent.http.get(f"/proxy{path}", headers=headers, params=params)
 
 
-def test_proxy_calls_gmail_as_the_account(sandbox, agent: Agent) -> None:
+def test_proxy_calls_gmail_as_the_account(sandbox: LiveSandbox, agent: Agent) -> None:
     agent.connect("gmail", "proxied@example.com")
     profile = _proxy(agent, "/gmail/v1/users/me/profile", "gmail", "proxied@example.com")
     assert profile.status_code == 200, profile.text
@@ -241,7 +265,7 @@ def test_proxy_calls_gmail_as_the_account(sandbox, agent: Agent) -> None:
     assert missing.status_code == 404 and missing.json()["error"]["status"] == "NOT_FOUND"
 
 
-def test_proxy_errors(sandbox, agent: Agent) -> None:
+def test_proxy_errors(sandbox: LiveSandbox, agent: Agent) -> None:
     path = "/gmail/v1/users/me/profile"
     assert_gateway_error(_proxy(agent, path, "gmail", None), 400, 3)
     assert_gateway_error(_proxy(agent, path, None, "x"), 400, 3)
