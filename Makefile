@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint completions browser bench bench-sdk bench-smoke clean
+.PHONY: demo test lint completions screenshots browser bench bench-sdk bench-smoke clean
 
 # The runtime install (what a user gets from `pip install`), stamped so reruns are instant.
 $(VENV)/.installed: pyproject.toml
@@ -26,15 +26,19 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || ./.ci/install-chromium
 
 test: $(VENV)/.installed-dev browser
-	$(BIN)/ruff check scalekit_cli tests bench
+	$(BIN)/ruff check scalekit_cli tests bench scripts
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check scalekit_cli tests bench
-	$(BIN)/ruff format --check scalekit_cli tests bench
+	$(BIN)/ruff check scalekit_cli tests bench scripts
+	$(BIN)/ruff format --check scalekit_cli tests bench scripts
 
 completions: $(VENV)/.installed
 	$(BIN)/python -m scalekit_cli.completion_gen completions
+
+# The README's terminal pictures, from real runs on an in-memory sandbox.
+screenshots: $(VENV)/.installed
+	$(BIN)/python scripts/screenshots.py --out docs/screenshots
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run

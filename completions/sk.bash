@@ -3,9 +3,12 @@
 # /usr/share/bash-completion/completions/sk
 _sk_children() {
   case "$1" in
-    "") echo "connect demo exec-tool gmail sandbox status token" ;;
+    "") echo "accounts config connect demo disconnect doctor exec-tool gmail login logout request run sandbox status token tools" ;;
+    "accounts") echo "list" ;;
+    "config") echo "show" ;;
     "gmail") echo "unread" ;;
     "sandbox") echo "force reset serve" ;;
+    "tools") echo "list show" ;;
   esac
 }
 
@@ -18,18 +21,31 @@ _sk() {
     esac
   done
   case "$path" in
-    "") words="connect demo exec-tool gmail sandbox status token --sandbox --env-url --client-id --version --help -h" ;;
-    "connect") words="--user --timeout --interval --no-wait --force --open --verify-user --verify-url --json --debug --verbose --help -u -v -h" ;;
+    "") words="accounts config connect demo disconnect doctor exec-tool gmail login logout request run sandbox status token tools --sandbox --env-url --client-id --profile --version --help -h" ;;
+    "accounts") words="list --help -h" ;;
+    "accounts list") words="--connector --user --all --json --debug --verbose --help -u -v -h" ;;
+    "config") words="show --help -h" ;;
+    "config show") words="--json --debug --verbose --help -v -h" ;;
+    "connect") words="--user --timeout --interval --no-wait --force --open --qr --verify-user --verify-url --json --debug --verbose --help -u -v -h" ;;
     "demo") words="--debug --verbose --help -v -h" ;;
+    "disconnect") words="--user --yes --json --debug --verbose --help -u -y -v -h" ;;
+    "doctor") words="--user --json --debug --verbose --help -u -v -h" ;;
     "exec-tool") words="--user --connector --account-id --data --param --json --debug --verbose --help -u -d -p -v -h" ;;
     "gmail") words="unread --help -h" ;;
     "gmail unread") words="--user --limit --query --connector --json --debug --verbose --help -u -n -q -v -h" ;;
+    "login") words="--profile --env-url --client-id --client-secret-stdin --json --debug --verbose --help -v -h" ;;
+    "logout") words="--profile --json --debug --verbose --help -v -h" ;;
+    "request") words="--user --data --header --query --json --debug --verbose --help -u -d -H -q -v -h" ;;
+    "run") words="--user --env --refresh-env --debug --verbose --help -u -v -h" ;;
     "sandbox") words="force reset serve --help -h" ;;
     "sandbox force") words="--user --status --help -u -h" ;;
     "sandbox reset") words="--help -h" ;;
     "sandbox serve") words="--host --port --client-id --client-secret --user-verification --state --memory --debug --verbose --help -v -h" ;;
     "status") words="--user --json --debug --verbose --help -u -v -h" ;;
-    "token") words="--user --field --json --debug --verbose --help -u -v -h" ;;
+    "token") words="--user --field --to-github-env --to-github-output --json --debug --verbose --help -u -v -h" ;;
+    "tools") words="list show --help -h" ;;
+    "tools list") words="--connector --provider --query --json --debug --verbose --help -q -v -h" ;;
+    "tools show") words="--json --debug --verbose --help -v -h" ;;
     *) words="" ;;
   esac
   COMPREPLY=($(compgen -W "$words" -- "$cur"))

@@ -24,6 +24,14 @@ class SkGroup(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        position = non_utf8_argument(sys.argv[1:] if args is None else list(args))
+        if position:
+            # A byte that is not UTF-8 reaches Python as a lone surrogate, which no request can
+            # carry: refuse it here, for every option, before anything is sent.
+            sys.stderr.write(f"sk: argument {position} holds bytes that are not UTF-8\n")
+            if standalone_mode:
+                sys.exit(ExitCode.USAGE)
+            return ExitCode.USAGE
         try:
             code = super().main(
                 args=args,
@@ -47,6 +55,14 @@ class SkGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def non_utf8_argument(args: list[str]) -> int:
+    """The 1-based position of the first argument holding a lone surrogate, or 0."""
+    for position, arg in enumerate(args, start=1):
+        if isinstance(arg, str) and any("\ud800" <= char <= "\udfff" for char in arg):
+            return position
+    return 0
 
 
 def usage_line(exc: typer.TyperException) -> str:
@@ -96,6 +112,14 @@ def root(
         str | None,
         typer.Option("--client-id", help="Client id (else SCALEKIT_CLIENT_ID).", metavar="ID"),
     ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="Stored profile (sk login) to fall back on (else SK_PROFILE, else 'default').",
+            metavar="NAME",
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -103,13 +127,45 @@ def root(
         ),
     ] = False,
 ) -> None:
-    ctx.obj = Flags(sandbox=sandbox, env_url=env_url, client_id=client_id)
+    ctx.obj = Flags(sandbox=sandbox, env_url=env_url, client_id=client_id, profile=profile)
 
 
 def _register() -> None:
-    from .commands import connect, demo, exec_tool, gmail, sandbox, status, token
+    from .commands import (
+        accounts,
+        connect,
+        demo,
+        disconnect,
+        doctor,
+        exec_tool,
+        gmail,
+        sandbox,
+        status,
+        token,
+        tools,
+    )
 
-    for module in (connect, status, token, gmail, exec_tool, demo, sandbox):
+    for module in (
+        connect,
+        status,
+        token,
+        gmail,
+        exec_tool,
+        tools,
+        accounts,
+        disconnect,
+        doctor,
+        demo,
+        sandbox,
+    ):
+        module.register(app)
+    _register_profiles_and_ci()
+
+
+def _register_profiles_and_ci() -> None:
+    from .commands import config_cmd, login, logout, request, run
+
+    for module in (login, logout, config_cmd, run, request):
         module.register(app)
 
 

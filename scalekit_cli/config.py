@@ -11,9 +11,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from .errors import CliError, ExitCode
+
+if TYPE_CHECKING:
+    from .profiles import Profile
 
 SANDBOX = "sandbox"
 DEFAULT_GMAIL_URL = "https://gmail.googleapis.com"
@@ -30,6 +34,7 @@ class Flags:
     sandbox: bool = False
     env_url: str | None = None
     client_id: str | None = None
+    profile: str | None = None
 
 
 @dataclass
@@ -41,7 +46,16 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     debug: bool = False
     sandbox: bool = False
+    profile: str = ""
     sources: dict[str, str] = field(default_factory=dict)
+    # Why a credential is missing (filled only when resolving with credentials="optional").
+    problems: list[str] = field(default_factory=list)
+
+
+# "required": missing credentials end the command (exit 5); "optional": they are left empty and
+# explained in `problems` (`sk config show`); "skip": only the general settings are resolved
+# (`sk login`, which brings its own credentials).
+CredentialMode = Literal["required", "optional", "skip"]
 
 
 def _load_dotenv(directory: Path) -> dict[str, str]:
@@ -103,17 +117,80 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class _ProfileLayer:
+    """The stored profile, the lowest layer: its file is read only when a setting is missing
+    above it (or the profile was named explicitly), and the keyring only for its secret."""
+
+    def __init__(self, name: str, source: str, explicit: bool) -> None:
+        self.name = name
+        self.source = source
+        self.explicit = explicit
+        self._loaded = False
+        self._profile: Profile | None = None
+
+    @property
+    def profile(self) -> Profile | None:
+        if not self._loaded:
+            from .profiles import load_profiles
+
+            self._profile = load_profiles().get(self.name)
+            self._loaded = True
+        return self._profile
+
+    def label(self) -> str:
+        return f"profile {self.name}"
+
+    def get(self, name: str) -> tuple[str, str] | None:
+        profile = self.profile
+        value = getattr(profile, name, "") if profile is not None else ""
+        return (value, self.label()) if value else None
+
+    def secret(self, env_url: str, client_id: str) -> tuple[str, str] | None:
+        """The profile's client secret, only for the environment and client it was proven
+        against: a secret is never sent with another client id or to another environment."""
+        profile = self.profile
+        if profile is None or (profile.env_url, profile.client_id) != (env_url, client_id):
+            return None
+        from .profiles import read_secret
+
+        secret = read_secret(self.name)
+        if secret is None:
+            raise CliError(
+                f"the client secret of profile {self.name!r} is not in the keyring; "
+                f"run: sk login --profile {self.name}",
+                ExitCode.CONFIG,
+            )
+        return secret, f"{self.label()} (keyring)"
+
+
+def _profile_layer(flags: Flags, layers: _Layers) -> _ProfileLayer:
+    from .profiles import DEFAULT_PROFILE, validate_profile_name
+
+    if flags.profile:
+        return _ProfileLayer(validate_profile_name(flags.profile), "flag --profile", True)
+    found = layers.get("SK_PROFILE")
+    if found:
+        return _ProfileLayer(validate_profile_name(found[0]), found[1], True)
+    return _ProfileLayer(DEFAULT_PROFILE, "default", False)
+
+
 def resolve(
-    flags: Flags, environ: Mapping[str, str] | None = None, cwd: Path | None = None
+    flags: Flags,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    *,
+    credentials: CredentialMode = "required",
 ) -> Settings:
     environ = os.environ if environ is None else environ
     layers = _Layers(environ, _load_dotenv(cwd or Path.cwd()))
     settings = Settings()
 
     found = layers.get("SK_GMAIL_API_URL")
+    settings.sources["gmail_url"] = found[1] if found else "default"
     if found:
         settings.gmail_url = found[0].rstrip("/")
     found = layers.get("SK_HTTP_TIMEOUT")
+    settings.sources["timeout"] = found[1] if found else "default"
     if found:
         try:
             settings.timeout = float(found[0])
@@ -126,6 +203,8 @@ def resolve(
             )
     found = layers.get("SK_DEBUG")
     settings.debug = bool(found) and found[0].lower() not in ("0", "false", "no", "off")
+    if credentials == "skip":
+        return settings
 
     env_url: tuple[str, str] | None = (flags.env_url, "flag --env-url") if flags.env_url else None
     env_url = env_url or layers.get(*ENV_URL_VARIABLES)
@@ -134,18 +213,49 @@ def resolve(
         settings.sources["env_url"] = "flag --sandbox" if flags.sandbox else env_url[1]  # type: ignore[index]
         return settings
 
-    if env_url is None:
-        raise CliError(
-            "no Scalekit environment configured: set SCALEKIT_ENV_URL, SCALEKIT_CLIENT_ID and "
-            "SCALEKIT_CLIENT_SECRET (or put them in .env), or try the local sandbox with --sandbox",
-            ExitCode.CONFIG,
+    profile = _profile_layer(flags, layers)
+    settings.profile, settings.sources["profile"] = profile.name, profile.source
+    if profile.explicit and profile.profile is None:
+        settings.problems.append(
+            f"no stored profile {profile.name!r} ({profile.source}); "
+            f"run: sk login --profile {profile.name}"
         )
+    else:
+        _resolve_credentials(settings, flags, layers, profile)
+    if settings.problems and credentials == "required":
+        raise CliError(settings.problems[0], ExitCode.CONFIG)
+    return settings
+
+
+def _resolve_credentials(
+    settings: Settings, flags: Flags, layers: _Layers, profile: _ProfileLayer
+) -> None:
+    """Each credential from the first layer that has it; what is missing goes to `problems`."""
+    env_url: tuple[str, str] | None = (flags.env_url, "flag --env-url") if flags.env_url else None
+    env_url = env_url or layers.get(*ENV_URL_VARIABLES) or profile.get("env_url")
+    if env_url is None:
+        settings.problems.append(
+            "no Scalekit environment configured: set SCALEKIT_ENV_URL, SCALEKIT_CLIENT_ID and "
+            "SCALEKIT_CLIENT_SECRET (or put them in .env), run sk login, or try the local "
+            "sandbox with --sandbox"
+        )
+        return
     settings.env_url = normalize_env_url(env_url[0])
     settings.sources["env_url"] = env_url[1]
 
     client_id = (flags.client_id, "flag --client-id") if flags.client_id else None
-    client_id = client_id or layers.get("SCALEKIT_CLIENT_ID")
+    client_id = client_id or layers.get("SCALEKIT_CLIENT_ID") or profile.get("client_id")
+    if client_id is not None:
+        settings.client_id, settings.sources["client_id"] = client_id
     client_secret = layers.get("SCALEKIT_CLIENT_SECRET")
+    if client_secret is None and client_id is not None:
+        try:
+            client_secret = profile.secret(settings.env_url, client_id[0])
+        except CliError as exc:
+            settings.problems.append(exc.message)
+            return
+    if client_secret is not None:
+        settings.client_secret, settings.sources["client_secret"] = client_secret
     missing = [
         name
         for name, value in (
@@ -154,9 +264,16 @@ def resolve(
         )
         if value is None
     ]
-    if missing:
-        raise CliError(f"{' and '.join(missing)} not set (environment or .env)", ExitCode.CONFIG)
-    assert client_id is not None and client_secret is not None
-    settings.client_id, settings.sources["client_id"] = client_id
-    settings.client_secret, settings.sources["client_secret"] = client_secret
-    return settings
+    if not missing:
+        return
+    hint = ""
+    stored = profile.profile
+    if stored is not None and client_id is not None and client_secret is None:
+        # The profile exists, but for another client or environment than the one resolved.
+        hint = (
+            f"; profile {profile.name!r} holds the secret of {stored.client_id} at "
+            f"{stored.env_url} and it is never sent with other settings"
+        )
+    settings.problems.append(
+        f"{' and '.join(missing)} not set (environment, .env or a profile from sk login)" + hint
+    )

@@ -25,18 +25,18 @@ class CliError(Exception):
         self.exit_code = int(exit_code)
 
 
-def connect_command(connector: str, identifier: str, *, sandbox: bool = False) -> str:
-    """The exact command that connects an account, quoted for a POSIX shell."""
-    prefix = "sk --sandbox" if sandbox else "sk"
+def connect_command(connector: str, identifier: str, *, prefix: str = "sk") -> str:
+    """The exact command that connects an account, quoted for a POSIX shell; `prefix` carries
+    the root options the user gave (`sk --env-url … --client-id …`), so it runs as printed."""
     return f"{prefix} connect {shlex.quote(connector)} --user {shlex.quote(identifier)}"
 
 
 def not_connected(
-    connector: str, identifier: str, status: str | None, *, sandbox: bool = False
+    connector: str, identifier: str, status: str | None, *, prefix: str = "sk"
 ) -> CliError:
     state = f"is {status}" if status else "does not exist"
     return CliError(
         f"the {connector} account of {identifier!r} {state}; run: "
-        + connect_command(connector, identifier, sandbox=sandbox),
+        + connect_command(connector, identifier, prefix=prefix),
         ExitCode.NOT_CONNECTED,
     )

@@ -9,16 +9,41 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from .scalekit.http import Exchange
 from .scalekit.secrets import GLOBAL_SECRETS, SecretRegistry, redact_document
 
+if TYPE_CHECKING:  # httpx is loaded only by commands that make requests, not by --help
+    from .scalekit.http import Exchange
+
 _TRACE_BODY_LIMIT = 2000
+
+
+# C0 and C1 control characters other than tab and newline: what a terminal would act on.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text with terminal control characters (ESC sequences, CR, BEL…) made visible."""
+    return _CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
+class _PlainStatus:
+    """A spinner whose text is always taken literally (identifiers may hold `[` and `]`)."""
+
+    def __init__(self, status: Any, out: Output) -> None:
+        self._status = status
+        self._out = out
+
+    def update(self, message: str) -> None:
+        from rich.text import Text
+
+        self._status.update(Text(printable(self._out.scrub(message))))
 
 
 def _is_tty(stream: TextIO) -> bool:
@@ -41,6 +66,8 @@ class Output:
     verbose: bool = False
     debug: bool = False
     secrets: SecretRegistry = field(default_factory=lambda: GLOBAL_SECRETS)
+    github_actions: bool = False  # GITHUB_ACTIONS=true: mask revealed secrets in the job log
+    _masked: set[str] = field(default_factory=set, repr=False)
 
     @classmethod
     def from_system(
@@ -48,7 +75,8 @@ class Output:
     ) -> Output:
         stdout, stderr, stdin = sys.stdout, sys.stderr, sys.stdin
         stderr_tty = _is_tty(stderr)
-        no_color = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
+        # no-color.org: NO_COLOR counts when present and not empty.
+        no_color = bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
         return cls(
             stdout=stdout,
             stderr=stderr,
@@ -60,6 +88,7 @@ class Output:
             json_mode=json_mode,
             verbose=verbose or debug,
             debug=debug,
+            github_actions=os.environ.get("GITHUB_ACTIONS") == "true",
         )
 
     # -- redaction ------------------------------------------------------------------------------
@@ -72,7 +101,25 @@ class Output:
         from .scalekit.secrets import mask
 
         self.secrets.add(secret)
+        self._mask_revealed()
         return secret if self.debug else mask(secret)
+
+    def mask_in_ci(self, secret: str) -> None:
+        """Under GitHub Actions, have the runner mask `secret` in the job log (`::add-mask::`
+        on stderr) — for a secret handed on (to a child process, to $GITHUB_ENV) even
+        without --debug, since whatever receives it may print it."""
+        if self.github_actions and secret and secret not in self._masked:
+            from .github_actions import add_mask
+
+            self._masked.add(secret)
+            add_mask(self.stderr, secret)
+
+    def _mask_revealed(self) -> None:
+        # Under --debug any known secret may be written whole from here on: mask each one
+        # before the first write that could carry it, so stdout itself stays clean.
+        if self.debug and self.github_actions:
+            for secret in self.secrets.values():
+                self.mask_in_ci(secret)
 
     def redact(self, document: Any) -> Any:
         return document if self.debug else redact_document(document)
@@ -80,7 +127,22 @@ class Output:
     # -- stdout ---------------------------------------------------------------------------------
 
     def result(self, text: str) -> None:
+        self._mask_revealed()
         self.stdout.write(self.scrub(text) + "\n")
+        self.stdout.flush()
+
+    def raw(self, data: bytes) -> None:
+        """Bytes exactly as received (a proxied response body), known secrets scrubbed."""
+        self._mask_revealed()
+        # surrogateescape keeps any byte sequence intact through the text-level scrub.
+        text = self.scrub(data.decode("utf-8", "surrogateescape"))
+        buffer = getattr(self.stdout, "buffer", None)
+        if buffer is None:
+            self.stdout.write(text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+        else:
+            self.stdout.flush()
+            buffer.write(text.encode("utf-8", "surrogateescape"))
+            buffer.flush()
         self.stdout.flush()
 
     def json(self, document: Any) -> None:
@@ -90,6 +152,7 @@ class Output:
     def pretty_json(self, document: Any) -> None:
         """JSON for a person: highlighted on a colour terminal, plain otherwise."""
         text = self.scrub(json.dumps(document, indent=2, ensure_ascii=False))
+        self._mask_revealed()
         if self.stdout_tty and self.color:
             from rich.console import Console
             from rich.syntax import Syntax
@@ -98,43 +161,53 @@ class Output:
         else:
             self.result(text)
 
-    def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-        """A rich table on a terminal; tab-separated lines (header first) in a pipe."""
+    def table(self, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+        """A rich table on a terminal; tab-separated lines (header first) in a pipe, each written
+        as it comes from `rows`."""
         if self.stdout_tty:
             from rich.console import Console
             from rich.table import Table
+            from rich.text import Text
 
+            self._mask_revealed()
             table = Table(*headers, header_style="bold" if self.color else "")
             for row in rows:
-                table.add_row(*(self.scrub(cell) for cell in row))
+                # Text, not str: a mail subject like "[/]" must not be read as rich markup.
+                table.add_row(*(Text(printable(self.scrub(cell))) for cell in row))
             Console(file=self.stdout, no_color=not self.color, highlight=False).print(table)
             return
         self.result("\t".join(headers))
         for row in rows:
-            self.result("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row))
+            self.result(
+                "\t".join(printable(cell).replace("\t", " ").replace("\n", " ") for cell in row)
+            )
 
     # -- stderr ---------------------------------------------------------------------------------
 
     def _err(self, text: str) -> None:
+        self._mask_revealed()
         self.stderr.write(self.scrub(text) + "\n")
         self.stderr.flush()
 
+    # Messages may quote what a server said: printable() keeps its escape sequences from
+    # reaching the terminal.
+
     def info(self, message: str) -> None:
-        self._err(message)
+        self._err(printable(message))
 
     def success(self, message: str) -> None:
-        self._err(f"{self._paint('✓', 'green')} {message}")
+        self._err(f"{self._paint('✓', 'green')} {printable(message)}")
 
     def warn(self, message: str) -> None:
-        self._err(f"{self._paint('!', 'yellow')} {message}")
+        self._err(f"{self._paint('!', 'yellow')} {printable(message)}")
 
     def error(self, message: str) -> None:
-        self._err(f"sk: {message}")
+        self._err(f"sk: {printable(message)}")
 
     def detail(self, message: str) -> None:
         """Shown under --verbose only."""
         if self.verbose:
-            self._err(f"  {message}")
+            self._err(f"  {printable(message)}")
 
     def _paint(self, text: str, colour: str) -> str:
         if not self.color:
@@ -149,10 +222,11 @@ class Output:
             yield None
             return
         from rich.console import Console
+        from rich.text import Text
 
         console = Console(file=self.stderr)
-        with console.status(message) as status:
-            yield status
+        with console.status(Text(printable(message))) as status:
+            yield _PlainStatus(status, self)
 
     # -- --verbose HTTP trace -------------------------------------------------------------------
 

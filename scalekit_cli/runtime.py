@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .config import Flags, Settings, resolve
+from .config import CredentialMode, Flags, Settings, resolve
 from .output import Output
 
 if TYPE_CHECKING:
@@ -27,6 +27,8 @@ class Runtime:
     out: Output
     flags: Flags
     environ: dict[str, str] | None = None
+    # `sk login` and `sk config show` resolve settings without requiring credentials.
+    credentials: CredentialMode = "required"
     _settings: Settings | None = field(default=None, repr=False)
     _session: HttpSession | None = field(default=None, repr=False)
     _client: ScalekitClient | None = field(default=None, repr=False)
@@ -35,7 +37,7 @@ class Runtime:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = resolve(self.flags, self.environ)
+            self._settings = resolve(self.flags, self.environ, credentials=self.credentials)
             if self._settings.debug and not self.out.debug:
                 self.out.debug = self.out.verbose = True
             self.out.secrets.add(self._settings.client_secret)
@@ -50,10 +52,6 @@ class Runtime:
             self._sandbox = EmbeddedSandbox.open()
             self.out.secrets.add(self._sandbox.settings.client_secret)
         return self._sandbox
-
-    @property
-    def sandbox_mode(self) -> bool:
-        return self.settings.sandbox
 
     def session(self) -> HttpSession:
         if self._session is None:
@@ -113,5 +111,23 @@ class Runtime:
         if self._sandbox is not None:
             self._sandbox.close()
 
+    def sk_prefix(self) -> str:
+        """`sk` with the root options this run was given, for commands we suggest: a printed
+        `sk connect …` must reach the same environment with the same client."""
+        import shlex
+
+        flags = self.flags
+        parts = ["sk"]
+        if flags.sandbox or (self._settings is not None and self._settings.sandbox):
+            parts.append("--sandbox")
+        for option, value in (
+            ("--env-url", flags.env_url),
+            ("--client-id", flags.client_id),
+            ("--profile", getattr(flags, "profile", None)),
+        ):
+            if value:
+                parts += [option, shlex.quote(value)]
+        return " ".join(parts)
+
     def connect_hint_args(self) -> dict[str, Any]:
-        return {"sandbox": bool(self._settings and self._settings.sandbox)}
+        return {"prefix": self.sk_prefix()}

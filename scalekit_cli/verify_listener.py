@@ -31,8 +31,7 @@ class VerifyListener:
         self.refused = 0
         self.failure: str | None = None
         self._notify = notify or (lambda message: None)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -53,6 +52,9 @@ class VerifyListener:
         values = parse_qs(query, keep_blank_values=True)
         state = values.get("state", [""])[0]
         auth_request_id = values.get("auth_request_id", [""])[0]
+        if self.verified.is_set():
+            # The state is single-use: a replayed callback must not verify anything again.
+            return 400, {}, _page("Already verified", "This request was already completed.")
         if not state or not hmac.compare_digest(state.encode(), self.state.encode()):
             self.refused += 1
             self._notify("refused a verification request whose state did not match")
@@ -70,7 +72,7 @@ class VerifyListener:
             self._notify(f"user verification failed: {exc}")
             return 502, {}, _page("Verification failed", str(exc))
         self.verified.set()
-        if redirect.startswith(("https://", "http://")):
+        if redirect.startswith(("https://", "http://")) and redirect.isprintable():
             return 302, {"Location": redirect}, _page("Verified", "Redirecting…")
         return 200, {}, _page("Verified", "Your account is connected. You can close this tab.")
 
@@ -85,20 +87,32 @@ class VerifyListener:
                 else:
                     status, headers, body = listener.handle(parts.query)
                 payload = body.encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(payload)))
-                self.send_header("Cache-Control", "no-store")
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.send_header("Cache-Control", "no-store")
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:
+                    return  # the browser went away; nothing to tell it
 
             def log_message(self, format: str, *args: object) -> None:
                 # The request line carries auth_request_id: never written to the terminal.
                 return
 
         return Handler
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A browser closing its connection early must not print a traceback on the terminal."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        return
 
 
 def _page(title: str, message: str) -> str:

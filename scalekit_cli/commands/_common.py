@@ -3,27 +3,24 @@ turns any failure into one line on stderr and a documented exit code."""
 
 from __future__ import annotations
 
-import contextlib
-import re
-import unicodedata
 from collections.abc import Callable
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, NoReturn
 
 import typer
 
 from ..config import Flags
-from ..errors import CliError, ExitCode
-from ..output import Output
 from ..runtime import Runtime
-from ..scalekit.errors import (
-    ApiError,
-    ConfigurationError,
-    CredentialsRejected,
-    InvalidResponse,
-    NetworkError,
-    ProviderError,
-    ScalekitError,
-    Unauthenticated,
+
+# Validation and the run wrapper need no Typer: they live in _runner, for the fast path.
+from ._runner import (  # noqa: F401 - re-exported for the command modules
+    CONNECTOR_PATTERN,
+    IDENTIFIER_MAX,
+    Options,
+    describe_failure,
+    positive_number,
+    run_command,
+    validate_connector,
+    validate_identifier,
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
@@ -48,63 +45,10 @@ ConnectorArgument = Annotated[
     typer.Argument(help="The connection's name, e.g. gmail, slack, notion.", metavar="CONNECTOR"),
 ]
 
-IDENTIFIER_MAX = 1024
-CONNECTOR_PATTERN = re.compile(r"[A-Za-z0-9 _:\-]{1,128}")
 
-
-def validate_identifier(identifier: str) -> str:
-    if not identifier or not identifier.strip():
-        raise CliError("--user must not be empty", ExitCode.USAGE)
-    if len(identifier) > IDENTIFIER_MAX:
-        raise CliError(
-            f"--user is {len(identifier)} characters long; the limit is {IDENTIFIER_MAX}",
-            ExitCode.USAGE,
-        )
-    for char in identifier:
-        if unicodedata.category(char) == "Cc":
-            raise CliError(
-                f"--user holds the control character U+{ord(char):04X}; identifiers are text",
-                ExitCode.USAGE,
-            )
-    return identifier
-
-
-def validate_connector(connector: str) -> str:
-    if not CONNECTOR_PATTERN.fullmatch(connector) or not connector.strip():
-        shown = connector.encode("unicode_escape").decode("ascii")[:60]
-        raise CliError(
-            f"connector {shown!r} is not valid: use letters, digits, spaces, '-', '_' or ':'",
-            ExitCode.USAGE,
-        )
-    return connector
-
-
-def positive_number(value: float, flag: str) -> float:
-    # NaN fails every comparison, so test the wanted range rather than the unwanted one.
-    if not (0 < value < float("inf")):
-        raise CliError(f"{flag} must be a positive number of seconds", ExitCode.USAGE)
-    return value
-
-
-def describe_failure(exc: ScalekitError) -> tuple[int, str]:
-    """The exit code and the one line for an error of the client library."""
-    if isinstance(exc, NetworkError):
-        return ExitCode.FAILURE, f"cannot reach {exc.host}: {exc}"
-    if isinstance(exc, CredentialsRejected):
-        return ExitCode.CONFIG, f"{exc}; check SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET"
-    if isinstance(exc, Unauthenticated):
-        return ExitCode.CONFIG, f"the machine token was refused even after renewing it: {exc}"
-    if isinstance(exc, ConfigurationError):
-        return ExitCode.CONFIG, str(exc)
-    if isinstance(exc, ApiError):
-        detail = f"HTTP {exc.status}" + (f", {exc.error_code}" if exc.error_code else "")
-        return ExitCode.FAILURE, f"{exc.method} {exc.path} failed: {exc} ({detail})"
-    if isinstance(exc, ProviderError | InvalidResponse):
-        return ExitCode.FAILURE, str(exc)
-    return ExitCode.FAILURE, str(exc)
-
-
-Options = TypeVar("Options")
+def context_flags(ctx: typer.Context) -> Flags:
+    """The root options, as the root callback left them on the context."""
+    return ctx.obj if isinstance(ctx.obj, Flags) else Flags()
 
 
 def execute(
@@ -117,22 +61,7 @@ def execute(
     debug: bool = False,
 ) -> NoReturn:
     """Run a command's `run` with a fresh Output and Runtime, and exit with its code."""
-    out = Output.from_system(json_mode=json_mode, verbose=verbose, debug=debug)
-    flags = ctx.obj if isinstance(ctx.obj, Flags) else Flags()
-    runtime = Runtime(out=out, flags=flags)
-    try:
-        code = run(options, runtime)
-    except KeyboardInterrupt:
-        out.error("interrupted")
-        code = ExitCode.INTERRUPTED
-    except CliError as exc:
-        out.error(exc.message)
-        code = exc.exit_code
-    except ScalekitError as exc:
-        code, message = describe_failure(exc)
-        out.error(message)
-    finally:
-        # Closing must never mask the command's own outcome.
-        with contextlib.suppress(Exception):
-            runtime.close()
-    raise typer.Exit(int(code))
+    code = run_command(
+        run, options, context_flags(ctx), json_mode=json_mode, verbose=verbose, debug=debug
+    )
+    raise typer.Exit(code)

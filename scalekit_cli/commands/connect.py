@@ -30,6 +30,8 @@ from ._common import (
 
 # Without a terminal, a progress line at most this often (and on every status change).
 PLAIN_PROGRESS_EVERY = 30.0
+# The shortest pause between two status polls, whatever --interval says.
+MIN_INTERVAL = 0.05
 # How often a terminal's spinner text is refreshed between polls.
 SPINNER_TICK = 0.25
 
@@ -43,6 +45,7 @@ class ConnectOptions:
     wait: bool = True
     force: bool = False
     open_browser: bool = False
+    qr: bool = False
     verify_user: bool = False
     verify_url: str | None = None
     json: bool = False
@@ -55,8 +58,12 @@ def run(options: ConnectOptions, runtime: Runtime) -> int:
     positive_number(options.interval, "--interval")
     if options.verify_user and options.verify_url:
         raise CliError("--verify-user and --verify-url exclude each other", ExitCode.USAGE)
-    if options.verify_url and not options.verify_url.startswith(("https://", "http://")):
+    if options.verify_url and not options.verify_url.lower().startswith(("https://", "http://")):
         raise CliError("--verify-url must be an http(s) URL", ExitCode.USAGE)
+    if options.verify_user and not options.wait:
+        raise CliError(
+            "--verify-user needs sk to wait for the browser; drop --no-wait", ExitCode.USAGE
+        )
 
     out = runtime.out
     client = runtime.scalekit()
@@ -70,7 +77,18 @@ def run(options: ConnectOptions, runtime: Runtime) -> int:
             f"{options.connector} is already connected for {options.identifier} "
             "(ACTIVE; --force makes a new link)"
         )
-        if options.json:
+        if options.json and not options.wait:
+            # The documented --no-wait shape, with no link since none was made.
+            out.json(
+                {
+                    "connector": options.connector,
+                    "identifier": options.identifier,
+                    "status": account.status,
+                    "link": None,
+                    "expiry": None,
+                }
+            )
+        elif options.json:
             out.json(account.summary())
         return ExitCode.OK
 
@@ -100,6 +118,8 @@ def run(options: ConnectOptions, runtime: Runtime) -> int:
                 )
             else:
                 out.result(link.link)
+            if options.qr:
+                _show_qr(runtime, link)
             if sandbox is not None:
                 out.warn(
                     "the embedded sandbox serves its hosted page only while `sk --sandbox "
@@ -108,10 +128,10 @@ def run(options: ConnectOptions, runtime: Runtime) -> int:
             if options.open_browser:
                 _open_browser(runtime, link)
             return ExitCode.OK
-        _show_link(runtime, options, link)
+        show_link(runtime, options, link)
         # Re-authorizing an ACTIVE account (--force) is done when the account changes again.
         baseline = account.updated_at if account.is_active else None
-        final = _wait_until_active(runtime, options, link, listener, baseline)
+        final = wait_until_active(runtime, options, link, listener, baseline)
     finally:
         if listener is not None:
             listener.close()
@@ -134,7 +154,7 @@ def _request_link(runtime: Runtime, options: ConnectOptions, listener) -> MagicL
     )
 
 
-def _show_link(runtime: Runtime, options: ConnectOptions, link: MagicLink) -> None:
+def show_link(runtime: Runtime, options: ConnectOptions, link: MagicLink) -> None:
     out = runtime.out
     out.info(f"Open this link to authorize {options.connector} for {options.identifier}:")
     # The bare URL alone on stdout, for scripts; with --json stdout is kept for the JSON result.
@@ -142,8 +162,18 @@ def _show_link(runtime: Runtime, options: ConnectOptions, link: MagicLink) -> No
         out.info(link.link)
     else:
         out.result(link.link)
+    if options.qr:
+        _show_qr(runtime, link)
     if options.open_browser:
         _open_browser(runtime, link)
+
+
+def _show_qr(runtime: Runtime, link: MagicLink) -> None:
+    """The link as a QR code on stderr, to open it on a phone; stdout keeps the bare URL."""
+    from ..qr import render
+
+    for line in render(link.link, color=runtime.out.color):
+        runtime.out.info(line)
 
 
 def _open_browser(runtime: Runtime, link: MagicLink) -> None:
@@ -165,7 +195,7 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def _wait_until_active(
+def wait_until_active(
     runtime: Runtime,
     options: ConnectOptions,
     link: MagicLink,
@@ -176,6 +206,8 @@ def _wait_until_active(
     client = runtime.scalekit()
     started = time.monotonic()
     deadline = started + options.timeout
+    # A floor, so a tiny --interval cannot turn the wait into a flood of requests.
+    interval = max(options.interval, MIN_INTERVAL)
     last_status = ""
     last_line = started
     told_about_verification = False
@@ -190,6 +222,7 @@ def _wait_until_active(
 
     with out.spinner(describe("PENDING_AUTH")) as spinner:
         while True:
+            polled_at = time.monotonic()
             account = client.get_account(options.connector, options.identifier)
             if account.is_active and (not baseline_update or account.updated_at != baseline_update):
                 return account
@@ -200,16 +233,21 @@ def _wait_until_active(
                 and not told_about_verification
             ):
                 told_about_verification = True
+                next_step = (
+                    "your --verify-url route must call it"
+                    if options.verify_url
+                    else "rerun with --verify-user to let sk complete it"
+                )
                 out.warn(
                     f"{options.identifier} has authorized; the account now waits for your app's "
-                    "user verification (POST /api/v1/connected_accounts/user/verify). "
-                    "Rerun with --verify-user to let sk complete it. Still waiting…"
+                    f"user verification (POST /api/v1/connected_accounts/user/verify): "
+                    f"{next_step}. Still waiting…"
                 )
             remaining = _remaining(link)
             if remaining is not None and remaining <= 0 and status != "PENDING_VERIFICATION":
                 link = _request_link(runtime, options, listener)
                 out.warn("the link expired; here is a new one:")
-                _show_link(runtime, options, link)
+                show_link(runtime, options, link)
             now = time.monotonic()
             if now >= deadline:
                 raise CliError(
@@ -223,7 +261,10 @@ def _wait_until_active(
                 out.info(describe(status))
                 last_line = now
             last_status = status
-            _pause(min(options.interval, deadline - now), spinner, lambda s=status: describe(s))
+            # Every interval from the start of the previous poll, not from its end: an approval
+            # is then noticed within one interval plus one round trip, however slow the reads.
+            next_poll = min(polled_at + interval, deadline)
+            _pause(next_poll - time.monotonic(), spinner, lambda s=status: describe(s))
 
 
 def _pause(seconds: float, spinner, text) -> None:
@@ -259,6 +300,9 @@ def register(app: typer.Typer) -> None:
         open_browser: Annotated[
             bool, typer.Option("--open", help="Open the link in a browser.")
         ] = False,
+        qr: Annotated[
+            bool, typer.Option("--qr", help="Also draw the link as a QR code (on stderr).")
+        ] = False,
         verify_user: Annotated[
             bool,
             typer.Option(
@@ -283,6 +327,7 @@ def register(app: typer.Typer) -> None:
             wait=not no_wait,
             force=force,
             open_browser=open_browser,
+            qr=qr,
             verify_user=verify_user,
             verify_url=verify_url,
             json=json_mode,

@@ -9,8 +9,12 @@ commands themselves.
 from __future__ import annotations
 
 import contextlib
+import io
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urljoin
 
 import typer
@@ -19,15 +23,17 @@ from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ..scalekit.errors import NotFound
 from . import connect, exec_tool, gmail, token
-from ._common import DebugOption, VerboseOption, execute
+from ._common import DebugOption, JsonOption, VerboseOption, execute
 
 DEMO_USER = "user_123"
 DEMO_CONNECTOR = "gmail"
+DEMO_TOOL_ARGUMENTS = '{"query": "is:unread", "max_results": 2}'
 
 
 @dataclass
 class DemoOptions:
     identifier: str = DEMO_USER
+    json: bool = False
 
 
 class _FormFinder(HTMLParser):
@@ -83,54 +89,73 @@ def approve_as_browser(
         return answer.text
 
 
+def _captured_json(runtime: Runtime, step: Callable[[], object]) -> Any:
+    """Run a step whose --json result goes to stdout, and return that result instead."""
+    out = runtime.out
+    saved = out.stdout, out.stdout_tty
+    out.stdout, out.stdout_tty = io.StringIO(), False
+    try:
+        step()
+        return json.loads(out.stdout.getvalue())
+    finally:
+        out.stdout, out.stdout_tty = saved
+
+
 def run(options: DemoOptions, runtime: Runtime) -> int:
     out = runtime.out
     runtime.flags.sandbox = True
     client = runtime.scalekit()
     sandbox = runtime.sandbox
     assert sandbox is not None
+    user, as_json = options.identifier, options.json
 
     out.info("sk demo — the whole flow on the local sandbox (no Scalekit account needed)\n")
-    out.info(f"1. sk connect {DEMO_CONNECTOR} --user {options.identifier}")
+    out.info(f"1. sk connect {DEMO_CONNECTOR} --user {user}")
     with contextlib.suppress(NotFound):  # start from scratch each run, with a fresh mailbox
-        client.delete_account(DEMO_CONNECTOR, options.identifier)
+        client.delete_account(DEMO_CONNECTOR, user)
     sandbox.start_server()
-    client.get_or_create_account(DEMO_CONNECTOR, options.identifier)
+    client.get_or_create_account(DEMO_CONNECTOR, user)
     connect_options = connect.ConnectOptions(
-        DEMO_CONNECTOR, options.identifier, interval=0.2, timeout=30
+        DEMO_CONNECTOR, user, interval=0.2, timeout=30, json=as_json
     )
-    link = client.magic_link(DEMO_CONNECTOR, options.identifier)
-    connect._show_link(runtime, connect_options, link)
+    link = client.magic_link(DEMO_CONNECTOR, user)
+    connect.show_link(runtime, connect_options, link)
     out.info("   … pressing Allow on the hosted page, as the user's browser would")
     approve_as_browser(link.link)
-    connect._wait_until_active(runtime, connect_options, link, None)
-    out.success(f"{DEMO_CONNECTOR} is connected for {options.identifier} (ACTIVE)\n")
+    account = connect.wait_until_active(runtime, connect_options, link, None)
+    out.success(f"{DEMO_CONNECTOR} is connected for {user} (ACTIVE)\n")
 
-    out.info(f"2. sk token {DEMO_CONNECTOR} --user {options.identifier}")
-    token.run(token.TokenOptions(DEMO_CONNECTOR, options.identifier), runtime)
-
-    out.info(f"\n3. sk gmail unread --user {options.identifier} --limit 5")
-    gmail.run(gmail.UnreadOptions(options.identifier, limit=5), runtime)
-
-    out.info(
-        f"\n4. sk exec-tool gmail_fetch_mails --user {options.identifier} "
-        """-d '{"query": "is:unread", "max_results": 2}'"""
-    )
-    exec_tool.run(
-        exec_tool.ExecToolOptions(
-            "gmail_fetch_mails",
-            options.identifier,
-            data='{"query": "is:unread", "max_results": 2}',
+    steps: dict[str, Callable[[], object]] = {
+        "token": lambda: token.run(token.TokenOptions(DEMO_CONNECTOR, user, json=as_json), runtime),
+        "unread": lambda: gmail.run(gmail.UnreadOptions(user, limit=5, json=as_json), runtime),
+        "tool": lambda: exec_tool.run(
+            exec_tool.ExecToolOptions(
+                "gmail_fetch_mails", user, data=DEMO_TOOL_ARGUMENTS, json=as_json
+            ),
+            runtime,
         ),
-        runtime,
-    )
+    }
+    headings = {
+        "token": f"2. sk token {DEMO_CONNECTOR} --user {user}",
+        "unread": f"\n3. sk gmail unread --user {user} --limit 5",
+        "tool": f"\n4. sk exec-tool gmail_fetch_mails --user {user} -d '{DEMO_TOOL_ARGUMENTS}'",
+    }
+    results: dict[str, Any] = {}
+    for name, step in steps.items():
+        out.info(headings[name])
+        if as_json:
+            results[name] = _captured_json(runtime, step)
+        else:
+            step()
+    if as_json:
+        out.json({"account": account.summary(), "link": link.link, **results})
     out.info(
         "\nDone. To do it for real, with your Scalekit environment's API credentials:\n"
         "  export SCALEKIT_ENV_URL=https://<your-env>.scalekit.dev "
         "SCALEKIT_CLIENT_ID=<id> SCALEKIT_CLIENT_SECRET=<secret>\n"
-        f"  sk connect gmail --user {options.identifier}\n"
-        f"  sk token gmail --user {options.identifier}\n"
-        f"  sk gmail unread --user {options.identifier}"
+        f"  sk connect gmail --user {user}\n"
+        f"  sk token gmail --user {user}\n"
+        f"  sk gmail unread --user {user}"
     )
     return ExitCode.OK
 
@@ -138,7 +163,11 @@ def run(options: DemoOptions, runtime: Runtime) -> int:
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo_command(
-        ctx: typer.Context, debug: DebugOption = False, verbose: VerboseOption = False
+        ctx: typer.Context,
+        json_mode: JsonOption = False,
+        debug: DebugOption = False,
+        verbose: VerboseOption = False,
     ) -> None:
         """Run connect → token → gmail unread → exec-tool on the local sandbox."""
-        execute(ctx, run, DemoOptions(), verbose=verbose, debug=debug)
+        options = DemoOptions(json=json_mode)
+        execute(ctx, run, options, json_mode=json_mode, verbose=verbose, debug=debug)

@@ -16,7 +16,7 @@ import typer
 
 from ..errors import CliError, ExitCode, not_connected
 from ..runtime import Runtime
-from ..scalekit.errors import FailedPrecondition
+from ..scalekit.errors import ApiError, FailedPrecondition, InvalidResponse, NotFound
 from ._common import (
     DebugOption,
     JsonOption,
@@ -43,7 +43,10 @@ class ExecToolOptions:
 def read_document(source: str, stdin) -> dict[str, Any]:
     """The `-d` argument: inline JSON, `@FILE`, or `-` for standard input; an object."""
     if source == "-":
-        text, origin = stdin.read(), "standard input"
+        try:
+            text, origin = stdin.read(), "standard input"
+        except UnicodeDecodeError:
+            raise CliError("standard input is not UTF-8 text", ExitCode.USAGE) from None
     elif source.startswith("@"):
         path = Path(source[1:])
         try:
@@ -56,9 +59,11 @@ def read_document(source: str, stdin) -> dict[str, Any]:
     else:
         text, origin = source, "-d"
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_not_json)
     except ValueError as exc:
         raise CliError(f"{origin} is not valid JSON: {exc}", ExitCode.USAGE) from None
+    except RecursionError:
+        raise CliError(f"{origin} is nested too deeply", ExitCode.USAGE) from None
     if not isinstance(document, dict):
         raise CliError(
             f"{origin} must hold a JSON object, not {type(document).__name__}", ExitCode.USAGE
@@ -66,15 +71,32 @@ def read_document(source: str, stdin) -> dict[str, Any]:
     return document
 
 
+def _not_json(constant: str) -> Any:
+    """Python's json takes NaN and Infinity; JSON (and every server) does not."""
+    raise ValueError(f"{constant} is not a JSON value")
+
+
 def parse_param(item: str) -> tuple[str, Any]:
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
-        raise CliError(f"--param {item!r} is not KEY=VALUE", ExitCode.USAGE)
+        shown = repr(item) if len(item) <= 60 else repr(item[:57]) + "…"
+        raise CliError(f"--param {shown} is not KEY=VALUE", ExitCode.USAGE)
     try:
-        value: Any = json.loads(raw)
-    except ValueError:
+        value: Any = json.loads(raw, parse_constant=_not_json)
+    except (ValueError, RecursionError):
         value = raw
     return key.strip(), value
+
+
+def require_unicode(params: dict[str, Any]) -> None:
+    """A `\\ud800` escape decodes to a lone surrogate, which UTF-8 cannot carry: refuse it."""
+    try:
+        json.dumps(params, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise CliError(
+            "the params hold a lone surrogate (such as \\ud800), which is not Unicode text",
+            ExitCode.USAGE,
+        ) from None
 
 
 def run(options: ExecToolOptions, runtime: Runtime) -> int:
@@ -93,10 +115,14 @@ def run(options: ExecToolOptions, runtime: Runtime) -> int:
         if options.identifier is None:
             raise CliError("--user is required (or --account-id)", ExitCode.USAGE)
         validate_identifier(options.identifier)
-    params: dict[str, Any] = read_document(options.data, out.stdin) if options.data else {}
+    # `-d ""` (an unset variable, say) is an empty document, not an absent one.
+    params: dict[str, Any] = (
+        read_document(options.data, out.stdin) if options.data is not None else {}
+    )
     for item in options.params:
         key, value = parse_param(item)
         params[key] = value
+    require_unicode(params)
 
     connector = options.connector
     if not options.account_id and not connector:
@@ -104,6 +130,7 @@ def run(options: ExecToolOptions, runtime: Runtime) -> int:
         out.detail(f"connector {connector!r} taken from the tool name (--connector overrides)")
     if connector is not None:
         validate_connector(connector)
+    _check_params(runtime, tool, params)
 
     try:
         result = runtime.scalekit().execute_tool(
@@ -113,10 +140,18 @@ def run(options: ExecToolOptions, runtime: Runtime) -> int:
             identifier=options.identifier,
             connected_account_id=options.account_id,
         )
-    except FailedPrecondition:
+    except (FailedPrecondition, NotFound) as refused:
+        # 400/9 is "not ACTIVE"; a 404 may be the account or the tool: ask the account itself.
         if options.account_id or connector is None or options.identifier is None:
             raise
-        account = runtime.scalekit().get_account(connector, options.identifier)
+        try:
+            account = runtime.scalekit().get_account(connector, options.identifier)
+        except NotFound:
+            raise not_connected(
+                connector, options.identifier, None, **runtime.connect_hint_args()
+            ) from None
+        if account.is_active:
+            raise refused from None
         raise not_connected(
             connector, options.identifier, account.status, **runtime.connect_hint_args()
         ) from None
@@ -126,6 +161,30 @@ def run(options: ExecToolOptions, runtime: Runtime) -> int:
     else:
         out.pretty_json(result.data)
     return ExitCode.OK
+
+
+def _check_params(runtime: Runtime, tool: str, params: dict[str, Any]) -> None:
+    """Check `params` against the tool's input schema (one `GET /api/v1/tools`), exit 2 before
+    executing when they do not fit. A schema that cannot be read is no reason to refuse:
+    the server then checks the params itself. An environment that cannot be reached at all is
+    (a NetworkError propagates): the execution would only wait for the same host again."""
+    out = runtime.out
+    try:
+        found = next(
+            (t for t in runtime.scalekit().iter_tools(tool_names=[tool]) if t.name == tool), None
+        )
+    except (ApiError, InvalidResponse) as exc:
+        out.detail(f"could not read the schema of {tool} ({exc}); sending the params unchecked")
+        return
+    if found is None or not found.input_schema:
+        out.detail(f"no input schema known for {tool}; sending the params unchecked")
+        return
+    from ..schema_check import first_error
+
+    problem = first_error(found.input_schema, params)
+    if problem:
+        prefix = runtime.sk_prefix()
+        raise CliError(f"{problem} (see: {prefix} tools show {tool})", ExitCode.USAGE)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,9 @@ Exit 0 when it is (they all are) ACTIVE, 3 otherwise or when none exists, so tha
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -70,29 +72,40 @@ def _all(options: StatusOptions, runtime: Runtime) -> int:
     accounts = runtime.scalekit().iter_accounts(identifier=options.identifier)
     inactive = 0
     count = 0
-    rows: list[list[str]] = []
     if options.json:
-        # Streamed: one page in memory at a time, one array element per account.
+        # Streamed: one page in memory at a time, one array element per account. The array
+        # is closed even when a later page fails, so stdout stays valid JSON (the exit code
+        # and the stderr line say the list is incomplete).
         out.stdout.write("[")
-        for account in accounts:
-            if account.identifier and account.identifier != options.identifier:
-                continue
-            document = json.dumps(account.summary(), indent=2, ensure_ascii=False)
-            indented = "\n  ".join(document.splitlines())
-            out.stdout.write(("," if count else "") + "\n  " + out.scrub(indented))
-            count += 1
-            inactive += not account.is_active
-        out.stdout.write("\n]\n" if count else "]\n")
-        out.stdout.flush()
+        try:
+            for account in accounts:
+                if account.identifier and account.identifier != options.identifier:
+                    continue
+                document = json.dumps(account.summary(), indent=2, ensure_ascii=False)
+                indented = "\n  ".join(document.splitlines())
+                out.stdout.write(("," if count else "") + "\n  " + out.scrub(indented))
+                count += 1
+                inactive += not account.is_active
+        finally:
+            out.stdout.write("\n]\n" if count else "]\n")
+            out.stdout.flush()
     else:
-        for account in accounts:
-            if account.identifier and account.identifier != options.identifier:
-                continue
-            rows.append(_row(account.summary()))
-            count += 1
-            inactive += not account.is_active
-        if rows:
-            out.table(TABLE_HEADERS, rows)
+
+        def table_rows() -> Iterator[list[str]]:
+            nonlocal count, inactive
+            for account in accounts:
+                if account.identifier and account.identifier != options.identifier:
+                    continue
+                count += 1
+                inactive += not account.is_active
+                yield _row(account.summary())
+
+        # A pipe gets each row as its page arrives (one page in memory at a time); a
+        # terminal's table sizes its columns from every row, so it needs them all first.
+        rows = iter(list(table_rows())) if out.stdout_tty else table_rows()
+        first = next(rows, None)
+        if first is not None:
+            out.table(TABLE_HEADERS, itertools.chain([first], rows))
     if count == 0:
         out.info(
             f"no connected accounts for {options.identifier!r}; connect one with: "

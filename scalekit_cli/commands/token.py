@@ -8,24 +8,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
-
+from ..config import Flags
 from ..errors import CliError, ExitCode, not_connected
 from ..runtime import Runtime
 from ..scalekit.errors import NotFound
 from ..scalekit.models import ConnectedAccount
-from ._common import (
-    ConnectorArgument,
-    DebugOption,
-    JsonOption,
-    UserOption,
-    VerboseOption,
-    execute,
-    validate_connector,
-    validate_identifier,
-)
+from ._runner import run_command, validate_connector, validate_identifier
+
+if TYPE_CHECKING:
+    import typer
 
 
 @dataclass
@@ -34,6 +27,8 @@ class TokenOptions:
     identifier: str
     field: str | None = None
     json: bool = False
+    github_env: str | None = None  # --to-github-env NAME
+    github_output: str | None = None  # --to-github-output NAME
 
 
 def read_active_account(runtime: Runtime, connector: str, identifier: str) -> ConnectedAccount:
@@ -81,9 +76,40 @@ def primary_secret(account: ConnectedAccount) -> tuple[str, str]:
     )
 
 
+def _check_github_targets(options: TokenOptions, runtime: Runtime) -> None:
+    """Everything that can be wrong with --to-github-*, before any request is made."""
+    from ..github_actions import target_file, validate_name
+
+    if options.github_env:
+        validate_name(options.github_env, "--to-github-env")
+    if options.github_output:
+        validate_name(options.github_output, "--to-github-output")
+    if options.json:
+        raise CliError("--to-github-env/--to-github-output take no --json", ExitCode.USAGE)
+    if options.github_env:
+        target_file("env")
+    if options.github_output:
+        target_file("output")
+
+
+def _write_github_targets(options: TokenOptions, runtime: Runtime, value: str) -> None:
+    """Hand the value to later workflow steps; stdout gets nothing. The value is written whole
+    without --debug: it goes to the file the user named, never to a stream."""
+    from ..github_actions import append_entry
+
+    runtime.out.mask_in_ci(value)  # later steps may print it
+    for kind, name in (("env", options.github_env), ("output", options.github_output)):
+        if name:
+            append_entry(kind, name, value)
+            runtime.out.success(f"wrote {name} to $GITHUB_{kind.upper()}")
+
+
 def run(options: TokenOptions, runtime: Runtime) -> int:
     validate_connector(options.connector)
     validate_identifier(options.identifier)
+    to_github = bool(options.github_env or options.github_output)
+    if to_github:
+        _check_github_targets(options, runtime)
     out = runtime.out
     account = read_active_account(runtime, options.connector, options.identifier)
     fields = credential_fields(account)
@@ -117,31 +143,35 @@ def run(options: TokenOptions, runtime: Runtime) -> int:
         else:
             _, text = primary_secret(account)
             secret = True
+        if to_github:
+            _write_github_targets(options, runtime, text)
+            return ExitCode.OK
         out.result(out.reveal(text) if secret else text)
         if secret and not out.debug:
             out.info("(redacted: add --debug to print the token itself)")
     return ExitCode.OK
 
 
+def run_from_cli(
+    flags: Flags,
+    *,
+    connector: str,
+    user: str,
+    field: str | None = None,
+    to_github_env: str | None = None,
+    to_github_output: str | None = None,
+    json_mode: bool = False,
+    debug: bool = False,
+    verbose: bool = False,
+) -> int:
+    """`sk token` from its parsed command line (the Typer parameters, by name): shared by the
+    Typer command and the fast path (scalekit_cli/fastpath.py), so both run the same thing."""
+    options = TokenOptions(connector, user, field, json_mode, to_github_env, to_github_output)
+    return run_command(run, options, flags, json_mode=json_mode, verbose=verbose, debug=debug)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("token")
-    def token_command(
-        ctx: typer.Context,
-        connector: ConnectorArgument,
-        user: UserOption,
-        field: Annotated[
-            str | None,
-            typer.Option(
-                "--field",
-                help="Print this credential field instead (refresh_token, scopes, or a key of "
-                "an API-key account's details).",
-                metavar="NAME",
-            ),
-        ] = None,
-        json_mode: JsonOption = False,
-        debug: DebugOption = False,
-        verbose: VerboseOption = False,
-    ) -> None:
-        """Print the account's fresh access token (redacted unless --debug)."""
-        options = TokenOptions(connector, user, field, json_mode)
-        execute(ctx, run, options, json_mode=json_mode, verbose=verbose, debug=debug)
+    # The Typer signature lives in token_cli, so that this module imports without Typer.
+    from .token_cli import register as register_signature
+
+    register_signature(app)

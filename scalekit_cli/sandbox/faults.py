@@ -46,7 +46,9 @@ class Fault:
     times: int | None = None  # None: for ever
     latency_ms: int = 0
     retry_after: int | None = None
+    after: int = 0  # let this many matching requests through before the fault applies
     hits: int = 0
+    passed: int = 0
 
     def matches(self, method: str, path: str) -> bool:
         if self.times is not None and self.hits >= self.times:
@@ -96,6 +98,7 @@ def fault_from_spec(spec: Any) -> Fault:
         times=_optional_int(spec, "times", 0),
         latency_ms=_optional_int(spec, "latency_ms", 0) or 0,
         retry_after=_optional_int(spec, "retry_after", 0),
+        after=_optional_int(spec, "after", 0) or 0,
     )
 
 
@@ -128,6 +131,9 @@ class FaultRegistry:
         with self._lock:
             for fault in self._faults:
                 if fault.matches(method, path):
+                    if fault.passed < fault.after:
+                        fault.passed += 1
+                        continue
                     fault.hits += 1
                     return fault
         return None

@@ -7,6 +7,7 @@ fields the schema names (the live service drops unknown fields silently).
 from __future__ import annotations
 
 import json as jsonlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,11 +23,13 @@ from .errors import (
     Unauthenticated,
 )
 from .http import HttpSession
-from .models import AccountPage, ConnectedAccount, MagicLink, Tool, ToolResult
+from .models import AccountPage, ConnectedAccount, MagicLink, Tool, ToolResult, json_object
 from .secrets import SecretRegistry
 from .token_cache import TokenCache
 
 ACCOUNTS = "/api/v1/connected_accounts"
+# RFC 6750's b64token: what a bearer token may hold to travel in an Authorization header.
+BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _PAGE_SIZE_MAX = 100  # the list endpoint's documented ceiling
 
 
@@ -152,6 +155,13 @@ class ScalekitClient:
                 status=response.status_code,
                 host=response.url.host,
             )
+        if not BEARER_TOKEN.fullmatch(token):
+            # Refused before it is cached: it could never be sent, and would fail every run.
+            raise InvalidResponse(
+                f"{response.url.host} answered the token request with a malformed access_token",
+                status=response.status_code,
+                host=response.url.host,
+            )
         self.secrets.add(token)
         expires_in = body.get("expires_in")
         lifetime = float(expires_in) if isinstance(expires_in, int | float) else 3600.0
@@ -204,6 +214,45 @@ class ScalekitClient:
         self.secrets.add_from(data)
         return data
 
+    # -- the proxy ----------------------------------------------------------------------------
+
+    def proxy(
+        self,
+        method: str,
+        path: str,
+        *,
+        connector: str,
+        identifier: str,
+        content: bytes | None = None,
+        headers: dict[str, str | bytes] | None = None,
+    ) -> httpx.Response:
+        """`{env}/proxy{path}`: the provider's own API called with the account's stored
+        credentials. The answer is returned whatever its status (it is the provider's); a 401
+        that Scalekit itself gave (a gateway error body) renews the machine token once."""
+        # Only safe methods may be repeated after an ambiguous failure.
+        idempotent = method.upper() in ("GET", "HEAD", "OPTIONS")
+
+        def send() -> httpx.Response:
+            return self.session.send(
+                method,
+                f"{self.env_url}/proxy{path}",
+                idempotent=idempotent,
+                content=content,
+                headers={
+                    **(headers or {}),
+                    "authorization": f"Bearer {self.machine_token()}",
+                    "connection_name": connector,
+                    # Header values travel as bytes; UTF-8 keeps any identifier intact.
+                    "identifier": identifier.encode("utf-8"),
+                },
+            )
+
+        response = send()
+        if response.status_code == 401 and _is_gateway_error(response):
+            self._forget_machine_token()
+            response = send()
+        return response
+
     # -- connected accounts -----------------------------------------------------------------
 
     @staticmethod
@@ -230,7 +279,7 @@ class ScalekitClient:
             idempotent=True,
             params=self._account_query(connector, identifier, account_id),
         )
-        return ConnectedAccount.from_json(_object(data, "connected_account"))
+        return ConnectedAccount.from_json(json_object(data, "connected_account"))
 
     def create_account(self, connector: str, identifier: str) -> ConnectedAccount:
         data = self.call(
@@ -240,7 +289,7 @@ class ScalekitClient:
             body={"connector": connector, "identifier": identifier},
             expect=(200, 201),
         )
-        return ConnectedAccount.from_json(_object(data, "connected_account"))
+        return ConnectedAccount.from_json(json_object(data, "connected_account"))
 
     def get_or_create_account(
         self, connector: str, identifier: str
@@ -391,9 +440,11 @@ class ScalekitClient:
             seen.add(token)
 
 
-def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key)
-    return value if isinstance(value, dict) else {}
+def _is_gateway_error(response: httpx.Response) -> bool:
+    """A Scalekit gateway error body (`{"code": <gRPC code>, "message": …}`), as opposed to
+    whatever the provider behind the proxy answers."""
+    body = _json_or_empty(response)
+    return isinstance(body.get("code"), int) and isinstance(body.get("message"), str)
 
 
 def _json_or_empty(response: httpx.Response) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import quote
 
 from .client import decode_json
 from .errors import ProviderError
@@ -11,7 +12,6 @@ from .http import HttpSession
 from .models import GmailMessage
 from .secrets import SecretRegistry
 
-DEFAULT_GMAIL_URL = "https://gmail.googleapis.com"
 METADATA_HEADERS = ("From", "Subject", "Date")
 # Concurrent metadata reads: enough to hide latency, few enough to stay polite to the API.
 READ_CONCURRENCY = 10
@@ -59,7 +59,8 @@ class GmailClient:
 
     def get_metadata(self, message_id: str) -> GmailMessage:
         params = [("format", "metadata")] + [("metadataHeaders", h) for h in METADATA_HEADERS]
-        return GmailMessage.from_json(self._get(f"/messages/{message_id}", params))
+        path = f"/messages/{quote(message_id, safe='')}"
+        return GmailMessage.from_json(self._get(path, params))
 
     def read_messages(self, message_ids: list[str]) -> list[GmailMessage]:
         """Metadata of every message, read concurrently; the answer keeps the given order."""

@@ -11,16 +11,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-# Every connected-account status the OpenAPI document names; others are kept as received.
-KNOWN_STATUSES = ("ACTIVE", "EXPIRED", "PENDING_AUTH", "PENDING_VERIFICATION", "DISCONNECTED")
-
 
 def _text(data: dict[str, Any], key: str) -> str:
     value = data.get(key)
     return value if isinstance(value, str) else ""
 
 
-def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
+def json_object(data: dict[str, Any], key: str) -> dict[str, Any]:
     value = data.get(key)
     return value if isinstance(value, dict) else {}
 
@@ -67,8 +64,8 @@ class AuthorizationDetails:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AuthorizationDetails:
-        oauth = _object(data, "oauth_token")
-        static = _object(_object(data, "static_auth"), "details")
+        oauth = json_object(data, "oauth_token")
+        static = json_object(json_object(data, "static_auth"), "details")
         return cls(
             oauth_token=OAuthToken.from_json(oauth) if oauth else None,
             static_auth=static or None,
@@ -92,7 +89,7 @@ class ConnectedAccount:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ConnectedAccount:
-        details = _object(data, "authorization_details")
+        details = json_object(data, "authorization_details")
         return cls(
             id=_text(data, "id"),
             connector=_text(data, "connector"),
@@ -104,7 +101,7 @@ class ConnectedAccount:
             token_expires_at=_text(data, "token_expires_at"),
             updated_at=_text(data, "updated_at"),
             last_used_at=_text(data, "last_used_at"),
-            api_config=_object(data, "api_config"),
+            api_config=json_object(data, "api_config"),
             authorization_details=AuthorizationDetails.from_json(details) if details else None,
         )
 
@@ -143,7 +140,7 @@ class AccountPage:
         ]
         total = data.get("total_size")
         # int64 values may travel as strings through a JSON gateway.
-        if isinstance(total, str) and total.isdigit():
+        if isinstance(total, str) and total.isascii() and total.isdigit():
             total = int(total)
         return cls(
             accounts=accounts,
@@ -174,7 +171,9 @@ class ToolResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ToolResult:
-        return cls(execution_id=_text(data, "execution_id"), data=_object(data, "data"), raw=data)
+        return cls(
+            execution_id=_text(data, "execution_id"), data=json_object(data, "data"), raw=data
+        )
 
 
 @dataclass(frozen=True)
@@ -189,8 +188,8 @@ class Tool:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Tool:
-        definition = _object(data, "definition")
-        schema = _object(definition, "input_schema") or _object(definition, "parameters")
+        definition = json_object(data, "definition")
+        schema = json_object(definition, "input_schema") or json_object(definition, "parameters")
         return cls(
             id=_text(data, "id"),
             provider=_text(data, "provider"),
@@ -214,7 +213,7 @@ class GmailMessage:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GmailMessage:
-        headers = _object(data, "payload").get("headers")
+        headers = json_object(data, "payload").get("headers")
         by_name: dict[str, str] = {}
         for header in headers if isinstance(headers, list) else []:
             if isinstance(header, dict):
@@ -227,7 +226,7 @@ class GmailMessage:
             subject=by_name.get("subject", ""),
             date=by_name.get("date", ""),
             snippet=_text(data, "snippet"),
-            internal_date=int(internal) if internal.isdigit() else 0,
+            internal_date=int(internal) if internal.isascii() and internal.isdigit() else 0,
         )
 
     def to_json(self) -> dict[str, str]:

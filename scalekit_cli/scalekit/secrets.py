@@ -60,6 +60,11 @@ class SecretRegistry:
         for value in secret_values(document):
             self.add(value)
 
+    def values(self) -> list[str]:
+        """A snapshot of the known secrets."""
+        with self._lock:
+            return list(self._values)
+
     def __contains__(self, value: str) -> bool:
         return value in self._values
 
@@ -75,8 +80,16 @@ class SecretRegistry:
         return pattern.sub(lambda m: mask(m.group(0)), text)
 
 
-def secret_values(document: object, *, inside_secret: bool = False) -> list[str]:
+# Deeper than this, documents are not walked: a hostile or pathological answer must not
+# exhaust the stack (values already known are still scrubbed from text by `scrub`).
+MAX_DEPTH = 64
+DEEP = "…[nested too deep]"
+
+
+def secret_values(document: object, *, inside_secret: bool = False, _depth: int = 0) -> list[str]:
     found: list[str] = []
+    if _depth > MAX_DEPTH:
+        return found
     if isinstance(document, dict):
         for key, value in document.items():
             lowered = str(key).lower()
@@ -84,15 +97,18 @@ def secret_values(document: object, *, inside_secret: bool = False) -> list[str]
             if isinstance(value, str) and (secret or lowered in SECRET_KEYS):
                 found.append(value)
             else:
-                found.extend(secret_values(value, inside_secret=secret))
+                found.extend(secret_values(value, inside_secret=secret, _depth=_depth + 1))
     elif isinstance(document, list):
         for item in document:
-            found.extend(secret_values(item, inside_secret=inside_secret))
+            found.extend(secret_values(item, inside_secret=inside_secret, _depth=_depth + 1))
     return found
 
 
-def redact_document(document: object, *, inside_secret: bool = False) -> object:
-    """A copy of a JSON-like document with every secret-keyed string masked."""
+def redact_document(document: object, *, inside_secret: bool = False, _depth: int = 0) -> object:
+    """A copy of a JSON-like document with every secret-keyed value masked (non-string values
+    inside a secret container too)."""
+    if _depth > MAX_DEPTH and isinstance(document, dict | list):
+        return DEEP
     if isinstance(document, dict):
         copy: dict[str, object] = {}
         for key, value in document.items():
@@ -100,11 +116,16 @@ def redact_document(document: object, *, inside_secret: bool = False) -> object:
             secret = inside_secret or lowered in SECRET_CONTAINERS
             if isinstance(value, str) and value and (secret or lowered in SECRET_KEYS):
                 copy[key] = mask(value)
+            elif secret and isinstance(value, int | float) and not isinstance(value, bool):
+                copy[key] = mask(str(value))
             else:
-                copy[key] = redact_document(value, inside_secret=secret)
+                copy[key] = redact_document(value, inside_secret=secret, _depth=_depth + 1)
         return copy
     if isinstance(document, list):
-        return [redact_document(item, inside_secret=inside_secret) for item in document]
+        return [
+            redact_document(item, inside_secret=inside_secret, _depth=_depth + 1)
+            for item in document
+        ]
     return document
 
 

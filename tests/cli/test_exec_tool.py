@@ -43,6 +43,9 @@ def test_fetch_mails_with_data_and_params(sk, driver, sandbox):
 
 def test_param_values_parse_as_json_where_they_can(sk, driver, sandbox):
     driver.connect("gmail", "u")
+    # Without a catalogue the params go out unchecked: this test is about parsing, and two of
+    # them are not gmail_fetch_mails parameters (the schema check is in test_tools.py).
+    sandbox.fault(path="/api/v1/tools", kind="status", status=404)
     sandbox.clear_requests()
     sk(
         "exec-tool",
@@ -112,6 +115,10 @@ def test_errors(sk, driver, sandbox):
         assert result.exit_code == 2, args
         assert_one_error_line(result)
     assert sandbox.requests() == []
+    missing_account = sk("exec-tool", "gmail_fetch_mails", "--user", "u")
+    assert missing_account.exit_code == 3
+    assert "sk connect gmail --user u" in assert_one_error_line(missing_account)
+    driver.connect("gmail", "u")
     unknown = sk("exec-tool", "gmail_no_such_tool", "--user", "u")
     assert unknown.exit_code == 1
     assert "404" in assert_one_error_line(unknown)

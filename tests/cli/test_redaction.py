@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from tests.cli.conftest import assert_no_leak
 from tests.conftest import CANARY_CLIENT_SECRET
@@ -18,18 +19,18 @@ COMMANDS = (
 )
 
 
-def _secrets(driver, sandbox) -> list[str]:
+def _secrets(driver, sk, sk_env) -> list[str]:
+    """The client secret, the machine token sk itself uses (read from its cache), and the
+    account's tokens."""
     tokens = driver.connect("gmail", "u")["authorization_details"]["oauth_token"]
-    return [
-        CANARY_CLIENT_SECRET,
-        sandbox.machine_token(),
-        tokens["access_token"],
-        tokens["refresh_token"],
-    ]
+    assert sk("token", "gmail", "--user", "u").exit_code == 0  # fills sk's machine-token cache
+    (cache_file,) = (Path(sk_env["SK_CACHE_DIR"]) / "tokens").glob("*.json")
+    machine_token = json.loads(cache_file.read_text())["access_token"]
+    return [CANARY_CLIENT_SECRET, machine_token, tokens["access_token"], tokens["refresh_token"]]
 
 
-def test_verbose_traces_every_exchange_with_secrets_redacted(sk, driver, sandbox):
-    secrets = _secrets(driver, sandbox)
+def test_verbose_traces_every_exchange_with_secrets_redacted(sk, driver, sandbox, sk_env):
+    secrets = _secrets(driver, sk, sk_env)
     for args in COMMANDS:
         for extra in ((), ("-v",)):
             result = sk(*args, *extra)
@@ -44,7 +45,7 @@ def test_verbose_traces_every_exchange_with_secrets_redacted(sk, driver, sandbox
 
 
 def test_cold_cache_token_exchange_is_traced_without_the_secret(sk, driver, sandbox, sk_env):
-    secrets = _secrets(driver, sandbox)
+    secrets = _secrets(driver, sk, sk_env)
     result = sk(
         "token",
         "gmail",
@@ -56,11 +57,13 @@ def test_cold_cache_token_exchange_is_traced_without_the_secret(sk, driver, sand
     assert result.exit_code == 0
     assert "POST http://127.0.0.1" in result.stderr and "/oauth/token → 200" in result.stderr
     assert "client_secret=" in result.stderr  # the field is named, its value masked
-    assert_no_leak(result, *secrets)
+    (cold_cache,) = (Path(sk_env["SK_CACHE_DIR"] + "-cold") / "tokens").glob("*.json")
+    fresh_machine_token = json.loads(cold_cache.read_text())["access_token"]
+    assert_no_leak(result, *secrets, fresh_machine_token)
 
 
-def test_debug_reveals(sk, driver, sandbox):
-    secrets = _secrets(driver, sandbox)
+def test_debug_reveals(sk, driver, sandbox, sk_env):
+    secrets = _secrets(driver, sk, sk_env)
     result = sk("token", "gmail", "--user", "u", "--debug")
     assert secrets[2] in result.stdout
     traced = sk("token", "gmail", "--user", "u", "--json", "--debug")
@@ -69,8 +72,8 @@ def test_debug_reveals(sk, driver, sandbox):
     assert secrets[2] in sk("token", "gmail", "--user", "u", env={"SK_DEBUG": "1"}).stdout
 
 
-def test_errors_carry_no_secret(sk, driver, sandbox):
-    secrets = _secrets(driver, sandbox)
+def test_errors_carry_no_secret(sk, driver, sandbox, sk_env):
+    secrets = _secrets(driver, sk, sk_env)
     sandbox.fault(path="/api/v1/connected_accounts/auth", kind="status", status=500)
     failing = sk("token", "gmail", "--user", "u", "-v")
     assert failing.exit_code == 1

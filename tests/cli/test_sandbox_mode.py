@@ -137,3 +137,13 @@ def test_serve_with_given_credentials_and_custom_verification(sk_env, tmp_path):
     assert process.returncode == 0, err  # SIGTERM is a clean stop too
     assert "Traceback" not in err
     assert_no_leak(err, "given-secret-canary-9Xa")
+
+
+def test_demo_json_is_one_document(sk_process):
+    result = sk_process("demo", "--json")
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert set(document) == {"account", "link", "token", "unread", "tool"}
+    assert document["account"]["status"] == "ACTIVE"
+    assert document["token"]["access_token"].endswith("…[redacted]")
+    assert len(document["unread"]) == 5 and document["tool"]["execution_id"]

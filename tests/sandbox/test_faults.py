@@ -33,6 +33,13 @@ def test_status_fault_fires_n_times_then_recovers(sandbox: LiveSandbox, agent: A
     assert [(f["id"], f["hits"]) for f in faults] == [(fault_id, 2)]
 
 
+def test_status_fault_can_let_the_first_requests_through(
+    sandbox: LiveSandbox, agent: Agent
+) -> None:
+    sandbox.fault(path=ACCOUNTS, kind="status", status=503, after=2, times=1)
+    assert [agent.http.get(ACCOUNTS).status_code for _ in range(4)] == [200, 200, 503, 200]
+
+
 @pytest.mark.parametrize(("status", "code"), [(500, 13), (502, 14), (504, 14), (409, 6)])
 def test_status_fault_bodies_follow_the_gateway_mapping(
     sandbox: LiveSandbox, agent, status, code

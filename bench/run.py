@@ -1,0 +1,204 @@
+"""`python -m bench.run [--with-sdk] [--smoke] [--output PATH]` — see bench/__init__.py.
+
+Exit status: 0 when every target is met (or in a smoke run, whatever the timings), 1 when a
+target is missed, 2 when the harness itself failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import importtime, measures
+from .measures import USER, Context
+from .report import Machine, Report, console, markdown
+from .sandbox import REPO_ROOT, SK, Sandbox
+from .sdk import SdkVenv, install
+
+
+@dataclass(frozen=True)
+class Plan:
+    runs: int  # samples per side of the start-up pairs
+    gmail_runs: int
+    connect_runs: int
+    status_sizes: tuple[int, int, int]
+    status_runs: int
+    importtime_runs: int
+    warmup: int
+
+
+FULL = Plan(
+    runs=21,
+    gmail_runs=9,
+    connect_runs=8,
+    status_sizes=(250, 500, 1000),
+    status_runs=5,
+    importtime_runs=7,
+    warmup=1,
+)
+SMOKE = Plan(
+    runs=2,
+    gmail_runs=1,
+    connect_runs=1,
+    status_sizes=(5, 10, 20),
+    status_runs=1,
+    importtime_runs=1,
+    warmup=0,
+)
+DOC = REPO_ROOT / "docs" / "benchmarks.md"
+RESULTS = REPO_ROOT / "bench" / "results"
+
+
+def user_environment(home: Path) -> dict[str, str]:
+    """The caller's environment without sk settings, with private sk directories.
+
+    Bytecode is cached (in a private directory), as it is for any installed package: a
+    PYTHONDONTWRITEBYTECODE of the caller would make every run of every side recompile.
+    """
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SCALEKIT_", "SK_"))
+        and name not in ("GITHUB_ACTIONS", "PYTHONDONTWRITEBYTECODE")
+    }
+    env["PYTHONPYCACHEPREFIX"] = str(home / "pycache")
+    for name, sub in (
+        ("SK_CACHE_DIR", "cache"),
+        ("SK_DATA_DIR", "data"),
+        ("SK_CONFIG_DIR", "config"),
+    ):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+        env[name] = str(home / sub)
+    return env
+
+
+def progress(message: str) -> None:
+    sys.stderr.write(f"bench: {message}\n")
+    sys.stderr.flush()
+
+
+def measure_everything(plan: Plan, with_sdk: bool, report: Report, work: Path) -> None:
+    env = user_environment(work / "home")
+    cwd = work / "cwd"  # no .env here
+    cwd.mkdir()
+
+    sdk: SdkVenv | str | None = None
+    if with_sdk:
+        progress("installing scalekit-sdk-python into a throwaway venv …")
+        sdk = install()
+        if isinstance(sdk, str):
+            progress(f"SDK skipped: {sdk}")
+    try:
+        with Sandbox.serve_cli() as sandbox:
+            ctx = Context(sandbox, {**env, **sandbox.env}, cwd)
+            progress(f"sandbox at {sandbox.url}; connecting gmail for {USER}")
+            sandbox.connect("gmail", USER)
+            measures.prove_token(ctx)  # also warms sk's machine-token cache
+
+            report.rows.append(measures.requests_per_token(ctx))
+            progress("sk token vs the quickstart script …")
+            report.rows.append(measures.token_vs_quickstart(ctx, plan.runs, plan.warmup))
+            if with_sdk and isinstance(sdk, SdkVenv):
+                progress("sk token vs the SDK …")
+            report.rows.append(measures.token_vs_sdk(ctx, plan.runs, plan.warmup, sdk))
+            progress("sk --help vs python -c pass …")
+            report.rows.append(measures.help_vs_bare(ctx, plan.runs, plan.warmup))
+            progress("sk gmail unread vs the one-by-one loop …")
+            report.rows.append(measures.gmail_vs_loop(ctx, plan.gmail_runs, plan.warmup))
+            progress("sk connect noticing approvals …")
+            row, report.connect = measures.connect_notices(ctx, plan.connect_runs)
+            report.rows.append(row)
+            progress("import time …")
+            report.imports = import_breakdowns(ctx, plan.importtime_runs)
+    finally:
+        if isinstance(sdk, SdkVenv):
+            sdk.remove()
+
+    progress(f"sk status for {', '.join(map(str, plan.status_sizes))} accounts …")
+    with Sandbox.serve_many_connections(max(plan.status_sizes)) as many:
+        rows, report.status = measures.status_growth(
+            many, env, cwd, plan.status_sizes, plan.status_runs, plan.warmup
+        )
+        report.rows += rows
+
+
+def import_breakdowns(ctx: Context, runs: int) -> list[importtime.Breakdown]:
+    # The console script is a Python file: run it under -X importtime as the shell would.
+    cases = [
+        ("sk token", [str(SK), "token", "gmail", "--user", USER, "--debug"]),
+        ("sk --help", [str(SK), "--help"]),
+        ("sk gmail unread", [str(SK), "gmail", "unread", "--user", USER]),
+        (
+            "quickstart_token.py",
+            [str(measures.BASELINES / "quickstart_token.py"), "gmail", USER],
+        ),
+        ("python -c pass", ["-c", "pass"]),
+    ]
+    return [importtime.measure(label, argv, ctx.env, ctx.cwd, runs) for label, argv in cases]
+
+
+def save_raw(report: Report) -> None:
+    """Every sample, for whoever wants more than the table (bench/results/ is not in git)."""
+    RESULTS.mkdir(exist_ok=True)
+    document = {
+        "machine": asdict(report.machine),
+        "rows": [asdict(row) for row in report.rows],
+        "connect": asdict(report.connect) if report.connect else None,
+        "status": [asdict(point) for point in report.status],
+        "imports": [
+            {"label": b.label, "total_ms": b.total_ms, "by_package_ms": b.by_package_ms}
+            for b in report.imports
+        ],
+    }
+    (RESULTS / "latest.json").write_text(json.dumps(document, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--with-sdk", action="store_true", help="install and compare the SDK")
+    parser.add_argument("--smoke", action="store_true", help="one or two samples per pair")
+    parser.add_argument("--runs", type=int, help="samples per side of the start-up pairs")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help=f"where to write the report (default: {DOC.relative_to(REPO_ROOT)}, not for --smoke)",
+    )
+    args = parser.parse_args(argv)
+    plan = SMOKE if args.smoke else FULL
+    if args.runs:
+        plan = Plan(**{**asdict(plan), "runs": args.runs})
+    output: Path | None = args.output or (None if args.smoke else DOC)
+
+    started = time.monotonic()
+    report = Report(Machine.describe(), smoke=args.smoke)
+    try:
+        with tempfile.TemporaryDirectory(prefix="sk-bench-") as work:
+            measure_everything(plan, args.with_sdk, report, Path(work))
+    except Exception:
+        traceback.print_exc()
+        progress("the harness failed; no report written")
+        return 2
+    report.machine.load_after = os.getloadavg()
+    report.seconds = time.monotonic() - started
+
+    print(console(report))
+    if output is not None:
+        output.write_text(markdown(report), encoding="utf-8")
+        progress(f"wrote {output}")
+    if not args.smoke:
+        save_raw(report)
+    if report.failed and not args.smoke:
+        progress("missed: " + "; ".join(row.measure for row in report.failed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

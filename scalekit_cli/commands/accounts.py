@@ -1,0 +1,152 @@
+"""`sk accounts list [--connector NAME] [--user ID] [--all]` — connected accounts of the
+environment, across users.
+
+Without `--all` only the first page (up to 100, the API's ceiling) is read, and stderr says
+when more exist; with `--all` every page is read, one page in memory at a time, and rows are
+written as pages arrive (a pipe's tab-separated lines and `--json`'s array both stream).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+
+from ..errors import ExitCode
+from ..output import Output
+from ..runtime import Runtime
+from ..scalekit.models import ConnectedAccount
+from ._common import (
+    DebugOption,
+    JsonOption,
+    VerboseOption,
+    execute,
+    validate_connector,
+    validate_identifier,
+)
+
+TABLE_HEADERS = ("Connector", "User", "Status", "Type", "Updated", "Id")
+
+
+@dataclass
+class AccountsListOptions:
+    connector: str | None = None
+    identifier: str | None = None
+    all_pages: bool = False
+    json: bool = False
+
+
+def run(options: AccountsListOptions, runtime: Runtime) -> int:
+    if options.connector is not None:
+        validate_connector(options.connector)
+    if options.identifier is not None:
+        validate_identifier(options.identifier)
+    out = runtime.out
+    client = runtime.scalekit()
+    more: list[str] = []  # the first page's note that more pages exist, when not --all
+
+    def accounts() -> Iterator[ConnectedAccount]:
+        if options.all_pages:
+            found: Iterable[ConnectedAccount] = client.iter_accounts(
+                connector=options.connector, identifier=options.identifier
+            )
+        else:
+            page = client.list_accounts_page(
+                connector=options.connector, identifier=options.identifier
+            )
+            found = page.accounts
+            if page.next_page_token:
+                total = f" of {page.total_size}" if page.total_size else ""
+                more.append(
+                    f"showing the first {len(page.accounts)}{total} accounts; "
+                    "pass --all to list every one"
+                )
+        for account in found:
+            # The identifier filter is exact here, whatever the server's matching is.
+            if options.identifier is None or account.identifier in ("", options.identifier):
+                yield account
+
+    if options.json:
+        count = _stream_json(out, (account.summary() for account in accounts()))
+    elif out.stdout_tty:
+        # A terminal's table sizes its columns from every row, so it is drawn at the end.
+        rows = [_row(account) for account in accounts()]
+        if rows:
+            out.table(TABLE_HEADERS, rows)
+        count = len(rows)
+    else:
+        count = _stream_lines(out, (_row(account) for account in accounts()))
+    for note in more:
+        out.info(note)
+    if count == 0:
+        out.info("no connected accounts match")
+    return ExitCode.OK
+
+
+def _row(account: ConnectedAccount) -> list[str]:
+    return [
+        account.connector,
+        account.identifier,
+        account.status,
+        account.authorization_type,
+        account.updated_at,
+        account.id,
+    ]
+
+
+def _stream_lines(out: Output, rows: Iterable[list[str]]) -> int:
+    """Tab-separated rows under a header line, written as they come; the row count."""
+    count = 0
+    for row in rows:
+        if count == 0:
+            out.result("\t".join(TABLE_HEADERS))
+        out.result("\t".join(" ".join(cell.split()) for cell in row))
+        count += 1
+    return count
+
+
+def _stream_json(out: Output, documents: Iterable[dict]) -> int:
+    """A JSON array written element by element; the element count."""
+    count = 0
+    out.stdout.write("[")
+    for document in documents:
+        text = json.dumps(out.redact(document), indent=2, ensure_ascii=False)
+        out.stdout.write(("," if count else "") + "\n  " + out.scrub(text.replace("\n", "\n  ")))
+        count += 1
+    out.stdout.write("\n]\n" if count else "]\n")
+    out.stdout.flush()
+    return count
+
+
+def register(app: typer.Typer) -> None:
+    accounts_app = typer.Typer(
+        name="accounts", help="List connected accounts across users.", no_args_is_help=True
+    )
+
+    @accounts_app.command("list")
+    def list_command(
+        ctx: typer.Context,
+        connector: Annotated[
+            str | None,
+            typer.Option("--connector", help="Only this connection's accounts.", metavar="NAME"),
+        ] = None,
+        user: Annotated[
+            str | None,
+            typer.Option("--user", "-u", help="Only this user's accounts.", metavar="ID"),
+        ] = None,
+        all_pages: Annotated[
+            bool,
+            typer.Option("--all", help="Read every page (default: the first 100 accounts)."),
+        ] = False,
+        json_mode: JsonOption = False,
+        debug: DebugOption = False,
+        verbose: VerboseOption = False,
+    ) -> None:
+        """List connected accounts of every user (the first 100, or --all)."""
+        options = AccountsListOptions(connector, user, all_pages, json_mode)
+        execute(ctx, run, options, json_mode=json_mode, verbose=verbose, debug=debug)
+
+    app.add_typer(accounts_app)

@@ -1,0 +1,99 @@
+"""`sk connect --qr`: the magic link drawn as a QR code on stderr that encodes exactly the link
+on stdout (checked module by module against segno's own matrix), and segno loaded only then."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import segno
+
+from scalekit_cli.qr import QUIET_ZONE, render
+
+BLOCKS = set(" █▀▄")
+SGR = re.compile(r"\033\[[0-9;]*m")
+FAST = ("--interval", "0.1", "--timeout", "20")
+
+
+def qr_lines(stderr: str) -> list[str]:
+    """The lines of stderr drawn only with half blocks (the code), in order."""
+    lines = [SGR.sub("", line) for line in stderr.splitlines()]
+    return [line for line in lines if len(line) >= 21 and set(line) <= BLOCKS]
+
+
+def drawn_modules(lines: list[str]) -> list[list[bool]]:
+    """Read the drawing back: each character is two modules, True where light (inked)."""
+    rows: list[list[bool]] = []
+    for line in lines:
+        rows.append([char in "█▀" for char in line])
+        rows.append([char in "█▄" for char in line])
+    return rows
+
+
+def expected_modules(text: str) -> list[list[bool]]:
+    """segno's matrix for `text` (1 = dark) with the light quiet zone around it, padded to an
+    even number of rows with the terminal's (dark) background."""
+    matrix = [list(row) for row in segno.make_qr(text).matrix]
+    width = len(matrix[0]) + 2 * QUIET_ZONE
+    border = [[True] * width for _ in range(QUIET_ZONE)]
+    side = [True] * QUIET_ZONE
+    rows = border + [side + [not dark for dark in row] + side for row in matrix] + border
+    if len(rows) % 2:
+        rows.append([False] * width)
+    return rows
+
+
+def assert_encodes(lines: list[str], text: str) -> None:
+    assert lines, "no QR code drawn"
+    assert drawn_modules(lines) == expected_modules(text)
+
+
+def test_no_wait_qr_draws_the_link_on_stderr_and_keeps_stdout_bare(sk, sandbox):
+    result = sk("connect", "gmail", "--user", "u", "--no-wait", "--qr")
+    assert result.exit_code == 0, result.stderr
+    link = result.stdout.strip()
+    assert result.stdout == link + "\n" and "/magic/" in link  # the link alone, as without --qr
+    assert_encodes(qr_lines(result.stderr), link)
+    assert "\033[" not in result.stderr  # no terminal, no colour
+
+
+def test_json_keeps_stdout_json_and_the_code_encodes_its_link(sk, sandbox):
+    result = sk("connect", "gmail", "--user", "u", "--no-wait", "--qr", "--json")
+    assert result.exit_code == 0
+    assert_encodes(qr_lines(result.stderr), json.loads(result.stdout)["link"])
+
+
+def test_waiting_connect_draws_the_code_under_the_link(sk, driver):
+    driver.approve_later("gmail", "u", after_polls=2)
+    result = sk("connect", "gmail", "--user", "u", "--qr", *FAST)
+    assert result.exit_code == 0, result.stderr
+    link = result.stdout.strip()
+    assert result.stdout == link + "\n"
+    assert_encodes(qr_lines(result.stderr), link)
+    assert "connected" in result.stderr
+
+
+def test_without_qr_there_is_no_code(sk, sandbox):
+    result = sk("connect", "gmail", "--user", "u", "--no-wait")
+    assert qr_lines(result.stderr) == []
+
+
+def test_colour_draws_white_ink_on_black_whatever_the_theme():
+    link = "https://example.scalekit.dev/magic/abc"
+    lines = render(link, color=True)
+    assert all(line.startswith("\033[97;40m") and line.endswith("\033[0m") for line in lines)
+    assert_encodes([SGR.sub("", line) for line in lines], link)
+    assert [SGR.sub("", line) for line in lines] == render(link, color=False)
+
+
+def test_long_links_still_encode():
+    link = "https://acme.scalekit.dev/magic/" + "x" * 400
+    assert_encodes(render(link, color=False), link)
+
+
+def test_segno_is_imported_only_for_a_code():
+    code = "import sys, scalekit_cli.app; print('segno' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -1,0 +1,191 @@
+"""`sk request CONNECTOR --user ID [METHOD] PATH`: raw provider calls through Scalekit's
+`/proxy`, with the machine token and the account named by `connection_name` + `identifier`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli.conftest import assert_no_leak, assert_one_error_line
+from tests.conftest import CANARY_CLIENT_SECRET
+
+UNREAD = "/gmail/v1/users/me/messages?q=is:unread"
+
+
+def _proxied(sandbox) -> list[dict]:
+    return [r for r in sandbox.requests() if r["path"].startswith("/proxy/")]
+
+
+def test_get_goes_through_the_proxy_and_prints_the_body_as_is(sk, driver, sandbox):
+    tokens = driver.connect("gmail", "u")["authorization_details"]["oauth_token"]
+    sandbox.clear_requests()
+    result = sk("request", "gmail", "--user", "u", UNREAD)
+    assert result.exit_code == 0, result.stderr
+    # The same answer Gmail gives the account's own token directly.
+    direct = driver.api_gmail(tokens["access_token"], "/messages", params={"q": "is:unread"})
+    assert json.loads(result.stdout) == direct and direct["messages"]
+    assert result.stderr == ""
+
+    (call,) = _proxied(sandbox)
+    assert (call["method"], call["path"], call["query"]) == (
+        "GET",
+        "/proxy/gmail/v1/users/me/messages",
+        "q=is:unread",
+    )
+    assert call["headers"]["connection_name"] == "gmail"
+    assert call["headers"]["identifier"] == "u"
+    assert call["headers"]["authorization"].startswith("Bearer ")
+    assert_no_leak(result, tokens["access_token"], tokens["refresh_token"], CANARY_CLIENT_SECRET)
+
+
+def test_query_flags_are_added_to_the_path_query(sk, driver, sandbox):
+    driver.connect("gmail", "u")
+    sandbox.clear_requests()
+    result = sk("request", "gmail", "--user", "u", UNREAD, "-q", "maxResults=2", "-q", "a b=c&d")
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads(result.stdout)["messages"]) == 2
+    assert _proxied(sandbox)[0]["query"] == "q=is:unread&maxResults=2&a+b=c%26d"
+
+
+def test_unicode_identifiers_reach_the_proxy_exactly(sk, driver):
+    identifier = "Zoë Ünïcødé 日本語"
+    driver.connect("gmail", identifier)
+    result = sk("request", "gmail", "--user", identifier, "/gmail/v1/users/me/profile")
+    assert result.exit_code == 0, result.stderr
+    assert "emailAddress" in json.loads(result.stdout)
+
+
+def test_verbose_shows_status_and_headers_on_stderr_only(sk, driver):
+    tokens = driver.connect("gmail", "u")["authorization_details"]["oauth_token"]
+    result = sk("request", "gmail", "--user", "u", "/gmail/v1/users/me/profile", "-v")
+    assert result.exit_code == 0, result.stderr
+    assert "emailAddress" in json.loads(result.stdout)
+    assert "< HTTP 200 OK" in result.stderr
+    assert "< content-type: application/json" in result.stderr
+    assert "authorization: Bearer" in result.stderr  # the trace, with the token redacted
+    assert_no_leak(result, tokens["access_token"], CANARY_CLIENT_SECRET)
+
+
+def test_provider_error_prints_the_body_and_exits_1(sk, driver, sandbox):
+    driver.connect("gmail", "u")
+    result = sk("request", "gmail", "--user", "u", "/gmail/v1/users/me/messages/no-such-id")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["error"]["code"] == 404
+    line = assert_one_error_line(result)
+    assert "GET /gmail/v1/users/me/messages/no-such-id answered HTTP 404" in line
+
+
+def test_unusable_account_is_exit_3_with_the_connect_command(sk, driver):
+    missing = sk("request", "gmail", "--user", "nobody", "/gmail/v1/users/me/profile")
+    assert missing.exit_code == 3
+    assert "sk connect gmail --user nobody" in assert_one_error_line(missing)
+    driver.connect("gmail", "u")
+    driver.force("gmail", "u", "EXPIRED")
+    expired = sk("request", "gmail", "--user", "u", "/gmail/v1/users/me/profile")
+    assert expired.exit_code == 3
+    assert "not ACTIVE" in assert_one_error_line(expired)
+
+
+def test_data_is_sent_as_json_and_makes_the_method_post(sk, driver, sandbox, tmp_path):
+    driver.connect("gmail", "u")
+    body = {"raw": "aGVsbG8", "nested": {"n": 1}}
+    (tmp_path / "body.json").write_text(json.dumps(body))
+    for source, stdin in ((json.dumps(body), None), ("@body.json", None), ("-", json.dumps(body))):
+        sandbox.clear_requests()
+        result = sk(
+            "request", "gmail", "--user", "u", "/gmail/v1/users/me/messages/send",
+            "-d", source, input=stdin,
+        )  # fmt: skip
+        # The sandbox's Gmail has no send: the provider's 4xx comes back, and exit 1.
+        assert result.exit_code == 1, result.stderr
+        (call,) = _proxied(sandbox)
+        assert call["method"] == "POST"
+        assert json.loads(call["body"]) == body
+        assert call["headers"]["content-type"] == "application/json"
+
+
+def test_explicit_method_and_headers(sk, driver, sandbox):
+    driver.connect("gmail", "u")
+    sandbox.clear_requests()
+    result = sk(
+        "request", "gmail", "--user", "u", "put", "/gmail/v1/users/me/drafts/x",
+        "-H", "Content-Type: text/plain", "-H", "X-Trace: 42", "-d", "not json",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    (call,) = _proxied(sandbox)
+    assert (call["method"], call["body"]) == ("PUT", "not json")
+    assert call["headers"]["content-type"] == "text/plain"
+    assert call["headers"]["x-trace"] == "42"
+
+
+def test_usage_errors_send_nothing(sk, driver, sandbox):
+    driver.connect("gmail", "u")
+    sandbox.clear_requests()
+    for args, fragment in (
+        (("gmail/v1/users/me/profile",), "must start with '/'"),
+        (("FETCH", "/x"), "not an HTTP method"),
+        (("GET", "/x", "/y"), "expected [METHOD] PATH"),
+        (("/x", "-H", "Authorization: Bearer mine"), "sk sets this header itself"),
+        (("/x", "-H", "no colon"), "is not 'Name: value'"),
+        (("/x", "-q", "novalue"), "is not key=value"),
+        (("/x", "-d", "{not json"), "-d is not valid JSON"),
+        (("/x", "-d", "@missing.json"), "cannot read the file"),
+    ):
+        result = sk("request", "gmail", "--user", "u", *args)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert fragment in assert_one_error_line(result), args
+    assert _proxied(sandbox) == []
+
+
+def test_json_mode_wraps_status_headers_and_body(sk, driver):
+    driver.connect("gmail", "u")
+    result = sk("request", "gmail", "--user", "u", "/gmail/v1/users/me/profile", "--json")
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["status"] == 200
+    assert document["headers"]["content-type"] == "application/json"
+    assert "emailAddress" in document["body"]
+
+
+def test_a_refused_machine_token_is_renewed_once(sk, driver, sandbox):
+    driver.connect("gmail", "u")
+    assert sk("request", "gmail", "--user", "u", "/gmail/v1/users/me/profile").exit_code == 0
+    sandbox.admin("POST", "/_sandbox/machine_tokens/revoke")
+    sandbox.clear_requests()
+    result = sk("request", "gmail", "--user", "u", "/gmail/v1/users/me/profile")
+    assert result.exit_code == 0, result.stderr
+    assert [r["path"] for r in sandbox.requests()] == [
+        "/proxy/gmail/v1/users/me/profile",
+        "/oauth/token",
+        "/proxy/gmail/v1/users/me/profile",
+    ]
+
+
+def test_a_provider_401_is_not_taken_for_a_machine_token_problem(sk, driver, sandbox):
+    tokens = driver.connect("gmail", "u")["authorization_details"]["oauth_token"]
+    assert sk("request", "gmail", "--user", "u", "/gmail/v1/users/me/profile").exit_code == 0
+    sandbox.admin(
+        "POST",
+        "/_sandbox/accounts/revoke",
+        json={"connector": "gmail", "identifier": "u", "rotate": False},
+    )
+    sandbox.clear_requests()
+    result = sk("request", "gmail", "--user", "u", "/gmail/v1/users/me/profile")
+    assert result.exit_code == 1
+    assert "HTTP 401" in assert_one_error_line(result)
+    assert [r["path"] for r in sandbox.requests()] == ["/proxy/gmail/v1/users/me/profile"]
+    assert_no_leak(result, tokens["access_token"], CANARY_CLIENT_SECRET)
+
+
+def test_the_machine_token_is_redacted_in_traces_unless_debug(sk_process, sk_env, driver):
+    driver.connect("gmail", "u")
+    quiet = sk_process("request", "gmail", "--user", "u", "/gmail/v1/users/me/profile", "-v")
+    assert quiet.exit_code == 0, quiet.stderr
+    (cache,) = (Path(sk_env["SK_CACHE_DIR"]) / "tokens").glob("*.json")
+    machine_token = json.loads(cache.read_text())["access_token"]
+    assert "authorization: Bearer" in quiet.stderr
+    assert_no_leak(quiet, machine_token, CANARY_CLIENT_SECRET)
+    revealed = sk_process(
+        "request", "gmail", "--user", "u", "/gmail/v1/users/me/profile", "--debug"
+    )
+    assert f"authorization: Bearer {machine_token}" in revealed.stderr
