@@ -86,26 +86,42 @@ class _Layers:
         return None
 
 
-def normalize_env_url(raw: str) -> str:
-    """Add https:// to a bare host; refuse plain http anywhere but loopback."""
+def normalize_url(raw: str, *, setting: str, carries: str, origin_only: bool = True) -> str:
+    """Add https:// to a bare host; refuse plain http anywhere but loopback (what the URL is
+    sent with — `carries` — must not cross a network in clear), credentials in the URL, and
+    malformed hosts or ports. Any refusal is exit 5, saying why."""
     url = raw.strip().rstrip("/")
     if "://" not in url:
         url = f"https://{url}"
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CliError(f"the environment URL {raw!r} is not an http(s) URL", ExitCode.CONFIG)
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port  # .port raises on a bad or out-of-range port
+    except ValueError as exc:
+        raise CliError(f"{setting} {raw!r} is not a valid URL ({exc})", ExitCode.CONFIG) from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not host:
+        raise CliError(f"{setting} {raw!r} is not an http(s) URL", ExitCode.CONFIG)
+    if parts.username is not None or parts.password is not None:
         raise CliError(
-            f"refusing plain http:// for {parts.hostname}: the client secret would cross the "
-            "network in clear; use https:// (http is accepted for loopback hosts only)",
+            f"{setting} must not carry a user name or password; "
+            "credentials go in SCALEKIT_CLIENT_ID / SCALEKIT_CLIENT_SECRET",
             ExitCode.CONFIG,
         )
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
+    if scheme == "http" and not is_loopback(host):
         raise CliError(
-            f"the environment URL {raw!r} must be a bare origin such as https://acme.scalekit.dev",
+            f"refusing plain http:// for {host}: {carries} would cross the network in clear; "
+            "use https:// (http is accepted for loopback hosts only)",
             ExitCode.CONFIG,
         )
-    return f"{parts.scheme}://{parts.netloc}"
+    if parts.query or parts.fragment or (origin_only and parts.path not in ("", "/")):
+        shape = "a bare origin such as https://acme.scalekit.dev" if origin_only else "a URL"
+        raise CliError(f"{setting} {raw!r} must be {shape}", ExitCode.CONFIG)
+    path = "" if origin_only else parts.path.rstrip("/")
+    return f"{scheme}://{parts.netloc}{path}"
+
+
+def normalize_env_url(raw: str) -> str:
+    return normalize_url(raw, setting="the environment URL", carries="the client secret")
 
 
 def is_loopback(host: str) -> bool:
@@ -188,7 +204,12 @@ def resolve(
     found = layers.get("SK_GMAIL_API_URL")
     settings.sources["gmail_url"] = found[1] if found else "default"
     if found:
-        settings.gmail_url = found[0].rstrip("/")
+        settings.gmail_url = normalize_url(
+            found[0],
+            setting="SK_GMAIL_API_URL",
+            carries="the Gmail access token",
+            origin_only=False,
+        )
     found = layers.get("SK_HTTP_TIMEOUT")
     settings.sources["timeout"] = found[1] if found else "default"
     if found:

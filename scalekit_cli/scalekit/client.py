@@ -22,7 +22,7 @@ from .errors import (
     PermissionDenied,
     Unauthenticated,
 )
-from .http import HttpSession
+from .http import HttpSession, retry_after_seconds
 from .models import AccountPage, ConnectedAccount, MagicLink, Tool, ToolResult, json_object
 from .secrets import SecretRegistry
 from .token_cache import TokenCache
@@ -66,6 +66,9 @@ def api_error(response: httpx.Response) -> ApiError:
     status = response.status_code
     if not message:
         message = f"HTTP {status} from {response.url.host}"
+    wait = retry_after_seconds(response) if status == 429 else None
+    if wait is not None:
+        message += f" (the server asks to retry after {wait:.0f} s)"
     kinds: dict[int, type[ApiError]] = {404: NotFound, 409: AlreadyExists, 403: PermissionDenied}
     kind = kinds.get(status, ApiError)
     if status == 400 and code == 9:

@@ -175,7 +175,7 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after", "").strip()
     if not value:
         return None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)
@@ -260,7 +260,12 @@ class HttpSession:
                 repeatable = (idempotent or never_sent) and not isinstance(
                     exc, httpx.LocalProtocolError
                 )
-                delay = self._next_delay(attempt, started, None) if repeatable else None
+                timed_out = isinstance(exc, httpx.TimeoutException)
+                delay = (
+                    self._next_delay(attempt, started, None, after_timeout=timed_out)
+                    if repeatable
+                    else None
+                )
                 self._emit(request, attempt, attempt_started, error=cause, retry_in=delay)
                 if delay is None:
                     raise NetworkError(cause, host=request.url.host) from None
@@ -276,15 +281,29 @@ class HttpSession:
             self._sleep(delay)
             attempt += 1
 
-    def _next_delay(self, attempt: int, started: float, retry_after: float | None) -> float | None:
-        """The pause before the next attempt, or None when no retry is left."""
+    def _next_delay(
+        self,
+        attempt: int,
+        started: float,
+        retry_after: float | None,
+        *,
+        after_timeout: bool = False,
+    ) -> float | None:
+        """The pause before the next attempt, or None when no retry is left.
+
+        The budget bounds the whole call: after a timeout the next attempt may take the full
+        timeout again, so it is started only if that too fits. A server asking for a longer
+        wait than we would give it (`Retry-After` over the cap) gets its answer returned."""
         if attempt >= self.retry.max_retries:
             return None
         if retry_after is not None:
-            delay = min(retry_after, _RETRY_AFTER_CAP_SECONDS)
+            if retry_after > _RETRY_AFTER_CAP_SECONDS:
+                return None
+            delay = retry_after
         else:
             delay = self.retry.backoff(attempt)
-        if time.monotonic() - started + delay > self.retry.retry_budget:
+        worst_next_attempt = self.timeout if after_timeout else 0.0
+        if time.monotonic() - started + delay + worst_next_attempt > self.retry.retry_budget:
             return None
         return delay
 

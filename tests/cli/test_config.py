@@ -132,3 +132,38 @@ def test_stale_machine_token_is_replaced_once(sk, driver, sandbox):
         "/oauth/token",
         "/api/v1/connected_accounts/auth",
     ]
+
+
+def test_malformed_urls_are_configuration_errors(sk):
+    for url, words in (
+        ("https://[::1", "not a valid URL"),
+        ("https://host:99999", "not a valid URL"),
+        ("https://bob:pw-canary-Zq8@acme.scalekit.dev", "user name or password"),
+        ("ftp://acme.scalekit.dev", "not an http(s) URL"),
+        ("https://acme.scalekit.dev/some/path", "bare origin"),
+    ):
+        result = sk("token", "gmail", "--user", "u", "-v", env={"SCALEKIT_ENV_URL": url})
+        assert result.exit_code == 5, (url, result.stderr)
+        assert words in assert_one_error_line(result)
+        assert "pw-canary-Zq8" not in result.stderr
+
+
+def test_gmail_url_follows_the_same_rules(sk, driver, sandbox):
+    driver.connect("gmail", "u")
+    refused = sk("gmail", "unread", "--user", "u", env={"SK_GMAIL_API_URL": "http://gmail.example"})
+    assert refused.exit_code == 5
+    assert "Gmail access token would cross the network in clear" in assert_one_error_line(refused)
+    # A bare loopback host:port gets https:// like the environment URL (and so fails TLS here).
+    bare = sk(
+        "gmail",
+        "unread",
+        "--user",
+        "u",
+        "-v",
+        env={"SK_GMAIL_API_URL": sandbox.url.removeprefix("http://")},
+    )
+    assert bare.exit_code == 1
+    assert (
+        f"GET https://{sandbox.url.removeprefix('http://')}/gmail/v1/users/me/messages"
+        in bare.stderr
+    )
