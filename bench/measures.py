@@ -322,31 +322,49 @@ def one_connect(ctx: Context, identifier: str, interval: float, delay: float) ->
     return ConnectRun(delay, moments["noticed"] - approved, moments["exited"] - approved)
 
 
-def connect_notices(ctx: Context, runs: int, interval: float = 1.0) -> tuple[Row, ConnectResult]:
+def connect_notices(
+    ctx: Context, runs: int, interval: float = 1.0
+) -> tuple[list[Row], ConnectResult]:
+    """Two rows with the same budget: when sk notices (its success line) and when it exits.
+    The exit adds the process's own teardown (interpreter and kernel) to the noticing."""
     result = ConnectResult(interval, ctx.sandbox.round_trip_seconds("gmail", USER))
-    phases = random.Random(20240601)  # reproducible moments, spread over the polling cycle
+    moments = random.Random(20240601)
     for index in range(runs):
         identifier = f"connect_{index}_{int(time.time())}"
-        delay = 0.5 + phases.uniform(0, interval)
+        # Run k presses Allow at a random moment of the k-th slice of the polling cycle, so
+        # that the runs cover the whole cycle, its worst moment (just after a read) included.
+        delay = 0.5 + interval * (index + moments.random()) / runs
         result.runs.append(one_connect(ctx, identifier, interval, delay))
-    worst = max(run.exited for run in result.runs)
     budget = interval + result.round_trip
-    row = Row(
-        f"`sk connect --interval {interval:g}` approval → exit (max of {runs})",
-        f"≤ {interval * 1000:.0f} ms + 1 round trip ({result.round_trip * 1000:.1f} ms)",
-        f"{worst * 1000:.0f} ms",
-        worst <= budget,
-        Stats([run.exited for run in result.runs]),
-        note=f"approval → success line: max {max(r.noticed for r in result.runs) * 1000:.0f} ms",
+    target = f"≤ {interval * 1000:.0f} ms + 1 round trip ({result.round_trip * 1000:.1f} ms)"
+    rows = []
+    for label, values in (
+        ("success line", [run.noticed for run in result.runs]),
+        ("exit", [run.exited for run in result.runs]),
+    ):
+        worst = max(values)
+        rows.append(
+            Row(
+                f"`sk connect --interval {interval:g}` approval → {label} (max of {runs})",
+                target,
+                f"{worst * 1000:.0f} ms",
+                worst <= budget,
+                Stats(values),
+            )
+        )
+    teardown = [run.exited - run.noticed for run in result.runs]
+    rows[1].note = (
+        f"the exit comes {min(teardown) * 1000:.0f}-{max(teardown) * 1000:.0f} ms after the "
+        "success line: the process's teardown"
     )
-    return row, result
+    return rows, result
 
 
 # -- sk status with many accounts -----------------------------------------------------------
 
 # Each page of the account list answers this much later, as over a real network: it makes the
 # growth with the number of pages measurable above the noise of process start-up.
-STATUS_PAGE_LATENCY_MS = 50
+STATUS_PAGE_LATENCY_MS = 100
 ACCOUNTS_PATH = "/api/v1/connected_accounts"
 
 
@@ -410,18 +428,19 @@ def status_growth(
         f"({growth_kib / 1024:+.2f})",
         growth_kib <= 1024,
     )
-    # Linear: the time per extra account is about the same over both halves of the range
-    # (pages of 100 make it 1.25× here; anything quadratic would make it 2× or more).
+    # Linear: the time per extra account is about the same over both halves of the range.
+    # Pages of 100 (3, 5, 10 of them) make the second half's 1.25× the first's; work that
+    # grows with the square of the accounts would make it 2× or more.
     first = (middle.time.median - small.time.median) / (middle.accounts - small.accounts)
     second = (large.time.median - middle.time.median) / (large.accounts - middle.accounts)
     slope_ratio = second / first if first > 0 else float("inf")
     time_row = Row(
         f"`sk status` time, {small.accounts} / {middle.accounts} / {large.accounts} accounts "
         f"(+{STATUS_PAGE_LATENCY_MS} ms per page)",
-        "linear (ms per extra account, 2nd half ÷ 1st half ≤ 1.5)",
+        "linear (ms per extra account, 2nd half ÷ 1st half ≤ 1.6)",
         f"{small.time.median * 1000:.0f} / {middle.time.median * 1000:.0f} / "
         f"{large.time.median * 1000:.0f} ms; {slope_ratio:.2f}",
-        slope_ratio <= 1.5,
+        slope_ratio <= 1.6,
         note=f"{first * 1e5:.0f} then {second * 1e5:.0f} ms per 100 more accounts",
     )
     return [memory_row, time_row], points

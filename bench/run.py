@@ -39,7 +39,7 @@ FULL = Plan(
     gmail_runs=9,
     connect_runs=8,
     status_sizes=(250, 500, 1000),
-    status_runs=5,
+    status_runs=9,
     importtime_runs=7,
     warmup=1,
 )
@@ -113,8 +113,8 @@ def measure_everything(plan: Plan, with_sdk: bool, report: Report, work: Path) -
             progress("sk gmail unread vs the one-by-one loop …")
             report.rows.append(measures.gmail_vs_loop(ctx, plan.gmail_runs, plan.warmup))
             progress("sk connect noticing approvals …")
-            row, report.connect = measures.connect_notices(ctx, plan.connect_runs)
-            report.rows.append(row)
+            rows, report.connect = measures.connect_notices(ctx, plan.connect_runs)
+            report.rows += rows
             progress("import time …")
             report.imports = import_breakdowns(ctx, plan.importtime_runs)
     finally:

@@ -27,7 +27,7 @@ _sk() {
     "config") words="show --help -h" ;;
     "config show") words="--json --debug --verbose --help -v -h" ;;
     "connect") words="--user --timeout --interval --no-wait --force --open --qr --verify-user --verify-url --json --debug --verbose --help -u -v -h" ;;
-    "demo") words="--debug --verbose --help -v -h" ;;
+    "demo") words="--json --debug --verbose --help -v -h" ;;
     "disconnect") words="--user --yes --json --debug --verbose --help -u -y -v -h" ;;
     "doctor") words="--user --json --debug --verbose --help -u -v -h" ;;
     "exec-tool") words="--user --connector --account-id --data --param --json --debug --verbose --help -u -d -p -v -h" ;;

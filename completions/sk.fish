@@ -52,6 +52,7 @@ complete -c sk -n '__fish_seen_subcommand_from connect' -l json -d 'Print the re
 complete -c sk -n '__fish_seen_subcommand_from connect' -l debug -d 'Reveal secrets (tokens) and trace HTTP with them.'
 complete -c sk -n '__fish_seen_subcommand_from connect' -l verbose -s v -d 'Trace each HTTP exchange on stderr, secrets redacted.'
 complete -c sk -n '__fish_seen_subcommand_from connect' -l help -s h -d 'Show help and exit.'
+complete -c sk -n '__fish_seen_subcommand_from demo' -l json -d 'Print the result as JSON on stdout.'
 complete -c sk -n '__fish_seen_subcommand_from demo' -l debug -d 'Reveal secrets (tokens) and trace HTTP with them.'
 complete -c sk -n '__fish_seen_subcommand_from demo' -l verbose -s v -d 'Trace each HTTP exchange on stderr, secrets redacted.'
 complete -c sk -n '__fish_seen_subcommand_from demo' -l help -s h -d 'Show help and exit.'

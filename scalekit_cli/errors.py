@@ -25,10 +25,29 @@ class CliError(Exception):
         self.exit_code = int(exit_code)
 
 
+def shell_word(text: str) -> str:
+    """`text` quoted for a POSIX shell. Text with characters a terminal does not show as they
+    are (line separators, bidi controls that reorder the line) is written as bash's $'…'
+    with those characters escaped, so the command is one line that reads as it runs."""
+    if text.isprintable():
+        return shlex.quote(text)
+    escaped = []
+    for char in text:
+        if char in "\\'":
+            escaped.append("\\" + char)
+        elif char.isprintable():
+            escaped.append(char)
+        elif ord(char) <= 0xFFFF:
+            escaped.append(f"\\u{ord(char):04x}")
+        else:
+            escaped.append(f"\\U{ord(char):08x}")
+    return "$'" + "".join(escaped) + "'"
+
+
 def connect_command(connector: str, identifier: str, *, prefix: str = "sk") -> str:
     """The exact command that connects an account, quoted for a POSIX shell; `prefix` carries
     the root options the user gave (`sk --env-url … --client-id …`), so it runs as printed."""
-    return f"{prefix} connect {shlex.quote(connector)} --user {shlex.quote(identifier)}"
+    return f"{prefix} connect {shell_word(connector)} --user {shell_word(identifier)}"
 
 
 def not_connected(

@@ -139,6 +139,14 @@ def unusable_account_code(status: int, body: Any) -> str | None:
 def run(options: RequestOptions, runtime: Runtime) -> int:
     validate_connector(options.connector)
     validate_identifier(options.identifier)
+    for what, value in (("the connector", options.connector), ("--user", options.identifier)):
+        # The proxy names the account in HTTP headers, whose values cannot start or end with a
+        # space (RFC 9110 trims them): refuse rather than send another identifier.
+        if value != value.strip(" "):
+            raise CliError(
+                f"{what} starts or ends with a space, which the proxy's header cannot carry",
+                ExitCode.USAGE,
+            )
     method, path = method_and_path(options.target, options.data is not None)
     path = with_query(path, options.query)
     headers: dict[str, str | bytes] = {}

@@ -117,7 +117,7 @@ def run(options: TokenOptions, runtime: Runtime) -> int:
 
     if options.json:
         token = account.authorization_details.oauth_token if account.authorization_details else None
-        name, value = primary_secret(account) if fields else ("", "")
+        name, value = primary_secret(account)  # no credentials at all: exit 3, as without --json
         out.json(
             {
                 "connector": account.connector or options.connector,

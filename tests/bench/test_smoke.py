@@ -27,7 +27,8 @@ def test_the_smoke_run_measures_every_row(tmp_path: Path):
         "`sk token`, warm cache ÷ SDK import",
         "`sk --help` − `python -c pass`",
         "`sk gmail unread --limit 20`",
-        "`sk connect --interval 1`",
+        "`sk connect --interval 1` approval → success line",
+        "`sk connect --interval 1` approval → exit",
         "`sk status` peak RSS",
         "`sk status` time",
     ):

@@ -163,12 +163,15 @@ def test_identifiers_are_refused_or_reach_the_server_exactly(
 @given(identifier=hostile_text)
 @example(identifier="crlf\r\nX-Injected: yes")
 @example(identifier="utf8 é 😀 \u202e")
+@example(identifier="\u200f ")
+@example(identifier=" leading space")
 @example(identifier="a\udcffb")
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], **EXAMPLES)
 def test_an_identifier_sent_as_a_header_cannot_inject_one(
     identifier: str, runner: SkRunner, shared_sandbox: LiveSandbox
 ) -> None:
-    """`sk request` names the account in the proxy's `identifier` header."""
+    """`sk request` names the account in the proxy's `identifier` header — whose value cannot
+    start or end with a space, so such an identifier is refused there."""
     result, log = run_logged(
         runner,
         shared_sandbox,
@@ -177,7 +180,7 @@ def test_an_identifier_sent_as_a_header_cannot_inject_one(
         f"--user={identifier}",
         "/gmail/v1/users/me/profile",
     )
-    if not acceptable_identifier(identifier):
+    if not acceptable_identifier(identifier) or identifier != identifier.strip(" "):
         assert_clear_usage_error(result, api_requests(log))
         return
     [proxied] = [entry for entry in log if entry["path"].startswith("/proxy/")]
@@ -446,3 +449,28 @@ def test_hostile_identifiers_through_the_console_script(
         shared_sandbox.clear_requests()
         result = sk("status", "gmail", f"--user={identifier}")
         assert_clear_usage_error(result, api_requests(shared_sandbox.requests()))
+
+
+@given(identifier=hostile_text.filter(acceptable_identifier))
+@example(identifier="\u200f\u2028")
+@example(identifier="\u202eevil'\\")
+@example(identifier='it\'s a "test"')
+@settings(max_examples=40, **EXAMPLES)
+def test_the_suggested_connect_command_is_one_line_that_runs_as_printed(identifier: str) -> None:
+    """`sk` prints `sk connect … --user WORD` for the user to paste: WORD must be one line with
+    nothing that reorders it on a terminal, and a shell must turn it back into the identifier."""
+    from scalekit_cli.errors import shell_word
+
+    word = shell_word(identifier)
+    assert len(word.splitlines()) == 1
+    assert not any(
+        unicodedata.category(char) in ("Cc", "Cs") or char in BIDI_CONTROLS for char in word
+    )
+    echoed = subprocess.run(
+        ["bash", "-c", f"printf '%s' {word}"],
+        capture_output=True,
+        env={"LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"},
+        timeout=10,
+        check=True,
+    )
+    assert echoed.stdout.decode("utf-8") == identifier
