@@ -264,7 +264,7 @@ def _rfc3339_seconds(value: str) -> float:
 def one_connect(ctx: Context, identifier: str, interval: float, delay: float) -> ConnectRun:
     """Run `sk connect`, press Allow `delay` s after its link appears, and time how long it
     takes sk to notice and to exit, from the moment the sandbox recorded the approval."""
-    from scalekit_cli.commands.demo import approve_as_browser
+    from scalekit_cli.hosted_form import approve_as_browser
 
     command = ctx.sk(
         "sk connect",

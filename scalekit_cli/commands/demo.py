@@ -13,13 +13,11 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin
 
 import typer
 
-from ..errors import CliError, ExitCode
+from ..errors import ExitCode
 from ..runtime import Runtime
 from ..scalekit.errors import NotFound
 from . import connect, exec_tool, gmail, token
@@ -34,59 +32,6 @@ DEMO_TOOL_ARGUMENTS = '{"query": "is:unread", "max_results": 2}'
 class DemoOptions:
     identifier: str = DEMO_USER
     json: bool = False
-
-
-class _FormFinder(HTMLParser):
-    """The hosted page's form: its action, hidden inputs, and the submit buttons."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.action: str | None = None
-        self.fields: dict[str, str] = {}
-        self.buttons: list[tuple[str, str, str]] = []  # (name, value, label)
-        self._button: tuple[str, str] | None = None
-        self._label = ""
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k: v or "" for k, v in attrs}
-        if tag == "form" and self.action is None:
-            self.action = values.get("action", "")
-        elif tag == "input" and values.get("type", "text") == "hidden" and values.get("name"):
-            self.fields[values["name"]] = values.get("value", "")
-        elif tag == "button" and values.get("type", "submit") == "submit":
-            self._button = (values.get("name", ""), values.get("value", ""))
-            self._label = ""
-
-    def handle_data(self, data: str) -> None:
-        if self._button is not None:
-            self._label += data
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "button" and self._button is not None:
-            self.buttons.append((*self._button, self._label.strip()))
-            self._button = None
-
-
-def approve_as_browser(
-    link: str, *, press: str = "Allow", fill: dict[str, str] | None = None
-) -> str:
-    """Open the hosted page, fill its inputs and press the button labelled `press`; returns the
-    final page's text (after redirects)."""
-    from ..scalekit import _httpx as httpx
-
-    with httpx.Client(timeout=10, follow_redirects=True) as browser:
-        page = browser.get(link)
-        form = _FormFinder()
-        form.feed(page.text)
-        chosen = [b for b in form.buttons if b[2] == press]
-        if page.status_code != 200 or form.action is None or not chosen:
-            raise CliError(f"the hosted page at {link} has no {press!r} button", ExitCode.FAILURE)
-        name, value, _ = chosen[0]
-        fields = {**form.fields, **(fill or {})}
-        if name:
-            fields[name] = value
-        answer = browser.post(urljoin(str(page.url), form.action or ""), data=fields)
-        return answer.text
 
 
 def _captured_json(runtime: Runtime, step: Callable[[], object]) -> Any:
@@ -121,6 +66,8 @@ def run(options: DemoOptions, runtime: Runtime) -> int:
     link = client.magic_link(DEMO_CONNECTOR, user)
     connect.show_link(runtime, connect_options, link)
     out.info("   … pressing Allow on the hosted page, as the user's browser would")
+    from ..hosted_form import approve_as_browser
+
     approve_as_browser(link.link)
     account = connect.wait_until_active(runtime, connect_options, link, None)
     out.success(f"{DEMO_CONNECTOR} is connected for {user} (ACTIVE)\n")

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -208,6 +207,8 @@ def check_clock(diagnosis: Diagnosis) -> Check:
     if probe is None:
         return Check("clock", SKIP, "needs a reachable environment")
     try:
+        from email.utils import parsedate_to_datetime
+
         server = parsedate_to_datetime(probe.date_header)
     except (TypeError, ValueError):
         return Check("clock", SKIP, "the server sent no usable Date header")

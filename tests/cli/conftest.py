@@ -81,7 +81,7 @@ class SandboxDriver:
 
     def connect(self, connector: str, identifier: str, **form) -> dict:
         """Create the account and press Allow on its hosted page; returns `/auth`'s account."""
-        from scalekit_cli.commands.demo import approve_as_browser
+        from scalekit_cli.hosted_form import approve_as_browser
 
         approve_as_browser(self.link(connector, identifier), **form)
         return self.account(connector, identifier, credentials=True)
@@ -125,7 +125,7 @@ class SandboxDriver:
     ) -> threading.Thread:
         """In the background, once `after_polls` status polls went by, press `press` on a
         hosted page of the account, as its user would in a browser."""
-        from scalekit_cli.commands.demo import approve_as_browser
+        from scalekit_cli.hosted_form import approve_as_browser
 
         def approve() -> None:
             self.wait_for_polls(after_polls)

@@ -9,7 +9,7 @@ import select
 import subprocess
 import time
 
-from scalekit_cli.commands.demo import approve_as_browser
+from scalekit_cli.hosted_form import approve_as_browser
 from tests.cli.conftest import SK
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

@@ -253,7 +253,7 @@ class Setup:
 
     def connect(self, connector: str, identifier: str, **form: Any) -> dict:
         """An ACTIVE account: created, and Allow pressed on its hosted page."""
-        from scalekit_cli.commands.demo import approve_as_browser
+        from scalekit_cli.hosted_form import approve_as_browser
 
         self.create(connector, identifier)
         link = self.api(
