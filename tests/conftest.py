@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -33,8 +34,7 @@ class LiveSandbox:
     url: str
     settings: object
     app: object
-    _server: object = field(repr=False)
-    _thread: threading.Thread = field(repr=False)
+    _stop: Callable[[], None] = field(repr=False)
 
     @property
     def engine(self):
@@ -71,14 +71,19 @@ class LiveSandbox:
         return answer.json()["access_token"]
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._stop()
 
 
-def start_live_sandbox(settings) -> LiveSandbox:
+def serve_app(
+    app: Any,
+    *,
+    ssl_certfile: Path | None = None,
+    ssl_keyfile: Path | None = None,
+    date_header: bool = True,
+) -> tuple[str, Callable[[], None]]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1 in a thread; (base URL, stop).
+    `date_header=False` leaves the `Date` header to the app."""
     import uvicorn
-
-    from scalekit_cli.sandbox import create_app
 
     # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
     # without it every keep-alive response stalls ~40 ms (Nagle against delayed ACKs).
@@ -86,19 +91,38 @@ def start_live_sandbox(settings) -> LiveSandbox:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    app = create_app(settings)
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_keep_alive=30)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="off",
+        timeout_keep_alive=30,
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+        date_header=date_header,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the sandbox did not start")
+            raise RuntimeError("the server did not start")
         time.sleep(0.01)
-    return LiveSandbox(
-        url=f"http://127.0.0.1:{port}", settings=settings, app=app, _server=server, _thread=thread
-    )
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+    scheme = "https" if ssl_certfile else "http"
+    return f"{scheme}://127.0.0.1:{port}", stop
+
+
+def start_live_sandbox(settings) -> LiveSandbox:
+    from scalekit_cli.sandbox import create_app
+
+    app = create_app(settings)
+    url, stop = serve_app(app)
+    return LiveSandbox(url=url, settings=settings, app=app, _stop=stop)
 
 
 @pytest.fixture

@@ -723,22 +723,28 @@ class SandboxEngine:
     def now_datetime(self) -> datetime:
         return datetime.fromtimestamp(self.now(), tz=UTC)
 
+    def _use_active(self, session: StoreSession, account: AccountRecord) -> float:
+        """An account about to be used (a proxied call, a tool run): it must be ACTIVE; its
+        token is refreshed when due and the use recorded. Returns the sandbox time."""
+        if account.status != ACTIVE:
+            raise ApiError(
+                FAILED_PRECONDITION,
+                f"connected account is {account.status}, not ACTIVE",
+                "CONNECTED_ACCOUNT_NOT_ACTIVE",
+            )
+        now = self._now_in(session)
+        self._refresh_if_due(account, now)
+        _record_use(account, now)
+        session.save_account(account)
+        return now
+
     # --- proxy --------------------------------------------------------------------------------
 
     def account_for_proxy(self, connector: str, identifier: str) -> AccountRecord:
         """The account a proxied call runs as, with a fresh token, its use recorded."""
         with self.store.write() as session:
             account = self._get(session, AccountKey(connector=connector, identifier=identifier))
-            if account.status != ACTIVE:
-                raise ApiError(
-                    FAILED_PRECONDITION,
-                    f"connected account is {account.status}, not ACTIVE",
-                    "CONNECTED_ACCOUNT_NOT_ACTIVE",
-                )
-            now = self._now_in(session)
-            self._refresh_if_due(account, now)
-            _record_use(account, now)
-            session.save_account(account)
+            self._use_active(session, account)
             return account
 
     # --- tools --------------------------------------------------------------------------------
@@ -840,16 +846,7 @@ class SandboxEngine:
                 raise ApiError(
                     INVALID_ARGUMENT, f"tool {tool.name} runs on connector {tool.connector!r}"
                 )
-            if account.status != ACTIVE:
-                raise ApiError(
-                    FAILED_PRECONDITION,
-                    f"connected account is {account.status}, not ACTIVE",
-                    "CONNECTED_ACCOUNT_NOT_ACTIVE",
-                )
-            now = self._now_in(session)
-            self._refresh_if_due(account, now)
-            _record_use(account, now)
-            session.save_account(account)
+            now = self._use_active(session, account)
         if account.status != ACTIVE:
             raise ApiError(
                 FAILED_PRECONDITION,

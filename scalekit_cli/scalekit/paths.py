@@ -16,37 +16,28 @@ def _xdg(variable: str, fallback: str) -> Path:
     return base / APP_NAME
 
 
-def cache_dir() -> Path:
-    override = os.environ.get("SK_CACHE_DIR")
-    if override:
-        return Path(override)
+def _user_dir(override: str, xdg_variable: str, xdg_fallback: str, kind: str) -> Path:
+    """`override` when set; else the XDG directory on Linux; else platformdirs' `kind`."""
+    value = os.environ.get(override)
+    if value:
+        return Path(value)
     if sys.platform.startswith("linux"):
-        return _xdg("XDG_CACHE_HOME", ".cache")
+        return _xdg(xdg_variable, xdg_fallback)
     import platformdirs
 
-    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+    return Path(getattr(platformdirs, f"user_{kind}_dir")(APP_NAME, appauthor=False))
+
+
+def cache_dir() -> Path:
+    return _user_dir("SK_CACHE_DIR", "XDG_CACHE_HOME", ".cache", "cache")
 
 
 def data_dir() -> Path:
-    override = os.environ.get("SK_DATA_DIR")
-    if override:
-        return Path(override)
-    if sys.platform.startswith("linux"):
-        return _xdg("XDG_DATA_HOME", ".local/share")
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    return _user_dir("SK_DATA_DIR", "XDG_DATA_HOME", ".local/share", "data")
 
 
 def config_dir() -> Path:
-    override = os.environ.get("SK_CONFIG_DIR")
-    if override:
-        return Path(override)
-    if sys.platform.startswith("linux"):
-        return _xdg("XDG_CONFIG_HOME", ".config")
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    return _user_dir("SK_CONFIG_DIR", "XDG_CONFIG_HOME", ".config", "config")
 
 
 def private_dir(path: Path) -> Path:

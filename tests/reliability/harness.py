@@ -13,11 +13,8 @@ import functools
 import os
 import socket
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +22,7 @@ import httpx
 from typer.testing import CliRunner
 
 from tests.cli.conftest import SkResult
-from tests.conftest import CANARY_CLIENT_ID, CANARY_CLIENT_SECRET, LiveSandbox
+from tests.conftest import CANARY_CLIENT_ID, CANARY_CLIENT_SECRET, LiveSandbox, serve_app
 
 # Environment variables a developer's shell may hold that would change what `sk` does.
 FOREIGN_VARIABLE_PREFIXES = ("SCALEKIT_", "SK_", "SSL_CERT_", "REQUESTS_CA_BUNDLE")
@@ -37,47 +34,6 @@ def closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def serve_app(
-    app: Any,
-    *,
-    ssl_certfile: Path | None = None,
-    ssl_keyfile: Path | None = None,
-    date_header: bool = True,
-) -> tuple[str, Callable[[], None]]:
-    """Serve an ASGI app with uvicorn on 127.0.0.1 in a thread; (base URL, stop).
-    `date_header=False` leaves the `Date` header to the app."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        lifespan="off",
-        timeout_keep_alive=30,
-        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
-        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
-        date_header=date_header,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.01)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-    scheme = "https" if ssl_certfile else "http"
-    return f"{scheme}://127.0.0.1:{port}", stop
 
 
 def start_sandbox(
@@ -101,17 +57,7 @@ def start_sandbox(
         ssl_keyfile=ssl_keyfile,
         date_header=date_header,
     )
-    return _StoppableSandbox(
-        url=url, settings=settings, app=app, _server=None, _thread=None, _stop=stop
-    )
-
-
-@dataclass
-class _StoppableSandbox(LiveSandbox):
-    _stop: Callable[[], None] = field(default=lambda: None, repr=False)
-
-    def stop(self) -> None:
-        self._stop()
+    return LiveSandbox(url=url, settings=settings, app=app, _stop=stop)
 
 
 @contextmanager
