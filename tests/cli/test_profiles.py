@@ -221,11 +221,12 @@ def test_plaintext_backends_are_used_only_when_chosen_explicitly():
         def get_password(self, service, username):
             return None
 
+        # Choosing a backend never stores through a candidate: these must not be reached.
         def set_password(self, service, username, password):
-            raise NotImplementedError
+            raise AssertionError("choose_backend stored through a candidate")
 
         def delete_password(self, service, username):
-            raise NotImplementedError
+            raise AssertionError("choose_backend deleted through a candidate")
 
     plaintext, recommended = PlaintextKeyring(), Recommended()
     # Detected: only a recommended backend (priority >= 1) will do.
