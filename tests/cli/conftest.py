@@ -4,10 +4,12 @@ against a live sandbox on a loopback port."""
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +52,35 @@ def assert_one_error_line(result: SkResult) -> str:
     assert lines, "nothing on stderr"
     assert lines[-1].startswith("sk: "), lines
     return lines[-1]
+
+
+def read_terminal(
+    leader: int,
+    react: Callable[[bytes], None] | None = None,
+    *,
+    finished: Callable[[], bool] | None = None,
+    timeout: float = 30.0,
+) -> bytes:
+    """Everything a program writes to the pseudo-terminal `leader` until it closes it (or
+    `finished()` says so while nothing more is waiting); `react(screen)` runs after each read,
+    to type at prompts."""
+    screen = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the program closed the terminal
+                break
+            if not chunk:
+                break
+            screen += chunk
+        if react is not None:
+            react(screen)
+        if finished is not None and not ready and finished():
+            break
+    return screen
 
 
 class SandboxDriver:

@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 import os
 import pty
-import select
 import stat
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -30,7 +28,7 @@ from scalekit_cli.profiles import (
     render_profiles,
     save_profiles,
 )
-from tests.cli.conftest import SK, assert_no_leak, assert_one_error_line
+from tests.cli.conftest import SK, assert_no_leak, assert_one_error_line, read_terminal
 from tests.conftest import CANARY_CLIENT_ID, CANARY_CLIENT_SECRET
 
 NO_CREDENTIALS = {"SCALEKIT_ENV_URL": "", "SCALEKIT_CLIENT_ID": "", "SCALEKIT_CLIENT_SECRET": ""}
@@ -263,25 +261,17 @@ def test_login_on_a_terminal_asks_and_hides_the_secret(sk_env, sandbox, keyring_
     if pid == 0:  # the child: exec sk at once
         os.chdir(tmp_path)
         os.execve(str(SK), [str(SK), "login", "--profile", "typed"], env)
-    screen = b""
     answers = [
         (b"Environment URL", sandbox.url.encode()),
         (b"Client ID", CANARY_CLIENT_ID.encode()),
         (b"Client secret (input hidden)", CANARY_CLIENT_SECRET.encode()),
     ]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([leader], [], [], 0.1)
-        if ready:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            screen += chunk
+
+    def answer_prompts(screen: bytes) -> None:
         if answers and answers[0][0] in screen:
             os.write(leader, answers.pop(0)[1] + b"\n")
+
+    screen = read_terminal(leader, answer_prompts)
     _, status = os.waitpid(pid, 0)
     os.close(leader)
     text = screen.decode("utf-8", "replace")

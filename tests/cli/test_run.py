@@ -10,14 +10,12 @@ from __future__ import annotations
 import hashlib
 import os
 import pty
-import select
 import signal
 import sys
-import time
 
 import pytest
 
-from tests.cli.conftest import SK, assert_no_leak, assert_one_error_line
+from tests.cli.conftest import SK, assert_no_leak, assert_one_error_line, read_terminal
 from tests.conftest import CANARY_CLIENT_SECRET
 
 REPORT = """
@@ -194,22 +192,15 @@ def test_ctrl_c_on_the_terminal_lets_the_child_finish_and_keeps_its_exit_code(
     if pid == 0:  # the child: sk in the foreground of a new terminal
         os.chdir(tmp_path)
         os.execve(str(SK), argv, env)
-    screen = b""
     pressed = False
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([leader], [], [], 0.1)
-        if ready:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            screen += chunk
+
+    def press_ctrl_c_when_ready(screen: bytes) -> None:
+        nonlocal pressed
         if not pressed and b"ready" in screen:
             os.write(leader, b"\x03")  # Ctrl-C, as typed
             pressed = True
+
+    screen = read_terminal(leader, press_ctrl_c_when_ready)
     _, status = os.waitpid(pid, 0)
     os.close(leader)
     text = screen.decode("utf-8", "replace")

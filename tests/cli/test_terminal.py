@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 import pty
 import re
-import select
 import subprocess
-import time
 
 from scalekit_cli.hosted_form import approve_as_browser
-from tests.cli.conftest import SK
+from tests.cli.conftest import SK, read_terminal
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/magic/[A-Za-z0-9_\-]+")
@@ -29,25 +27,16 @@ def _run_on_a_terminal(sk_env: dict[str, str], cwd, extra_env: dict[str, str], d
         cwd=cwd,
     )
     os.close(follower)
-    screen = b""
     approved = False
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([leader], [], [], 0.1)
-        if ready:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            screen += chunk
-        text = screen.decode("utf-8", "replace")
-        if not approved and driver.polls() >= 6 and LINK.search(text):
-            approve_as_browser(LINK.search(text).group(0))
+
+    def approve_once_linked(screen: bytes) -> None:
+        nonlocal approved
+        found = LINK.search(screen.decode("utf-8", "replace"))
+        if not approved and found and driver.polls() >= 6:
+            approve_as_browser(found.group(0))
             approved = True
-        if process.poll() is not None and not ready:
-            break
+
+    screen = read_terminal(leader, approve_once_linked, finished=lambda: process.poll() is not None)
     process.wait(timeout=10)
     os.close(leader)
     assert process.returncode == 0, screen.decode("utf-8", "replace")
