@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint completions screenshots browser bench bench-sdk bench-smoke clean
+.PHONY: demo test lint contract completions screenshots browser bench bench-sdk bench-smoke clean
 
 # The runtime install (what a user gets from `pip install`), stamped so reruns are instant.
 $(VENV)/.installed: pyproject.toml
@@ -32,6 +32,11 @@ test: $(VENV)/.installed-dev browser
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check scalekit_cli tests bench scripts
 	$(BIN)/ruff format --check scalekit_cli tests bench scripts
+
+# The vendor's documents the project ships: newer copies from ../shared, what changed, and the
+# descriptor set of the official SDK's proto messages (the field rules).
+contract: $(VENV)/.installed-dev
+	$(BIN)/python scripts/contract.py --descriptors
 
 completions: $(VENV)/.installed
 	$(BIN)/python -m scalekit_cli.completion_gen completions

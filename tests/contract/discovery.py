@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from .formats import strict_format_checker
-from .openapi import SHARED_DIR
+from scalekit_cli.sandbox.contract import GMAIL_DISCOVERY_PATH as DISCOVERY_PATH
 
-DISCOVERY_PATH = SHARED_DIR / "gmail" / "gmail.v1.discovery.json"
+from .formats import strict_format_checker
 
 # Google's JSON error envelope (AIP-193 / the v1 error format) for 4xx answers.
 GOOGLE_ERROR_SCHEMA: dict[str, Any] = {
@@ -64,7 +63,7 @@ def load_discovery() -> dict[str, Any]:
     if not DISCOVERY_PATH.is_file():
         pytest.fail(
             f"the Gmail discovery document is missing: expected {DISCOVERY_PATH} "
-            "(put the shared directory beside the repository)",
+            "(run `make contract`)",
             pytrace=False,
         )
     return json.loads(DISCOVERY_PATH.read_text(encoding="utf-8"))

@@ -16,7 +16,6 @@ import copy
 import json
 from collections.abc import Collection, Iterable, Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,11 +23,10 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from .formats import strict_format_checker
+# The copies the project ships (`make contract` refreshes them from ../shared).
+from scalekit_cli.sandbox.contract import OPENAPI_PATH
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_DIR = (REPO_ROOT / ".." / "shared").resolve()
-OPENAPI_PATH = SHARED_DIR / "scalekit" / "agentkit.openapi.json"
+from .formats import strict_format_checker
 
 STRICT_RESPONSE_URI = "urn:scalekit:agentkit:strict-response"
 STRICT_REQUEST_URI = "urn:scalekit:agentkit:strict-request"
@@ -116,12 +114,11 @@ _SUBSCHEMA_MAP_KEYS = ("properties", "patternProperties", "$defs", "dependentSch
 
 @cache
 def load_document() -> dict[str, Any]:
-    """The vendor's document, read from ../shared next to the repository."""
+    """The vendor's document, as the project ships it."""
     if not OPENAPI_PATH.is_file():
         pytest.fail(
             f"the AgentKit OpenAPI document is missing: expected {OPENAPI_PATH} "
-            "(the contract tests validate every answer against it; put the shared "
-            "directory beside the repository)",
+            "(the contract tests validate every answer against it; run `make contract`)",
             pytrace=False,
         )
     return json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))

@@ -1,7 +1,7 @@
 """Contract tests of the sandbox's AgentKit REST API, written from the vendor's documents.
 
-Sources: the AgentKit OpenAPI document (`../shared/scalekit/agentkit.openapi.json`) and
-CONTRACT.md beside it; docs/architecture.md for the sandbox-only admin surface and the hosted
+Sources: the AgentKit OpenAPI document (`scalekit_cli/sandbox/contract/agentkit.openapi.json`)
+and CONTRACT.md beside it; docs/architecture.md for the sandbox-only admin surface and the hosted
 page's form. Every answer, error answers included, is validated strictly (no field the document
 does not name), and every request the tests send is validated the same way first.
 """

@@ -1,0 +1,204 @@
+"""Refresh the contract the project ships (`make contract`).
+
+The sandbox and the tests read the vendor's documents from `scalekit_cli/sandbox/contract/`,
+so a fresh clone needs nothing beside it. This script:
+
+1. copies newer documents from `../shared/` (the directory where new releases of them arrive)
+   over the shipped copies, and says what changed: operations and schemas of the OpenAPI
+   document, methods and schemas of Gmail's discovery document;
+2. with `--descriptors`, rebuilds the descriptor set of the official SDK's proto messages
+   (`scalekit-sdk-python`, from the dev extras) that carries the service's `buf.validate`
+   field rules: the sandbox's rule table is derived from it, never typed by hand.
+
+    python scripts/contract.py [--shared ../shared] [--descriptors] [--check]
+
+`--check` changes nothing and exits 1 when a shipped copy differs from `../shared/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONTRACT_DIR = REPO_ROOT / "scalekit_cli" / "sandbox" / "contract"
+
+# (file in ../shared, shipped copy)
+DOCUMENTS = (
+    ("scalekit/agentkit.openapi.json", "agentkit.openapi.json"),
+    ("scalekit/CONTRACT.md", "CONTRACT.md"),
+    ("gmail/gmail.v1.discovery.json", "gmail.v1.discovery.json"),
+)
+
+# The SDK modules whose services AgentKit's REST document maps (connected accounts, tools,
+# MCP configurations, custom providers) and the gateway's error details.
+SDK_MODULES = (
+    "scalekit.v1.connected_accounts.connected_accounts_pb2",
+    "scalekit.v1.tools.tools_pb2",
+    "scalekit.v1.mcp.mcp_pb2",
+    "scalekit.v1.providers.providers_pb2",
+    "scalekit.v1.errdetails.errdetails_pb2",
+)
+SDK_DISTRIBUTION = "scalekit-sdk-python"
+
+
+def _openapi_summary(doc: dict[str, Any]) -> tuple[set[str], dict[str, str]]:
+    operations = {
+        f"{method.upper()} {path}"
+        for path, item in doc.get("paths", {}).items()
+        for method in item
+        if method in {"get", "put", "post", "delete", "patch"}
+    }
+    schemas = doc.get("components", {}).get("schemas", {})
+    return operations, {name: _digest(schema) for name, schema in schemas.items()}
+
+
+def _discovery_summary(doc: dict[str, Any]) -> tuple[set[str], dict[str, str]]:
+    methods: set[str] = set()
+
+    def walk(resources: dict[str, Any]) -> None:
+        for resource in resources.values():
+            for method in resource.get("methods", {}).values():
+                methods.add(method.get("id", "?"))
+            walk(resource.get("resources", {}))
+
+    walk(doc.get("resources", {}))
+    schemas = doc.get("schemas", {})
+    return methods, {name: _digest(schema) for name, schema in schemas.items()}
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def _describe_change(name: str, old_text: str, new_text: str) -> Iterable[str]:
+    if not name.endswith(".json"):
+        yield f"{name}: text changed ({len(old_text)} → {len(new_text)} characters)"
+        return
+    old, new = json.loads(old_text), json.loads(new_text)
+    summary = _discovery_summary if "discovery" in name else _openapi_summary
+    (old_ops, old_schemas), (new_ops, new_schemas) = summary(old), summary(new)
+    kind = "method" if "discovery" in name else "operation"
+    for op in sorted(new_ops - old_ops):
+        yield f"{name}: + {kind} {op}"
+    for op in sorted(old_ops - new_ops):
+        yield f"{name}: - {kind} {op}"
+    for schema in sorted(new_schemas.keys() - old_schemas.keys()):
+        yield f"{name}: + schema {schema}"
+    for schema in sorted(old_schemas.keys() - new_schemas.keys()):
+        yield f"{name}: - schema {schema}"
+    for schema in sorted(old_schemas.keys() & new_schemas.keys()):
+        if old_schemas[schema] != new_schemas[schema]:
+            yield f"{name}: ~ schema {schema}"
+    if old_ops == new_ops and old_schemas == new_schemas:
+        yield f"{name}: changed outside operations and schemas"
+
+
+def refresh_documents(shared: Path, *, check: bool) -> int:
+    """Copy newer documents from `shared`; print what changed. Returns the number changed."""
+    if not shared.is_dir():
+        print(f"contract: {shared} does not exist; the shipped copies stay as they are")
+        return 0
+    changed = 0
+    for source_name, copy_name in DOCUMENTS:
+        source, copy = shared / source_name, CONTRACT_DIR / copy_name
+        if not source.is_file():
+            print(f"contract: {source} is missing; {copy_name} stays as it is")
+            continue
+        new_text = source.read_text(encoding="utf-8")
+        old_text = copy.read_text(encoding="utf-8") if copy.is_file() else ""
+        if new_text == old_text:
+            print(f"contract: {copy_name} is up to date")
+            continue
+        changed += 1
+        if old_text:
+            for line in _describe_change(copy_name, old_text, new_text):
+                print(f"contract: {line}")
+        else:
+            print(f"contract: {copy_name} is new")
+        if not check:
+            copy.write_text(new_text, encoding="utf-8")
+    return changed
+
+
+def build_descriptor_set() -> tuple[bytes, dict[str, Any]]:
+    """The SDK's files for the AgentKit services and everything they import, dependencies
+    first, as a serialized FileDescriptorSet; and a manifest of what it holds."""
+    from importlib.metadata import version
+
+    from google.protobuf import descriptor_pb2
+
+    ordered: list[Any] = []
+    seen: set[str] = set()
+
+    def visit(file_descriptor: Any) -> None:
+        if file_descriptor.name in seen:
+            return
+        seen.add(file_descriptor.name)
+        for dependency in file_descriptor.dependencies:
+            visit(dependency)
+        ordered.append(file_descriptor)
+
+    for module_name in SDK_MODULES:
+        visit(importlib.import_module(module_name).DESCRIPTOR)
+    file_set = descriptor_pb2.FileDescriptorSet()
+    for file_descriptor in ordered:
+        proto = file_set.file.add()
+        file_descriptor.CopyToProto(proto)
+    data = file_set.SerializeToString(deterministic=True)
+    manifest = {
+        "source": f"{SDK_DISTRIBUTION} {version(SDK_DISTRIBUTION)}",
+        "modules": list(SDK_MODULES),
+        "files": [fd.name for fd in ordered],
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    return data, manifest
+
+
+def refresh_descriptors(*, check: bool) -> int:
+    try:
+        data, manifest = build_descriptor_set()
+    except ImportError as exc:
+        print(
+            f"contract: cannot import the official SDK ({exc}); install the dev extras "
+            f"(pip install -e '.[dev]') to rebuild the descriptor set",
+            file=sys.stderr,
+        )
+        return -1
+    path = CONTRACT_DIR / "scalekit.descriptors.binpb"
+    manifest_path = CONTRACT_DIR / "descriptors.json"
+    old = path.read_bytes() if path.is_file() else b""
+    if old == data:
+        print(f"contract: descriptor set is up to date ({manifest['source']})")
+        return 0
+    count = len(manifest["files"])
+    print(f"contract: descriptor set rebuilt from {manifest['source']}: {count} files")
+    if not check:
+        path.write_bytes(data)
+        manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=REPO_ROOT.parent / "shared")
+    parser.add_argument("--descriptors", action="store_true", help="rebuild the descriptor set")
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
+    args = parser.parse_args(argv)
+    changed = refresh_documents(args.shared.resolve(), check=args.check)
+    if args.descriptors:
+        result = refresh_descriptors(check=args.check)
+        if result < 0:
+            return 2
+        changed += result
+    return 1 if args.check and changed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
