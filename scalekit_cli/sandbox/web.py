@@ -16,15 +16,20 @@ def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-async def read_json_object(request: Request) -> dict[str, Any]:
-    """The JSON body as an object; an empty body is an empty message, as in grpc-gateway."""
+async def read_json_value(request: Request) -> Any:
+    """The JSON body; an empty body is an empty message, as in grpc-gateway."""
     raw = await request.body()
     if not raw.strip():
         return {}
     try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise ApiError(INVALID_ARGUMENT, f"the request body is not valid JSON: {error}") from error
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    """The JSON body as an object; an empty body is an empty message, as in grpc-gateway."""
+    value = await read_json_value(request)
     if not isinstance(value, dict):
         raise ApiError(INVALID_ARGUMENT, "the request body must be a JSON object")
     return value
@@ -48,7 +53,8 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-def require_machine_token(request: Request) -> None:
+def require_machine_token(request: Request) -> str:
+    """The caller's live machine token; ApiError(16) when missing, unknown or expired."""
     engine = request.app.state.sandbox
     token = bearer_token(request)
     if token is None:
@@ -57,6 +63,7 @@ def require_machine_token(request: Request) -> None:
         raise ApiError(
             UNAUTHENTICATED, "the access token is invalid, expired or revoked", "UNAUTHENTICATED"
         )
+    return token
 
 
 def json_response(

@@ -1,0 +1,193 @@
+"""The AgentKit RPCs of the sandbox, keyed by RPC: one place for their semantics.
+
+Every face (REST today, gRPC next) translates its wire to the same call:
+
+    run(engine, rpc, payload, context) -> dict
+
+- `rpc`: the full RPC name, `"scalekit.v1.connected_accounts.ConnectedAccountService/
+  CreateConnectedAccount"`, `"scalekit.v1.tools.ToolService/ExecuteTool"`, … — the keys of
+  `OPERATIONS`.
+- `payload`: the request message as a dict in the proto JSON mapping with proto field names
+  (the REST gateway's shape: `{"connector": "gmail", "identifier": "u",
+  "connected_account": {}}`). Unknown fields are dropped; numbers may be strings.
+- `context`: a `CallContext` — the base URL links are built on, and the caller's machine
+  token (already checked by the face).
+- Returns the response message as a dict of the same mapping (unpopulated fields left out).
+- Raises `ApiError` (sandbox/errors.py: gRPC code, message, `error_code`); a request that
+  breaks the service's `buf.validate` field rules is `ApiError(3, "field: rule message")`
+  before the handler runs, with the violations in `ApiError.field_violations`.
+
+`OPERATIONS[rpc]` is an `Operation(rpc, request, response, handler)`: `request`/`response`
+are the full proto message names (`scalekit.v1.tools.ExecuteToolRequest`); a handler is
+`handler(engine, payload, context) -> dict` and gets the payload already parsed and checked.
+The field rules and the HTTP bindings come from the rule table derived from the SDK's
+descriptors (`scalekit_cli/scalekit/rules.py`), never from this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..scalekit import rules
+from .engine import AccountKey, SandboxEngine
+from .errors import INVALID_ARGUMENT, ApiError
+
+CONNECTED_ACCOUNTS = "scalekit.v1.connected_accounts.ConnectedAccountService"
+TOOLS = "scalekit.v1.tools.ToolService"
+MCP = "scalekit.v1.mcp.McpService"
+PROVIDERS = "scalekit.v1.providers.ProviderService"
+
+
+@dataclass(frozen=True)
+class CallContext:
+    base_url: str  # where the sandbox is reached: magic links and redirects are built on it
+    machine_token: str | None = None  # the caller's bearer token, already checked
+
+
+Handler = Callable[[SandboxEngine, dict[str, Any], CallContext], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    rpc: str
+    request: str  # full name of the request message
+    response: str  # full name of the response message
+    handler: Handler
+
+
+def run(
+    engine: SandboxEngine, rpc: str, payload: dict[str, Any], context: CallContext
+) -> dict[str, Any]:
+    """Check `payload` against the field rules of `rpc`'s request, then run its handler."""
+    operation = OPERATIONS.get(rpc)
+    if operation is None:
+        raise ApiError(12, f"method {rpc} is not implemented by the sandbox", "UNIMPLEMENTED")
+    checked = check(operation.request, payload)
+    return operation.handler(engine, checked, context)
+
+
+def check(message: str, payload: Any) -> dict[str, Any]:
+    """`payload` parsed as `message`; ApiError(3) naming the field and rule on a breach."""
+    normalized, violations = rules.conform(message, payload)
+    if violations:
+        raise rule_error(violations)
+    return normalized
+
+
+def rule_error(violations: list[rules.Violation]) -> ApiError:
+    error = ApiError(INVALID_ARGUMENT, "; ".join(str(v) for v in violations))
+    error.field_violations = list(violations)
+    return error
+
+
+# --- connected accounts --------------------------------------------------------------------
+
+
+def _key(payload: dict[str, Any]) -> AccountKey:
+    return AccountKey.from_mapping(payload)
+
+
+def _list_accounts(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.list_accounts(
+        connector=p.get("connector") or None,
+        connection_names=p.get("connection_names") or None,
+        provider=p.get("provider") or None,
+        identifier=p.get("identifier") or None,
+        organization_id=p.get("organization_id") or None,
+        user_id=p.get("user_id") or None,
+        query=p.get("query") or None,
+        page_size=p.get("page_size"),
+        page_token=p.get("page_token") or None,
+    )
+
+
+def _create_account(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    body = p.get("connected_account", {})
+    account = engine.create_account(
+        _key(p), body.get("authorization_details"), body.get("api_config")
+    )
+    return {"connected_account": engine.account_to_wire(account, credentials=True)}
+
+
+def _update_account(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    key = _key(p)
+    key.require()
+    body = p.get("connected_account", {})
+    account = engine.update_account(key, body.get("authorization_details"), body.get("api_config"))
+    return {"connected_account": engine.account_to_wire(account, credentials=True)}
+
+
+def _account_auth(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    key = _key(p)
+    key.require()
+    account = engine.get_account_auth(key)
+    return {"connected_account": engine.account_to_wire(account, credentials=True)}
+
+
+def _account_details(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    key = _key(p)
+    key.require()
+    return {"connected_account": engine.account_to_wire(engine.get_account_details(key))}
+
+
+def _magic_link(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.create_magic_link(
+        _key(p), p.get("state"), p.get("user_verify_url") or None, c.base_url
+    )
+
+
+def _verify_user(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    redirect = engine.verify_user(p.get("auth_request_id"), p.get("identifier"), c.base_url)
+    return {"post_user_verify_redirect_url": redirect}
+
+
+def _delete_account(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    engine.delete_account(_key(p))
+    return {}
+
+
+# --- tools ---------------------------------------------------------------------------------
+
+
+def _list_tools(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    where = p.get("filter", {})
+    return engine.list_tools(
+        provider=where.get("provider") or None,
+        connector=where.get("connector") or None,
+        identifier=where.get("identifier") or None,
+        tool_names=[name for name in where.get("tool_name", []) if name] or None,
+        query=where.get("query") or None,
+        summary=bool(where.get("summary")),
+        page_size=p.get("page_size"),
+        page_token=p.get("page_token") or None,
+    )
+
+
+def _execute_tool(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    result = engine.execute_tool(p)
+    return {"data": result.data, "execution_id": result.execution_id}
+
+
+def _operations(*entries: tuple[str, Handler]) -> dict[str, Operation]:
+    table = rules.table()
+    operations: dict[str, Operation] = {}
+    for rpc, handler in entries:
+        spec = table.rpcs[rpc]
+        operations[rpc] = Operation(rpc, spec["request"], spec["response"], handler)
+    return operations
+
+
+OPERATIONS: dict[str, Operation] = _operations(
+    (f"{CONNECTED_ACCOUNTS}/ListConnectedAccounts", _list_accounts),
+    (f"{CONNECTED_ACCOUNTS}/CreateConnectedAccount", _create_account),
+    (f"{CONNECTED_ACCOUNTS}/UpdateConnectedAccount", _update_account),
+    (f"{CONNECTED_ACCOUNTS}/GetConnectedAccountAuth", _account_auth),
+    (f"{CONNECTED_ACCOUNTS}/GetConnectedAccountDetails", _account_details),
+    (f"{CONNECTED_ACCOUNTS}/GetMagicLinkForConnectedAccount", _magic_link),
+    (f"{CONNECTED_ACCOUNTS}/VerifyConnectedAccountUser", _verify_user),
+    (f"{CONNECTED_ACCOUNTS}/DeleteConnectedAccount", _delete_account),
+    (f"{TOOLS}/ListTools", _list_tools),
+    (f"{TOOLS}/ExecuteTool", _execute_tool),
+)
