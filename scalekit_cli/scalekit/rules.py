@@ -47,8 +47,9 @@ _QUERY_BOOLS = {
     **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
     **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
 }
-_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
-_DURATION = re.compile(r"^-?\d+(\.\d{1,9})?s$")
+# Compiled on first use (re caches them): `sk token`'s start-up never pays for them.
+_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
+_DURATION = r"^-?\d+(\.\d{1,9})?s$"
 
 
 @dataclass(frozen=True)
@@ -245,9 +246,9 @@ def _parse_single(
     elif kind == "value":
         return value
     elif kind == "timestamp":
-        if isinstance(value, str) and _TIMESTAMP.match(value):
+        if isinstance(value, str) and re.match(_TIMESTAMP, value):
             return value
-    elif kind == "duration" and isinstance(value, str) and _DURATION.match(value):
+    elif kind == "duration" and isinstance(value, str) and re.match(_DURATION, value):
         return value
     errors.append(_type_error(kind, path, value))
     return None
@@ -569,7 +570,7 @@ def _check_enum(
 
 # --- the CEL the message rules use --------------------------------------------------------------
 
-_CEL_TOKEN = re.compile(
+_CEL_TOKEN = (
     r"\s*(?:(?P<op>&&|\|\||==|!=|>=|<=|[!()<>.])|(?P<int>\d+)|(?P<str>'(?:[^'\\]|\\.)*')"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*))"
 )
@@ -590,7 +591,7 @@ class _Cel:
         position = 0
         expression = expression.strip()
         while position < len(expression):
-            match = _CEL_TOKEN.match(expression, position)
+            match = re.compile(_CEL_TOKEN).match(expression, position)
             if match is None or match.end() == position:
                 raise CelUnsupported(f"cannot read {expression[position:]!r}")
             kind = match.lastgroup or ""
