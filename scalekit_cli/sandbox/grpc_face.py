@@ -1,0 +1,168 @@
+"""The gRPC face: the sandbox's operations as the services the official SDKs call.
+
+A face translates, it never decides: each RPC's request message becomes the operations
+layer's proto-JSON dict, its answer dict becomes the response message, and an `ApiError`
+becomes the gRPC status (code, message, and the `ErrorInfo` detail the REST body carries).
+The messages come from the shipped descriptor set, so the official SDK need not be installed.
+connectrpc speaks the protocol (gRPC, and gRPC-Web and Connect on the same paths); hypercorn
+carries HTTP/2 (see `server.py`). Both, protobuf and cryptography are the `[grpc]` extra.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib
+from collections.abc import Awaitable, Callable
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from . import operations
+from .errors import GRPC_NAMES, INTERNAL, ApiError
+
+if TYPE_CHECKING:
+    from google.protobuf.descriptor_pool import DescriptorPool
+    from google.protobuf.message import Message
+    from starlette.routing import BaseRoute
+
+    from .engine import SandboxEngine
+
+# What the face imports, and the distribution each comes from (for the install hint).
+GRPC_MODULES = {
+    "hypercorn": "hypercorn",
+    "connectrpc": "connectrpc",
+    "google.protobuf": "protobuf",
+    "cryptography": "cryptography",
+}
+GRPC_EXTRA_HINT = "pip install 'scalekit-cli[grpc]'"
+ERROR_INFO = "scalekit.v1.errdetails.ErrorInfo"
+
+# The base URL of the call being served (links in answers point back to where it came from).
+_request_base_url: contextvars.ContextVar[str] = contextvars.ContextVar("request_base_url")
+
+
+def missing_grpc_module() -> str | None:
+    """The first module of the `[grpc]` extra that does not import, or None."""
+    for module in GRPC_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return module
+    return None
+
+
+@cache
+def descriptor_pool() -> DescriptorPool:
+    from google.protobuf import descriptor_pb2
+    from google.protobuf import descriptor_pool as pools
+
+    from .contract import descriptor_set_bytes
+
+    files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set_bytes())
+    pool = pools.DescriptorPool()
+    for file in files.file:
+        pool.Add(file)
+    return pool
+
+
+def _message_class(full_name: str) -> type[Message]:
+    from google.protobuf import message_factory
+
+    return message_factory.GetMessageClass(descriptor_pool().FindMessageTypeByName(full_name))
+
+
+def _connect_error(error: ApiError) -> Exception:
+    from connectrpc.code import Code
+    from connectrpc.errors import ConnectError
+    from protobuf.wkt import Any as AnyMessage
+
+    code = Code[GRPC_NAMES.get(error.code, "UNKNOWN")]
+    info = _message_class(ERROR_INFO)(error_code=error.error_code)
+    detail = AnyMessage(
+        type_url=f"type.googleapis.com/{ERROR_INFO}", value=info.SerializeToString()
+    )
+    return ConnectError(code, error.message, details=[detail])
+
+
+Handler = Callable[[Any, Any], Awaitable[Any]]
+
+
+def _handler(engine: SandboxEngine, rpc: str, response_class: type[Message]) -> Handler:
+    from google.protobuf import json_format
+
+    from .web import check_machine_token
+
+    async def handle(request: Message, context: Any) -> Message:
+        try:
+            check_machine_token(engine, context.request_headers.get("authorization"))
+            payload = json_format.MessageToDict(request, preserving_proto_field_name=True)
+            answer = operations.run(
+                engine,
+                rpc,
+                payload,
+                operations.OperationContext(base_url=_request_base_url.get()),
+            )
+            return json_format.ParseDict(answer, response_class())
+        except ApiError as error:
+            raise _connect_error(error) from None
+        except Exception:
+            # Like the REST face's 500: no exception text reaches the client.
+            raise _connect_error(ApiError(INTERNAL, "internal error in the sandbox")) from None
+
+    return handle
+
+
+class GrpcFace:
+    """One ASGI app for every RPC of the operations layer (mounted per path by `grpc_routes`)."""
+
+    def __init__(self, engine: SandboxEngine) -> None:
+        from connectrpc._server_async import ConnectASGIApplication
+        from connectrpc._server_shared import Endpoint
+        from connectrpc.compat import google_protobuf_codecs
+        from connectrpc.method import IdempotencyLevel, MethodInfo, StreamType
+
+        pool = descriptor_pool()
+        endpoints: dict[str, Any] = {}
+        for rpc in operations.OPERATIONS:
+            service_name, method_name = rpc.split("/")
+            method = pool.FindServiceByName(service_name).FindMethodByName(method_name)
+            request_class = _message_class(method.input_type.full_name)
+            response_class = _message_class(method.output_type.full_name)
+            info = MethodInfo(
+                name=method_name,
+                service_name=service_name,
+                input=request_class,
+                output=response_class,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            )
+            endpoints[f"/{rpc}"] = Endpoint.unary(
+                method=info, function=_handler(engine, rpc, response_class)
+            )
+        self.paths = list(endpoints)
+
+        class _Application(ConnectASGIApplication[None]):
+            @property
+            def path(self) -> str:
+                return "/"
+
+        self._app = _Application(
+            service=None, endpoints=lambda _: endpoints, codecs=google_protobuf_codecs()
+        )
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from starlette.requests import Request
+
+        from .web import base_url
+
+        token = _request_base_url.set(base_url(Request(scope)))
+        try:
+            await self._app(scope, receive, send)
+        finally:
+            _request_base_url.reset(token)
+
+
+def grpc_routes(engine: SandboxEngine) -> list[BaseRoute]:
+    from starlette.routing import Route
+
+    face = GrpcFace(engine)
+    return [Route(path, face, methods=["POST"]) for path in face.paths]
