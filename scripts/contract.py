@@ -8,11 +8,17 @@ so a fresh clone needs nothing beside it. This script:
    document, methods and schemas of Gmail's discovery document;
 2. with `--descriptors`, rebuilds the descriptor set of the official SDK's proto messages
    (`scalekit-sdk-python`, from the dev extras) that carries the service's `buf.validate`
-   field rules: the sandbox's rule table is derived from it, never typed by hand.
+   field rules;
+3. derives the rule table (`scalekit_cli/scalekit/field_rules.json`) from that descriptor set:
+   every RPC of the AgentKit services with its request and response message, its HTTP
+   binding and (from the OpenAPI document) its success status, and every message a request
+   can hold with its fields' types and `buf.validate` rules. The sandbox and the CLI check
+   requests against it (`scalekit_cli/scalekit/rules.py`); nobody types a rule by hand.
 
     python scripts/contract.py [--shared ../shared] [--descriptors] [--check]
 
-`--check` changes nothing and exits 1 when a shipped copy differs from `../shared/`.
+`--check` changes nothing and exits 1 when a shipped copy differs from `../shared/` or the
+rule table differs from what the descriptor set gives.
 """
 
 from __future__ import annotations
@@ -161,6 +167,289 @@ def build_descriptor_set() -> tuple[bytes, dict[str, Any]]:
     return data, manifest
 
 
+# The services whose RPCs the rule table covers (AgentKit's REST document maps these).
+RULE_SERVICES = (
+    "scalekit.v1.connected_accounts.ConnectedAccountService",
+    "scalekit.v1.tools.ToolService",
+    "scalekit.v1.mcp.McpService",
+    "scalekit.v1.providers.ProviderService",
+)
+RULE_TABLE_PATH = REPO_ROOT / "scalekit_cli" / "scalekit" / "field_rules.json"
+
+_SCALAR_KINDS = {
+    1: "double",
+    2: "float",
+    3: "int64",
+    4: "uint64",
+    5: "int32",
+    6: "fixed64",
+    7: "fixed32",
+    8: "bool",
+    9: "string",
+    12: "bytes",
+    13: "uint32",
+    15: "sfixed32",
+    16: "sfixed64",
+    17: "sint32",
+    18: "sint64",
+}
+# Well-known types travel in their own JSON shapes (the proto JSON mapping).
+_WELL_KNOWN = {
+    "google.protobuf.Struct": "struct",
+    "google.protobuf.ListValue": "list_value",
+    "google.protobuf.Value": "value",
+    "google.protobuf.Timestamp": "timestamp",
+    "google.protobuf.Duration": "duration",
+    "google.protobuf.FieldMask": "field_mask",
+    "google.protobuf.BoolValue": "bool",
+    "google.protobuf.StringValue": "string",
+    "google.protobuf.Int32Value": "int32",
+    "google.protobuf.UInt32Value": "uint32",
+    "google.protobuf.Int64Value": "int64",
+    "google.protobuf.UInt64Value": "uint64",
+    "google.protobuf.DoubleValue": "double",
+    "google.protobuf.FloatValue": "float",
+    "google.protobuf.BytesValue": "bytes",
+}
+# The buf.validate rules the checker in scalekit_cli/scalekit/rules.py implements; a rule
+# outside these makes the build fail, so a new kind of rule is never silently ignored.
+_SUPPORTED_RULES = {
+    "string": {
+        "min_len",
+        "max_len",
+        "len",
+        "pattern",
+        "prefix",
+        "suffix",
+        "contains",
+        "in",
+        "not_in",
+        "const",
+    },
+    "number": {"lt", "lte", "gt", "gte", "in", "not_in", "const"},
+    "repeated": {"min_items", "max_items", "items"},
+    "map": {"min_pairs", "max_pairs", "keys", "values"},
+    "enum": {"defined_only", "in", "not_in", "const"},
+}
+_NUMBER_RULE_NAMES = {
+    "int32",
+    "int64",
+    "uint32",
+    "uint64",
+    "sint32",
+    "sint64",
+    "fixed32",
+    "fixed64",
+    "sfixed32",
+    "sfixed64",
+    "double",
+    "float",
+}
+
+
+def _rules_of(field_rules: Any, where: str) -> dict[str, Any]:
+    """One field's buf.validate rules as plain JSON: {"required"?, "string"|"number"|...}."""
+    from google.protobuf import json_format
+
+    raw = json_format.MessageToDict(field_rules, preserving_proto_field_name=True)
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name == "required":
+            out["required"] = bool(value)
+        elif name == "ignore":
+            if value not in ("IGNORE_UNSPECIFIED", 0):
+                raise SystemExit(f"contract: {where}: ignore={value} is not supported")
+        elif name in ("string", "repeated", "map", "enum") or name in _NUMBER_RULE_NAMES:
+            family = "number" if name in _NUMBER_RULE_NAMES else name
+            unknown = set(value) - _SUPPORTED_RULES[family]
+            if unknown:
+                raise SystemExit(f"contract: {where}: unsupported {name} rules {sorted(unknown)}")
+            rules = dict(value)
+            for nested in ("items", "keys", "values"):
+                if nested in rules:
+                    rules[nested] = _rules_of_dict(rules[nested], f"{where}.{nested}")
+            for bound in ("lt", "lte", "gt", "gte", "const"):
+                if family == "number" and bound in rules:
+                    rules[bound] = _number(rules[bound])
+            for bound in (
+                "min_len",
+                "max_len",
+                "len",
+                "min_items",
+                "max_items",
+                "min_pairs",
+                "max_pairs",
+            ):
+                if bound in rules:
+                    rules[bound] = int(rules[bound])
+            out[family] = rules
+        else:
+            raise SystemExit(f"contract: {where}: unsupported rule {name}")
+    return out
+
+
+def _rules_of_dict(value: dict[str, Any], where: str) -> dict[str, Any]:
+    from buf.validate import validate_pb2
+    from google.protobuf import json_format
+
+    rules = validate_pb2.FieldRules()
+    json_format.ParseDict(value, rules)
+    return _rules_of(rules, where)
+
+
+def _number(value: Any) -> int | float:
+    number = float(value)
+    return int(number) if number.is_integer() else number
+
+
+def _field_type(field: Any) -> dict[str, Any]:
+    if field.type == 14:
+        return {"kind": "enum", "enum": field.enum_type.full_name}
+    if field.type == 11:
+        name = field.message_type.full_name
+        if name in _WELL_KNOWN:
+            return {"kind": _WELL_KNOWN[name]}
+        return {"kind": "message", "message": name}
+    return {"kind": _SCALAR_KINDS[field.type]}
+
+
+def build_rule_table(descriptor_bytes: bytes, openapi: dict[str, Any]) -> dict[str, Any]:
+    """The rule table, from the descriptor set (and the success statuses of the document)."""
+    from buf.validate import validate_pb2
+    from google.api import annotations_pb2
+    from google.protobuf import descriptor_pb2, descriptor_pool
+
+    file_set = descriptor_pb2.FileDescriptorSet.FromString(descriptor_bytes)
+    pool = descriptor_pool.DescriptorPool()
+    for proto in file_set.file:
+        pool.Add(proto)
+    statuses = {
+        operation.get("operationId"): int(next(c for c in operation["responses"] if c[0] == "2"))
+        for item in openapi.get("paths", {}).values()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and "responses" in operation
+    }
+    messages: dict[str, Any] = {}
+    enums: dict[str, list[str]] = {}
+
+    def add_message(descriptor: Any) -> None:
+        if descriptor.full_name in messages:
+            return
+        entry: dict[str, Any] = {"fields": {}}
+        messages[descriptor.full_name] = entry
+        options = descriptor.GetOptions()
+        if options.HasExtension(validate_pb2.message):
+            message_rules = options.Extensions[validate_pb2.message]
+            for expression in message_rules.cel:
+                entry.setdefault("cel", []).append(
+                    {
+                        "id": expression.id,
+                        "message": expression.message,
+                        "expression": expression.expression,
+                    }
+                )
+            if len(message_rules.oneof):
+                raise SystemExit(f"contract: {descriptor.full_name}: unsupported message rules")
+        for oneof in descriptor.oneofs:
+            if oneof.GetOptions().HasExtension(validate_pb2.oneof):
+                required = oneof.GetOptions().Extensions[validate_pb2.oneof].required
+                if required and not oneof.name.startswith("_"):
+                    entry.setdefault("required_oneofs", []).append([f.name for f in oneof.fields])
+        for field in descriptor.fields:
+            spec: dict[str, Any]
+            if field.type == 11 and field.message_type.GetOptions().map_entry:
+                key, value = (
+                    field.message_type.fields_by_name["key"],
+                    field.message_type.fields_by_name["value"],
+                )
+                spec = {"kind": "map", "key": _field_type(key), "value": _field_type(value)}
+                if value.type == 11 and spec["value"]["kind"] == "message":
+                    add_message(value.message_type)
+            else:
+                spec = _field_type(field)
+                if field.is_repeated:
+                    spec["repeated"] = True
+                if field.type == 11 and spec["kind"] == "message":
+                    add_message(field.message_type)
+            if field.type == 14:
+                enums[field.enum_type.full_name] = [v.name for v in field.enum_type.values]
+            if field.has_presence and not field.is_repeated:
+                spec["presence"] = True
+            if field.containing_oneof is not None and not field.containing_oneof.name.startswith(
+                "_"
+            ):
+                spec["oneof"] = field.containing_oneof.name
+            field_options = field.GetOptions()
+            if field_options.HasExtension(validate_pb2.field):
+                rules = _rules_of(
+                    field_options.Extensions[validate_pb2.field],
+                    f"{descriptor.full_name}.{field.name}",
+                )
+                if rules:
+                    spec["rules"] = rules
+            entry["fields"][field.name] = spec
+
+    rpcs: dict[str, Any] = {}
+    for service_name in RULE_SERVICES:
+        service = pool.FindServiceByName(service_name)
+        for method in service.methods:
+            add_message(method.input_type)
+            rpc: dict[str, Any] = {
+                "request": method.input_type.full_name,
+                "response": method.output_type.full_name,
+            }
+            options = method.GetOptions()
+            if options.HasExtension(annotations_pb2.http):
+                rule = options.Extensions[annotations_pb2.http]
+                bindings = [rule, *rule.additional_bindings]
+                rpc["http"] = [
+                    {
+                        "method": binding.WhichOneof("pattern").upper(),
+                        "path": getattr(binding, binding.WhichOneof("pattern")),
+                        "body": binding.body,
+                    }
+                    for binding in bindings
+                ]
+            status = statuses.get(f"{service.name}_{method.name}")
+            if status is not None:
+                rpc["status"] = status
+            rpcs[f"{service_name}/{method.name}"] = rpc
+    return {
+        "source": f"{_descriptor_source()}",
+        "rpcs": rpcs,
+        "messages": dict(sorted(messages.items())),
+        "enums": dict(sorted(enums.items())),
+    }
+
+
+def _descriptor_source() -> str:
+    manifest = CONTRACT_DIR / "descriptors.json"
+    return json.loads(manifest.read_text(encoding="utf-8"))["source"]
+
+
+def rule_table_text() -> str:
+    """The rule table as the shipped file holds it, from the shipped descriptor set."""
+    data = (CONTRACT_DIR / "scalekit.descriptors.binpb").read_bytes()
+    openapi = json.loads((CONTRACT_DIR / "agentkit.openapi.json").read_text(encoding="utf-8"))
+    return json.dumps(build_rule_table(data, openapi), indent=1, ensure_ascii=False) + "\n"
+
+
+def refresh_rule_table(*, check: bool) -> int:
+    text = rule_table_text()
+    old = RULE_TABLE_PATH.read_text(encoding="utf-8") if RULE_TABLE_PATH.is_file() else ""
+    if old == text:
+        print("contract: rule table is up to date")
+        return 0
+    table = json.loads(text)
+    print(
+        f"contract: rule table rebuilt: {len(table['rpcs'])} RPCs, "
+        f"{len(table['messages'])} messages"
+    )
+    if not check:
+        RULE_TABLE_PATH.write_text(text, encoding="utf-8")
+    return 1
+
+
 def refresh_descriptors(*, check: bool) -> int:
     try:
         data, manifest = build_descriptor_set()
@@ -197,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
         if result < 0:
             return 2
         changed += result
+    changed += refresh_rule_table(check=args.check)
     return 1 if args.check and changed else 0
 
 

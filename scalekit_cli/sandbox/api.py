@@ -1,4 +1,6 @@
-"""AgentKit REST routes: `/oauth/token`, `/api/v1/connected_accounts...`, tools, `/proxy`."""
+"""AgentKit REST routes: `/oauth/token`, the gateway routes of every RPC the operations layer
+serves (sandbox/operations.py), and `/proxy`. This face only translates: HTTP path, query and
+body to (rpc, payload), the answer to JSON."""
 
 from __future__ import annotations
 
@@ -11,19 +13,18 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
 from starlette.types import Receive, Scope, Send
 
-from .engine import AccountKey, SandboxEngine
+from ..scalekit import rules
+from . import operations
+from .engine import SandboxEngine
 from .errors import FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND, ApiError, OAuthError
-from .web import base_url, json_response, read_form, read_json_object, require_machine_token
-
-
-def _key_from_query(request: Request) -> AccountKey:
-    key = AccountKey.from_mapping(request.query_params)
-    key.require()
-    return key
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("true", "1", "yes")
+from .web import (
+    base_url,
+    json_response,
+    read_form,
+    read_json_object,
+    read_json_value,
+    require_machine_token,
+)
 
 
 def api_routes(engine: SandboxEngine, gmail_router: Router) -> list[BaseRoute]:
@@ -45,112 +46,52 @@ def api_routes(engine: SandboxEngine, gmail_router: Router) -> list[BaseRoute]:
             return json_response(error.body(), error.status, {"cache-control": "no-store"})
         return json_response(answer, headers={"cache-control": "no-store", "pragma": "no-cache"})
 
-    async def connected_accounts(request: Request) -> Response:
-        require_machine_token(request)
-        if request.method == "GET":
-            params = request.query_params
-            answer = engine.list_accounts(
-                connector=params.get("connector") or None,
-                connection_names=params.getlist("connection_names") or None,
-                provider=params.get("provider") or None,
-                identifier=params.get("identifier") or None,
-                organization_id=params.get("organization_id") or None,
-                user_id=params.get("user_id") or None,
-                query=params.get("query") or None,
-                page_size=params.get("page_size"),
-                page_token=params.get("page_token") or None,
-            )
-            return json_response(answer)
-        body = await read_json_object(request)
-        key = AccountKey.from_mapping(body)
-        payload = body.get("connected_account")
-        payload = {} if payload is None else payload
-        if not isinstance(payload, dict):
-            raise ApiError(INVALID_ARGUMENT, "connected_account must be an object")
-        if request.method == "POST":
-            account = engine.create_account(
-                key, payload.get("authorization_details"), payload.get("api_config")
-            )
-            status = 201
-        else:
-            key.require()
-            account = engine.update_account(
-                key, payload.get("authorization_details"), payload.get("api_config")
-            )
-            status = 200
-        wire = engine.account_to_wire(account, credentials=True)
-        return json_response({"connected_account": wire}, status)
-
-    async def account_auth(request: Request) -> Response:
-        require_machine_token(request)
-        account = engine.get_account_auth(_key_from_query(request))
-        return json_response(
-            {"connected_account": engine.account_to_wire(account, credentials=True)}
-        )
-
-    async def account_details(request: Request) -> Response:
-        require_machine_token(request)
-        account = engine.get_account_details(_key_from_query(request))
-        return json_response({"connected_account": engine.account_to_wire(account)})
-
-    async def magic_link(request: Request) -> Response:
-        require_machine_token(request)
-        body = await read_json_object(request)
-        key = AccountKey.from_mapping(body)
-        state, verify_url = body.get("state"), body.get("user_verify_url")
-        for name, value in (("state", state), ("user_verify_url", verify_url)):
-            if value is not None and not isinstance(value, str):
-                raise ApiError(INVALID_ARGUMENT, f"{name} must be a string")
-        answer = engine.create_magic_link(key, state, verify_url or None, base_url(request))
-        return json_response(answer)
-
-    async def verify_user(request: Request) -> Response:
-        require_machine_token(request)
-        body = await read_json_object(request)
-        redirect = engine.verify_user(
-            body.get("auth_request_id"), body.get("identifier"), base_url(request)
-        )
-        return json_response({"post_user_verify_redirect_url": redirect})
-
-    async def delete_account(request: Request) -> Response:
-        require_machine_token(request)
-        body = await read_json_object(request)
-        engine.delete_account(AccountKey.from_mapping(body))
-        return json_response({})
-
-    async def list_tools(request: Request) -> Response:
-        require_machine_token(request)
-        params = request.query_params
-        answer = engine.list_tools(
-            provider=params.get("filter.provider") or None,
-            connector=params.get("filter.connector") or None,
-            identifier=params.get("filter.identifier") or None,
-            tool_names=[name for name in params.getlist("filter.tool_name") if name] or None,
-            query=params.get("filter.query") or None,
-            summary=_truthy(params.get("filter.summary")),
-            page_size=params.get("page_size"),
-            page_token=params.get("page_token") or None,
-        )
-        return json_response(answer)
-
-    async def execute_tool(request: Request) -> Response:
-        require_machine_token(request)
-        body = await read_json_object(request)
-        result = engine.execute_tool(body)
-        return json_response({"data": result.data, "execution_id": result.execution_id})
-
     return [
         Route("/oauth/token", issue_token, methods=["POST"]),
-        Route("/api/v1/connected_accounts", connected_accounts, methods=["GET", "POST", "PUT"]),
-        Route("/api/v1/connected_accounts/auth", account_auth, methods=["GET"]),
-        Route("/api/v1/connected_accounts/details", account_details, methods=["GET"]),
-        Route("/api/v1/connected_accounts/magic_link", magic_link, methods=["POST"]),
-        Route("/api/v1/connected_accounts/user/verify", verify_user, methods=["POST"]),
-        Route("/api/v1/connected_accounts:delete", delete_account, methods=["POST"]),
-        Route("/api/v1/tools", list_tools, methods=["GET"]),
-        Route("/api/v1/execute_tool", execute_tool, methods=["POST"]),
+        *_gateway_routes(engine),
         Route("/proxy/{path:path}", ProxyApp(engine, gmail_router)),
     ]
+
+
+def _gateway_routes(engine: SandboxEngine) -> list[BaseRoute]:
+    """One route per HTTP binding of every RPC the operations layer serves, as the
+    descriptors' `google.api.http` rules declare them (path, method, which field the body
+    fills); the success status is the one the OpenAPI document gives (201 for creates)."""
+    table = rules.table()
+    by_path: dict[str, dict[str, Any]] = {}
+    for rpc in operations.OPERATIONS:
+        spec = table.rpcs[rpc]
+        for binding in spec.get("http", ()):
+            by_path.setdefault(binding["path"], {})[binding["method"]] = (
+                rpc,
+                binding["body"],
+                spec.get("status", 200),
+            )
+    return [
+        Route(path, _gateway_endpoint(engine, methods), methods=list(methods))
+        for path, methods in by_path.items()
+    ]
+
+
+def _gateway_endpoint(engine: SandboxEngine, methods: dict[str, Any]) -> Any:
+    async def endpoint(request: Request) -> Response:
+        rpc, body_field, status = methods[request.method]
+        token = require_machine_token(request)
+        message = rules.table().request_message(rpc)
+        try:
+            if body_field == "*":
+                payload = await read_json_object(request)
+            else:
+                payload = rules.from_query(message, request.query_params.multi_items())
+                if body_field:
+                    payload[body_field] = await read_json_value(request)
+        except rules.RuleViolations as error:
+            raise operations.rule_error(error.violations) from error
+        payload.update(request.path_params)
+        context = operations.CallContext(base_url=base_url(request), machine_token=token)
+        return json_response(operations.run(engine, rpc, payload, context), status)
+
+    return endpoint
 
 
 # Request headers that name the account to the proxy, or belong to the caller's hop.

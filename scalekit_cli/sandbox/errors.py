@@ -74,13 +74,24 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.error_code = error_code or GRPC_NAMES.get(code, "UNKNOWN")
+        # Broken field rules (scalekit_cli.scalekit.rules.Violation), for the error details.
+        self.field_violations: list[Any] = []
 
     @property
     def http_status(self) -> int:
         return GRPC_TO_HTTP.get(self.code, 500)
 
     def body(self) -> dict[str, Any]:
-        return gateway_error_body(self.code, self.message, self.error_code)
+        body = gateway_error_body(self.code, self.message, self.error_code)
+        if self.field_violations:
+            # ErrorInfo.validation_error_info (scalekit/v1/errdetails): one entry per rule.
+            body["details"][0]["validation_error_info"] = {
+                "field_violations": [
+                    {"field": v.field, "description": v.message, "constraint": v.rule_id}
+                    for v in self.field_violations
+                ]
+            }
+        return body
 
 
 class OAuthError(Exception):

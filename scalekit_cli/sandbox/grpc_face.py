@@ -71,16 +71,32 @@ def _message_class(full_name: str) -> type[Message]:
 
 
 def _connect_error(error: ApiError) -> Exception:
+    """The status of a failed call: the REST body's code and message, and its `ErrorInfo`
+    (error_code, and the broken field rules) as the status detail."""
     from connectrpc.code import Code
     from connectrpc.errors import ConnectError
+    from google.protobuf import json_format
     from protobuf.wkt import Any as AnyMessage
 
     code = Code[GRPC_NAMES.get(error.code, "UNKNOWN")]
-    info = _message_class(ERROR_INFO)(error_code=error.error_code)
+    detail_json = {k: v for k, v in error.body()["details"][0].items() if k != "@type"}
+    info = json_format.ParseDict(detail_json, _message_class(ERROR_INFO)())
     detail = AnyMessage(
         type_url=f"type.googleapis.com/{ERROR_INFO}", value=info.SerializeToString()
     )
     return ConnectError(code, error.message, details=[detail])
+
+
+def _json_numbers(value: Any) -> Any:
+    """A `Struct` carries every number as a double; the JSON the REST face reads spells 2 as
+    2. Integral doubles become ints, as Go's protojson (the gateway's) writes them."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _json_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_numbers(item) for item in value]
+    return value
 
 
 Handler = Callable[[Any, Any], Awaitable[Any]]
@@ -93,13 +109,15 @@ def _handler(engine: SandboxEngine, rpc: str, response_class: type[Message]) -> 
 
     async def handle(request: Message, context: Any) -> Message:
         try:
-            check_machine_token(engine, context.request_headers.get("authorization"))
-            payload = json_format.MessageToDict(request, preserving_proto_field_name=True)
+            token = check_machine_token(engine, context.request_headers.get("authorization"))
+            payload = _json_numbers(
+                json_format.MessageToDict(request, preserving_proto_field_name=True)
+            )
             answer = operations.run(
                 engine,
                 rpc,
                 payload,
-                operations.OperationContext(base_url=_request_base_url.get()),
+                operations.CallContext(base_url=_request_base_url.get(), machine_token=token),
             )
             return json_format.ParseDict(answer, response_class())
         except ApiError as error:
@@ -120,13 +138,11 @@ class GrpcFace:
         from connectrpc.compat import google_protobuf_codecs
         from connectrpc.method import IdempotencyLevel, MethodInfo, StreamType
 
-        pool = descriptor_pool()
         endpoints: dict[str, Any] = {}
-        for rpc in operations.OPERATIONS:
+        for rpc, operation in operations.OPERATIONS.items():
             service_name, method_name = rpc.split("/")
-            method = pool.FindServiceByName(service_name).FindMethodByName(method_name)
-            request_class = _message_class(method.input_type.full_name)
-            response_class = _message_class(method.output_type.full_name)
+            request_class = _message_class(operation.request)
+            response_class = _message_class(operation.response)
             info = MethodInfo(
                 name=method_name,
                 service_name=service_name,

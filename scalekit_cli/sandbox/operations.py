@@ -1,5 +1,28 @@
-"""The sandbox's AgentKit operations keyed by full RPC name (interim: replaced by the
-operations layer of the field-rules work when it lands)."""
+"""The AgentKit RPCs of the sandbox, keyed by RPC: one place for their semantics.
+
+Every face (REST today, gRPC next) translates its wire to the same call:
+
+    run(engine, rpc, payload, context) -> dict
+
+- `rpc`: the full RPC name, `"scalekit.v1.connected_accounts.ConnectedAccountService/
+  CreateConnectedAccount"`, `"scalekit.v1.tools.ToolService/ExecuteTool"`, … — the keys of
+  `OPERATIONS`.
+- `payload`: the request message as a dict in the proto JSON mapping with proto field names
+  (the REST gateway's shape: `{"connector": "gmail", "identifier": "u",
+  "connected_account": {}}`). Unknown fields are dropped; numbers may be strings.
+- `context`: a `CallContext` — the base URL links are built on, and the caller's machine
+  token (already checked by the face).
+- Returns the response message as a dict of the same mapping (unpopulated fields left out).
+- Raises `ApiError` (sandbox/errors.py: gRPC code, message, `error_code`); a request that
+  breaks the service's `buf.validate` field rules is `ApiError(3, "field: rule message")`
+  before the handler runs, with the violations in `ApiError.field_violations`.
+
+`OPERATIONS[rpc]` is an `Operation(rpc, request, response, handler)`: `request`/`response`
+are the full proto message names (`scalekit.v1.tools.ExecuteToolRequest`); a handler is
+`handler(engine, payload, context) -> dict` and gets the payload already parsed and checked.
+The field rules and the HTTP bindings come from the rule table derived from the SDK's
+descriptors (`scalekit_cli/scalekit/rules.py`), never from this file.
+"""
 
 from __future__ import annotations
 
@@ -7,138 +30,164 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..scalekit import rules
 from .engine import AccountKey, SandboxEngine
 from .errors import INVALID_ARGUMENT, ApiError
 
 CONNECTED_ACCOUNTS = "scalekit.v1.connected_accounts.ConnectedAccountService"
 TOOLS = "scalekit.v1.tools.ToolService"
+MCP = "scalekit.v1.mcp.McpService"
+PROVIDERS = "scalekit.v1.providers.ProviderService"
 
 
 @dataclass(frozen=True)
-class OperationContext:
-    base_url: str  # the base of links the answer carries (magic links, redirects)
+class CallContext:
+    base_url: str  # where the sandbox is reached: magic links and redirects are built on it
+    machine_token: str | None = None  # the caller's bearer token, already checked
 
 
-Handler = Callable[[SandboxEngine, dict[str, Any], OperationContext], dict[str, Any]]
+Handler = Callable[[SandboxEngine, dict[str, Any], CallContext], dict[str, Any]]
 
 
-def _account_payload(request: dict[str, Any]) -> dict[str, Any]:
-    payload = request.get("connected_account") or {}
-    if not isinstance(payload, dict):
-        raise ApiError(INVALID_ARGUMENT, "connected_account must be an object")
-    return payload
+@dataclass(frozen=True)
+class Operation:
+    rpc: str
+    request: str  # full name of the request message
+    response: str  # full name of the response message
+    handler: Handler
 
 
-def _create(engine: SandboxEngine, request: dict[str, Any], _: OperationContext) -> dict[str, Any]:
-    payload = _account_payload(request)
+def run(
+    engine: SandboxEngine, rpc: str, payload: dict[str, Any], context: CallContext
+) -> dict[str, Any]:
+    """Check `payload` against the field rules of `rpc`'s request, then run its handler."""
+    operation = OPERATIONS.get(rpc)
+    if operation is None:
+        raise ApiError(12, f"method {rpc} is not implemented by the sandbox", "UNIMPLEMENTED")
+    checked = check(operation.request, payload)
+    return operation.handler(engine, checked, context)
+
+
+def check(message: str, payload: Any) -> dict[str, Any]:
+    """`payload` parsed as `message`; ApiError(3) naming the field and rule on a breach."""
+    normalized, violations = rules.conform(message, payload)
+    if violations:
+        raise rule_error(violations)
+    return normalized
+
+
+def rule_error(violations: list[rules.Violation]) -> ApiError:
+    error = ApiError(INVALID_ARGUMENT, "; ".join(str(v) for v in violations))
+    error.field_violations = list(violations)
+    return error
+
+
+# --- connected accounts --------------------------------------------------------------------
+
+
+def _key(payload: dict[str, Any]) -> AccountKey:
+    return AccountKey.from_mapping(payload)
+
+
+def _list_accounts(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.list_accounts(
+        connector=p.get("connector") or None,
+        connection_names=p.get("connection_names") or None,
+        provider=p.get("provider") or None,
+        identifier=p.get("identifier") or None,
+        organization_id=p.get("organization_id") or None,
+        user_id=p.get("user_id") or None,
+        query=p.get("query") or None,
+        page_size=p.get("page_size"),
+        page_token=p.get("page_token") or None,
+    )
+
+
+def _create_account(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    body = p.get("connected_account", {})
     account = engine.create_account(
-        AccountKey.from_mapping(request),
-        payload.get("authorization_details"),
-        payload.get("api_config"),
+        _key(p), body.get("authorization_details"), body.get("api_config")
     )
     return {"connected_account": engine.account_to_wire(account, credentials=True)}
 
 
-def _update(engine: SandboxEngine, request: dict[str, Any], _: OperationContext) -> dict[str, Any]:
-    payload = _account_payload(request)
-    key = AccountKey.from_mapping(request)
+def _update_account(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    key = _key(p)
     key.require()
-    account = engine.update_account(
-        key, payload.get("authorization_details"), payload.get("api_config")
-    )
+    body = p.get("connected_account", {})
+    account = engine.update_account(key, body.get("authorization_details"), body.get("api_config"))
     return {"connected_account": engine.account_to_wire(account, credentials=True)}
 
 
-def _auth(engine: SandboxEngine, request: dict[str, Any], _: OperationContext) -> dict[str, Any]:
-    key = AccountKey.from_mapping(request)
+def _account_auth(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    key = _key(p)
     key.require()
     account = engine.get_account_auth(key)
     return {"connected_account": engine.account_to_wire(account, credentials=True)}
 
 
-def _details(engine: SandboxEngine, request: dict[str, Any], _: OperationContext) -> dict[str, Any]:
-    key = AccountKey.from_mapping(request)
+def _account_details(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    key = _key(p)
     key.require()
     return {"connected_account": engine.account_to_wire(engine.get_account_details(key))}
 
 
-def _list(engine: SandboxEngine, request: dict[str, Any], _: OperationContext) -> dict[str, Any]:
-    return engine.list_accounts(
-        connector=request.get("connector") or None,
-        connection_names=request.get("connection_names") or None,
-        provider=request.get("provider") or None,
-        identifier=request.get("identifier") or None,
-        organization_id=request.get("organization_id") or None,
-        user_id=request.get("user_id") or None,
-        query=request.get("query") or None,
-        page_size=request.get("page_size"),
-        page_token=request.get("page_token") or None,
-    )
-
-
-def _delete(engine: SandboxEngine, request: dict[str, Any], _: OperationContext) -> dict[str, Any]:
-    engine.delete_account(AccountKey.from_mapping(request))
-    return {}
-
-
-def _magic_link(
-    engine: SandboxEngine, request: dict[str, Any], context: OperationContext
-) -> dict[str, Any]:
+def _magic_link(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
     return engine.create_magic_link(
-        AccountKey.from_mapping(request),
-        request.get("state"),
-        request.get("user_verify_url") or None,
-        context.base_url,
+        _key(p), p.get("state"), p.get("user_verify_url") or None, c.base_url
     )
 
 
-def _verify(
-    engine: SandboxEngine, request: dict[str, Any], context: OperationContext
-) -> dict[str, Any]:
-    redirect = engine.verify_user(
-        request.get("auth_request_id"), request.get("identifier"), context.base_url
-    )
+def _verify_user(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    redirect = engine.verify_user(p.get("auth_request_id"), p.get("identifier"), c.base_url)
     return {"post_user_verify_redirect_url": redirect}
 
 
-def _list_tools(
-    engine: SandboxEngine, request: dict[str, Any], _: OperationContext
-) -> dict[str, Any]:
-    wanted = request.get("filter") or {}
+def _delete_account(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    engine.delete_account(_key(p))
+    return {}
+
+
+# --- tools ---------------------------------------------------------------------------------
+
+
+def _list_tools(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    where = p.get("filter", {})
     return engine.list_tools(
-        provider=wanted.get("provider") or None,
-        connector=wanted.get("connector") or None,
-        identifier=wanted.get("identifier") or None,
-        tool_names=wanted.get("tool_name") or None,
-        query=wanted.get("query") or None,
-        summary=bool(wanted.get("summary")),
-        page_size=request.get("page_size"),
-        page_token=request.get("page_token") or None,
+        provider=where.get("provider") or None,
+        connector=where.get("connector") or None,
+        identifier=where.get("identifier") or None,
+        tool_names=[name for name in where.get("tool_name", []) if name] or None,
+        query=where.get("query") or None,
+        summary=bool(where.get("summary")),
+        page_size=p.get("page_size"),
+        page_token=p.get("page_token") or None,
     )
 
 
-def _execute_tool(
-    engine: SandboxEngine, request: dict[str, Any], _: OperationContext
-) -> dict[str, Any]:
-    result = engine.execute_tool(request)
+def _execute_tool(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    result = engine.execute_tool(p)
     return {"data": result.data, "execution_id": result.execution_id}
 
 
-OPERATIONS: dict[str, Handler] = {
-    f"{CONNECTED_ACCOUNTS}/CreateConnectedAccount": _create,
-    f"{CONNECTED_ACCOUNTS}/UpdateConnectedAccount": _update,
-    f"{CONNECTED_ACCOUNTS}/GetConnectedAccountAuth": _auth,
-    f"{CONNECTED_ACCOUNTS}/GetConnectedAccountDetails": _details,
-    f"{CONNECTED_ACCOUNTS}/ListConnectedAccounts": _list,
-    f"{CONNECTED_ACCOUNTS}/DeleteConnectedAccount": _delete,
-    f"{CONNECTED_ACCOUNTS}/GetMagicLinkForConnectedAccount": _magic_link,
-    f"{CONNECTED_ACCOUNTS}/VerifyConnectedAccountUser": _verify,
-    f"{TOOLS}/ListTools": _list_tools,
-    f"{TOOLS}/ExecuteTool": _execute_tool,
-}
+def _operations(*entries: tuple[str, Handler]) -> dict[str, Operation]:
+    table = rules.table()
+    operations: dict[str, Operation] = {}
+    for rpc, handler in entries:
+        spec = table.rpcs[rpc]
+        operations[rpc] = Operation(rpc, spec["request"], spec["response"], handler)
+    return operations
 
 
-def run(
-    engine: SandboxEngine, rpc: str, payload: dict[str, Any], context: OperationContext
-) -> dict[str, Any]:
-    return OPERATIONS[rpc](engine, payload, context)
+OPERATIONS: dict[str, Operation] = _operations(
+    (f"{CONNECTED_ACCOUNTS}/ListConnectedAccounts", _list_accounts),
+    (f"{CONNECTED_ACCOUNTS}/CreateConnectedAccount", _create_account),
+    (f"{CONNECTED_ACCOUNTS}/UpdateConnectedAccount", _update_account),
+    (f"{CONNECTED_ACCOUNTS}/GetConnectedAccountAuth", _account_auth),
+    (f"{CONNECTED_ACCOUNTS}/GetConnectedAccountDetails", _account_details),
+    (f"{CONNECTED_ACCOUNTS}/GetMagicLinkForConnectedAccount", _magic_link),
+    (f"{CONNECTED_ACCOUNTS}/VerifyConnectedAccountUser", _verify_user),
+    (f"{CONNECTED_ACCOUNTS}/DeleteConnectedAccount", _delete_account),
+    (f"{TOOLS}/ListTools", _list_tools),
+    (f"{TOOLS}/ExecuteTool", _execute_tool),
+)

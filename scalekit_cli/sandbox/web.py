@@ -19,15 +19,20 @@ def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-async def read_json_object(request: Request) -> dict[str, Any]:
-    """The JSON body as an object; an empty body is an empty message, as in grpc-gateway."""
+async def read_json_value(request: Request) -> Any:
+    """The JSON body; an empty body is an empty message, as in grpc-gateway."""
     raw = await request.body()
     if not raw.strip():
         return {}
     try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise ApiError(INVALID_ARGUMENT, f"the request body is not valid JSON: {error}") from error
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    """The JSON body as an object; an empty body is an empty message, as in grpc-gateway."""
+    value = await read_json_value(request)
     if not isinstance(value, dict):
         raise ApiError(INVALID_ARGUMENT, "the request body must be a JSON object")
     return value
@@ -55,8 +60,9 @@ def bearer_token(request: Request) -> str | None:
     return bearer_from_header(request.headers.get("authorization"))
 
 
-def check_machine_token(engine: SandboxEngine, authorization: str | None) -> None:
-    """The one machine-token check of every AgentKit call, whichever face it came through."""
+def check_machine_token(engine: SandboxEngine, authorization: str | None) -> str:
+    """The caller's live machine token, whichever face the call came through; ApiError(16)
+    when missing, unknown or expired."""
     token = bearer_from_header(authorization)
     if token is None:
         raise ApiError(UNAUTHENTICATED, "missing bearer token", "UNAUTHENTICATED")
@@ -64,10 +70,11 @@ def check_machine_token(engine: SandboxEngine, authorization: str | None) -> Non
         raise ApiError(
             UNAUTHENTICATED, "the access token is invalid, expired or revoked", "UNAUTHENTICATED"
         )
+    return token
 
 
-def require_machine_token(request: Request) -> None:
-    check_machine_token(request.app.state.sandbox, request.headers.get("authorization"))
+def require_machine_token(request: Request) -> str:
+    return check_machine_token(request.app.state.sandbox, request.headers.get("authorization"))
 
 
 def json_response(

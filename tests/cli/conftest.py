@@ -100,7 +100,7 @@ class SandboxDriver:
         self.api(
             "POST",
             "/api/v1/connected_accounts",
-            json={"connector": connector, "identifier": identifier},
+            json={"connector": connector, "identifier": identifier, "connected_account": {}},
         )
         answer = self.api(
             "POST",

@@ -34,7 +34,10 @@ def crowded():
     headers = {"authorization": f"Bearer {live.machine_token()}"}
     with httpx.Client(base_url=live.url, headers=headers, timeout=10) as client:
         for connector, identifier in wanted:
-            answer = client.post(ACCOUNTS, json={"connector": connector, "identifier": identifier})
+            answer = client.post(
+                ACCOUNTS,
+                json={"connector": connector, "identifier": identifier, "connected_account": {}},
+            )
             answer.raise_for_status()
     yield live
     live.stop()

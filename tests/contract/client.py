@@ -149,7 +149,7 @@ class AgentKitClient:
 
     # The operations the tests use most, spelled once.
     def create(self, connector: str, identifier: str, **extra: Any) -> dict[str, Any]:
-        body = {"connector": connector, "identifier": identifier, **extra}
+        body = {"connector": connector, "identifier": identifier, "connected_account": {}, **extra}
         return self.expect(201, "POST", "/api/v1/connected_accounts", body=body)[
             "connected_account"
         ]

@@ -192,7 +192,7 @@ class Setup:
         answer = self.api(
             "POST",
             "/api/v1/connected_accounts",
-            json={"connector": connector, "identifier": identifier},
+            json={"connector": connector, "identifier": identifier, "connected_account": {}},
         )
         assert answer.status_code in (201, 409), answer.text
         return answer.json()

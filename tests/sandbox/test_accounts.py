@@ -30,7 +30,10 @@ AWKWARD = [
 
 
 def test_create_answers_201_pending(agent: Agent) -> None:
-    answer = agent.http.post(ACCOUNTS, json={"connector": "gmail", "identifier": "new@example.com"})
+    answer = agent.http.post(
+        ACCOUNTS,
+        json={"connector": "gmail", "identifier": "new@example.com", "connected_account": {}},
+    )
     assert answer.status_code == 201
     account = answer.json()["connected_account"]
     assert set(account) <= ACCOUNT_FIELDS
@@ -68,7 +71,9 @@ def test_create_errors(agent: Agent, body: dict, status: int, code: int) -> None
 
 def test_create_twice_is_409(agent: Agent) -> None:
     agent.create("gmail", "twice")
-    again = agent.http.post(ACCOUNTS, json={"connector": "gmail", "identifier": "twice"})
+    again = agent.http.post(
+        ACCOUNTS, json={"connector": "gmail", "identifier": "twice", "connected_account": {}}
+    )
     assert_gateway_error(again, 409, 6)
 
 
@@ -129,7 +134,9 @@ def test_update_sets_credentials_and_merges_api_config(agent: Agent) -> None:
     assert account["authorization_details"]["oauth_token"]["access_token"] == "ya29.given"
     assert "token_expires_at" in account
     assert agent.gmail("/profile", "ya29.given").status_code == 200
-    missing = agent.http.put(ACCOUNTS, json={"connector": "gmail", "identifier": "ghost"})
+    missing = agent.http.put(
+        ACCOUNTS, json={"connector": "gmail", "identifier": "ghost", "connected_account": {}}
+    )
     assert_gateway_error(missing, 404, 5)
     assert_gateway_error(agent.http.put(ACCOUNTS, json={}), 400, 3)
 
@@ -210,7 +217,9 @@ def test_identifiers_are_matched_byte_for_byte(agent: Agent) -> None:
     identifier=st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40)
 )
 def test_any_identifier_round_trips(agent: Agent, identifier: str) -> None:
-    answer = agent.http.post(ACCOUNTS, json={"connector": "github", "identifier": identifier})
+    answer = agent.http.post(
+        ACCOUNTS, json={"connector": "github", "identifier": identifier, "connected_account": {}}
+    )
     assert answer.status_code in (201, 409)
     found = agent.http.get(
         f"{ACCOUNTS}/details", params={"connector": "github", "identifier": identifier}

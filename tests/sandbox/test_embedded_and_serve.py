@@ -89,7 +89,7 @@ def test_bridge_serves_the_api_without_a_socket(embedded: EmbeddedSandbox) -> No
     with bridge_client(embedded) as client:
         created = client.post(
             "/api/v1/connected_accounts",
-            json={"connector": "gmail", "identifier": "in@process.test"},
+            json={"connector": "gmail", "identifier": "in@process.test", "connected_account": {}},
         )
         assert created.status_code == 201
         assert created.request.url.host == "sandbox.invalid"

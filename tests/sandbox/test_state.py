@@ -140,7 +140,8 @@ def test_state_survives_across_processes_through_the_embedded_bridge(tmp_path: P
             }).json()["access_token"]
             headers = {"Authorization": f"Bearer {token}"}
             created = client.post("/api/v1/connected_accounts", headers=headers,
-                                  json={"connector": "gmail", "identifier": "kept@example.com"})
+                                  json={"connector": "gmail", "identifier": "kept@example.com",
+                                        "connected_account": {}})
             assert created.status_code == 201, created.text
         sandbox.close()
         print(json.dumps({"token": token, "id": created.json()["connected_account"]["id"]}))

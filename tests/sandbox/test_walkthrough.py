@@ -108,7 +108,7 @@ def test_walkthrough(sandbox: Any) -> None:
             "POST",
             "/api/v1/connected_accounts",
             201,
-            body={"connector": "gmail", "identifier": IDENTIFIER},
+            body={"connector": "gmail", "identifier": IDENTIFIER, "connected_account": {}},
         )["connected_account"]
         assert created["status"] == "PENDING_AUTH"
 
