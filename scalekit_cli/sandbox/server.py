@@ -141,6 +141,13 @@ def _hypercorn_logger() -> logging.Logger:
     return logger
 
 
+def _quiet_connection_teardown(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A client that vanished mid-close is no error of the sandbox's: no traceback for it."""
+    if isinstance(context.get("exception"), (TimeoutError, ConnectionError)):
+        return
+    loop.default_exception_handler(context)
+
+
 def _serve_hypercorn(
     app: Any,
     sock: socket.socket,
@@ -163,6 +170,11 @@ def _serve_hypercorn(
         config.keyfile = str(tls.key_path)
     stopping: list[asyncio.Event] = []
     loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_quiet_connection_teardown)
+    # On shutdown hypercorn closes idle connections; a TLS close then waits for the peer's
+    # close_notify, which grpc-core does not send, for asyncio's default 30 s. This process
+    # serves only the sandbox: a short wait is what Ctrl-C should cost.
+    asyncio.constants.SSL_SHUTDOWN_TIMEOUT = 2.0  # type: ignore[attr-defined]
 
     def stop() -> None:
         if stopping:
