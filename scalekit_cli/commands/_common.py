@@ -13,8 +13,6 @@ from ..runtime import Runtime
 
 # Validation and the run wrapper need no Typer: they live in _runner, for the fast path.
 from ._runner import (  # noqa: F401 - re-exported for the command modules
-    CONNECTOR_PATTERN,
-    IDENTIFIER_MAX,
     Options,
     describe_failure,
     positive_number,

@@ -8,7 +8,6 @@ Kept apart from `_common` (the Typer options) so that `sk token`'s fast path
 from __future__ import annotations
 
 import contextlib
-import re
 import unicodedata
 from collections.abc import Callable
 from typing import TypeVar
@@ -24,22 +23,31 @@ from ..scalekit.errors import (
     InvalidResponse,
     NetworkError,
     ProviderError,
+    RequestRefused,
     ScalekitError,
     Unauthenticated,
 )
 
-IDENTIFIER_MAX = 1024
-CONNECTOR_PATTERN = re.compile(r"[A-Za-z0-9 _:\-]{1,128}")
+# The request whose field rules name a connected account by connector + identifier (every
+# connected-account request carries the same rules: scalekit_cli/scalekit/field_rules.json).
+ACCOUNT_REQUEST = "scalekit.v1.connected_accounts.GetConnectedAccountByIdentifierRequest"
+MAGIC_LINK_REQUEST = "scalekit.v1.connected_accounts.GetMagicLinkForConnectedAccountRequest"
+
+
+def check_field(message: str, field: str, value: str, flag: str) -> None:
+    """Exit 2 when `value` breaks the service's rules for `field` of `message` (the one rule
+    table the sandbox enforces too), naming the option the user typed."""
+    from ..scalekit import rules
+
+    violations = rules.field_violations(message, field, value)
+    if violations:
+        raise CliError(f"{flag}: {violations[0].message}", ExitCode.USAGE)
 
 
 def validate_identifier(identifier: str) -> str:
     if not identifier or not identifier.strip():
         raise CliError("--user must not be empty", ExitCode.USAGE)
-    if len(identifier) > IDENTIFIER_MAX:
-        raise CliError(
-            f"--user is {len(identifier)} characters long; the limit is {IDENTIFIER_MAX}",
-            ExitCode.USAGE,
-        )
+    check_field(ACCOUNT_REQUEST, "identifier", identifier, "--user")
     for char in identifier:
         if unicodedata.category(char) == "Cc":
             raise CliError(
@@ -50,10 +58,16 @@ def validate_identifier(identifier: str) -> str:
 
 
 def validate_connector(connector: str) -> str:
-    if not CONNECTOR_PATTERN.fullmatch(connector) or not connector.strip():
+    from ..scalekit import rules
+
+    broken = not connector.strip() or rules.field_violations(
+        ACCOUNT_REQUEST, "connector", connector
+    )
+    if broken:
         shown = connector.encode("unicode_escape").decode("ascii")[:60]
         raise CliError(
-            f"connector {shown!r} is not valid: use letters, digits, spaces, '-', '_' or ':'",
+            f"connector {shown!r} is not valid: use letters, digits, spaces, '-', '_' or ':'"
+            " (the service's rule for connector)",
             ExitCode.USAGE,
         )
     return connector
@@ -76,6 +90,8 @@ def describe_failure(exc: ScalekitError) -> tuple[int, str]:
         return ExitCode.CONFIG, f"the machine token was refused even after renewing it: {exc}"
     if isinstance(exc, ConfigurationError):
         return ExitCode.CONFIG, str(exc)
+    if isinstance(exc, RequestRefused):
+        return ExitCode.USAGE, f"not sent: the service's field rules refuse it: {exc}"
     if isinstance(exc, ApiError):
         detail = f"HTTP {exc.status}" + (f", {exc.error_code}" if exc.error_code else "")
         return ExitCode.FAILURE, f"{exc.method} {exc.path} failed: {exc} ({detail})"

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import _httpx as httpx
+from . import rules
 from .errors import (
     AlreadyExists,
     ApiError,
@@ -20,6 +21,7 @@ from .errors import (
     InvalidResponse,
     NotFound,
     PermissionDenied,
+    RequestRefused,
     Unauthenticated,
 )
 from .http import HttpSession, retry_after_seconds
@@ -30,7 +32,25 @@ from .token_cache import TokenCache
 ACCOUNTS = "/api/v1/connected_accounts"
 # RFC 6750's b64token: what a bearer token may hold to travel in an Authorization header.
 BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-_PAGE_SIZE_MAX = 100  # the list endpoint's documented ceiling
+_ACCOUNTS_SERVICE = "scalekit.v1.connected_accounts.ConnectedAccountService"
+_TOOLS_SERVICE = "scalekit.v1.tools.ToolService"
+LIST_ACCOUNTS = f"{_ACCOUNTS_SERVICE}/ListConnectedAccounts"
+LIST_TOOLS = f"{_TOOLS_SERVICE}/ListTools"
+# ListTools' page_size has no field rule; the sandbox, like the document's examples, caps 100.
+_TOOLS_PAGE_SIZE = 100
+
+
+def check_request(rpc: str, *, params: Any = None, body: dict[str, Any] | None = None) -> None:
+    """Refuse, before sending, a request that breaks the service's field rules for `rpc`."""
+    message = rules.table().request_message(rpc)
+    try:
+        if body is not None:
+            rules.conform_or_raise(message, body)
+        else:
+            items = params.items() if isinstance(params, dict) else (params or [])
+            rules.conform_or_raise(message, rules.from_query(message, list(items)))
+    except rules.RuleViolations as error:
+        raise RequestRefused(str(error), rpc=rpc) from None
 
 
 def decode_json(response: httpx.Response) -> Any:
@@ -186,11 +206,14 @@ class ScalekitClient:
         path: str,
         *,
         idempotent: bool,
+        rpc: str,
         params: Any = None,
         body: dict[str, Any] | None = None,
         expect: tuple[int, ...] = (200,),
     ) -> dict[str, Any]:
-        """One API call; a 401 renews the machine token once, transparently."""
+        """One API call of `rpc`, first checked against its field rules (RequestRefused, and
+        nothing sent, on a breach); a 401 renews the machine token once, transparently."""
+        check_request(rpc, params=params, body=body)
         for renewed in (False, True):
             token = self.machine_token()
             response = self.session.send(
@@ -276,10 +299,12 @@ class ScalekitClient:
     ) -> ConnectedAccount:
         """`/auth` (with credentials) or `/details` (without); NotFound when there is none."""
         path = f"{ACCOUNTS}/auth" if credentials else f"{ACCOUNTS}/details"
+        method = "GetConnectedAccountAuth" if credentials else "GetConnectedAccountDetails"
         data = self.call(
             "GET",
             path,
             idempotent=True,
+            rpc=f"{_ACCOUNTS_SERVICE}/{method}",
             params=self._account_query(connector, identifier, account_id),
         )
         return ConnectedAccount.from_json(json_object(data, "connected_account"))
@@ -289,7 +314,9 @@ class ScalekitClient:
             "POST",
             ACCOUNTS,
             idempotent=False,
-            body={"connector": connector, "identifier": identifier},
+            rpc=f"{_ACCOUNTS_SERVICE}/CreateConnectedAccount",
+            # The field is required, even empty (the official SDK always sends it).
+            body={"connector": connector, "identifier": identifier, "connected_account": {}},
             expect=(200, 201),
         )
         return ConnectedAccount.from_json(json_object(data, "connected_account"))
@@ -321,7 +348,13 @@ class ScalekitClient:
         if user_verify_url:
             body["user_verify_url"] = user_verify_url
         # A new link for the same account is harmless, so a failed request may be repeated.
-        data = self.call("POST", f"{ACCOUNTS}/magic_link", idempotent=True, body=body)
+        data = self.call(
+            "POST",
+            f"{ACCOUNTS}/magic_link",
+            idempotent=True,
+            rpc=f"{_ACCOUNTS_SERVICE}/GetMagicLinkForConnectedAccount",
+            body=body,
+        )
         link = MagicLink.from_json(data)
         if not link.link:
             raise InvalidResponse(
@@ -335,6 +368,7 @@ class ScalekitClient:
             "POST",
             f"{ACCOUNTS}/user/verify",
             idempotent=False,
+            rpc=f"{_ACCOUNTS_SERVICE}/VerifyConnectedAccountUser",
             body={"auth_request_id": auth_request_id, "identifier": identifier},
         )
         redirect = data.get("post_user_verify_redirect_url")
@@ -351,6 +385,7 @@ class ScalekitClient:
             "POST",
             f"{ACCOUNTS}:delete",
             idempotent=False,
+            rpc=f"{_ACCOUNTS_SERVICE}/DeleteConnectedAccount",
             body=self._account_query(connector, identifier, account_id),
         )
 
@@ -360,18 +395,25 @@ class ScalekitClient:
         connector: str | None = None,
         identifier: str | None = None,
         provider: str | None = None,
-        page_size: int = _PAGE_SIZE_MAX,
+        page_size: int | None = None,
         page_token: str | None = None,
     ) -> AccountPage:
+        """One page; `page_size` defaults to (and is capped at) the largest the rule allows."""
+        largest = rules.largest_allowed(LIST_ACCOUNTS, "page_size")
+        size = largest if page_size is None else min(page_size, largest)
         params = {
             "connector": connector,
             "identifier": identifier,
             "provider": provider,
-            "page_size": str(min(page_size, _PAGE_SIZE_MAX)),
+            "page_size": str(size),
             "page_token": page_token,
         }
         data = self.call(
-            "GET", ACCOUNTS, idempotent=True, params={k: v for k, v in params.items() if v}
+            "GET",
+            ACCOUNTS,
+            idempotent=True,
+            rpc=LIST_ACCOUNTS,
+            params={k: v for k, v in params.items() if v},
         )
         return AccountPage.from_json(data)
 
@@ -407,7 +449,13 @@ class ScalekitClient:
             body["identifier"] = identifier
         # A tool may act (send mail, post a message): never repeated on an ambiguous failure.
         return ToolResult.from_json(
-            self.call("POST", "/api/v1/execute_tool", idempotent=False, body=body)
+            self.call(
+                "POST",
+                "/api/v1/execute_tool",
+                idempotent=False,
+                rpc=f"{_TOOLS_SERVICE}/ExecuteTool",
+                body=body,
+            )
         )
 
     def iter_tools(
@@ -430,10 +478,12 @@ class ScalekitClient:
         token = ""
         seen: set[str] = set()
         while True:
-            page_params = [*params, ("page_size", "100")] + (
+            page_params = [*params, ("page_size", str(_TOOLS_PAGE_SIZE))] + (
                 [("page_token", token)] if token else []
             )
-            data = self.call("GET", "/api/v1/tools", idempotent=True, params=page_params)
+            data = self.call(
+                "GET", "/api/v1/tools", idempotent=True, rpc=LIST_TOOLS, params=page_params
+            )
             for item in data.get("tools") or []:
                 if isinstance(item, dict):
                     yield Tool.from_json(item)

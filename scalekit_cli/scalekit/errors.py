@@ -28,6 +28,14 @@ class NetworkError(ScalekitError):
         self.host = host
 
 
+class RequestRefused(ScalekitError):
+    """A request the service's own field rules would refuse (scalekit/rules.py); not sent."""
+
+    def __init__(self, message: str, *, rpc: str) -> None:
+        super().__init__(message)
+        self.rpc = rpc
+
+
 class InvalidResponse(ScalekitError):
     """The server answered, but not with the JSON the contract promises."""
 

@@ -131,6 +131,17 @@ def field_violations(message: str, name: str, value: Any) -> list[Violation]:
     return violations
 
 
+def largest_allowed(rpc: str, name: str) -> int:
+    """The largest integer the rules allow in field `name` of `rpc`'s request (a page size)."""
+    spec = table().field(table().request_message(rpc), name)
+    bounds = spec.get("rules", {}).get("number", {})
+    if "lt" in bounds:
+        return int(bounds["lt"]) - 1
+    if "lte" in bounds:
+        return int(bounds["lte"])
+    return _INT_RANGES[spec["kind"]][1]
+
+
 # --- parsing (the proto JSON mapping) --------------------------------------------------------
 
 

@@ -55,6 +55,28 @@ GATEWAY_ERROR_SCHEMA: dict[str, Any] = {
                 "properties": {
                     "@type": {"const": ERROR_INFO_TYPE},
                     "error_code": {"type": "string", "minLength": 1},
+                    # ErrorInfo.validation_error_info (scalekit/v1/errdetails): broken rules.
+                    "validation_error_info": {
+                        "type": "object",
+                        "required": ["field_violations"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "field_violations": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {
+                                    "type": "object",
+                                    "required": ["field", "description", "constraint"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "field": {"type": "string"},
+                                        "description": {"type": "string", "minLength": 1},
+                                        "constraint": {"type": "string", "minLength": 1},
+                                    },
+                                },
+                            }
+                        },
+                    },
                 },
             },
         },

@@ -27,7 +27,12 @@ class Agent:
     def create(self, connector: str, identifier: str, **extra: Any) -> dict[str, Any]:
         answer = self.http.post(
             ACCOUNTS,
-            json={"connector": connector, "identifier": identifier, "connected_account": {}, **extra},
+            json={
+                "connector": connector,
+                "identifier": identifier,
+                "connected_account": {},
+                **extra,
+            },
         )
         assert answer.status_code == 201, answer.text
         return answer.json()["connected_account"]

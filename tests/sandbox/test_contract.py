@@ -246,8 +246,8 @@ def test_create_answers_201_with_a_pending_account(api: AgentKitClient) -> None:
 
 def test_create_twice_is_409_code_6(api: AgentKitClient) -> None:
     api.create(GMAIL, "twice")
-    answer = api.call("POST", ACCOUNTS, body={"connector": GMAIL, "identifier": "twice"})
-    expect_error(answer, 409, 6)
+    body = {"connector": GMAIL, "identifier": "twice", "connected_account": {}}
+    expect_error(api.call("POST", ACCOUNTS, body=body), 409, 6)
 
 
 def test_create_for_unknown_connection_is_404_code_5(api: AgentKitClient) -> None:
@@ -256,7 +256,7 @@ def test_create_for_unknown_connection_is_404_code_5(api: AgentKitClient) -> Non
     answer = api.call(
         "POST",
         ACCOUNTS,
-        body={"connector": "no_such_connection", "identifier": "u1"},
+        body={"connector": "no_such_connection", "identifier": "u1", "connected_account": {}},
         undocumented_ok=(404,),
     )
     expect_error(answer, 404, 5)
@@ -276,12 +276,31 @@ def test_create_for_unknown_connection_is_404_code_5(api: AgentKitClient) -> Non
 def test_create_without_connector_and_identifier_is_400(
     api: AgentKitClient, body: dict[str, str]
 ) -> None:
-    expect_error(api.call("POST", ACCOUNTS, body=body), 400, 3)
+    expect_error(api.call("POST", ACCOUNTS, body={**body, "connected_account": {}}), 400, 3)
+
+
+def test_create_without_connected_account_is_400_naming_the_rule(api: AgentKitClient) -> None:
+    # CreateConnectedAccountRequest.connected_account is required (buf.validate).
+    answer = api.call("POST", ACCOUNTS, body={"connector": GMAIL, "identifier": "bare"})
+    expect_error(answer, 400, 3)
+    assert answer.body["message"] == "connected_account: value is required"
+    (violation,) = answer.body["details"][0]["validation_error_info"]["field_violations"]
+    assert violation == {
+        "field": "connected_account",
+        "description": "value is required",
+        "constraint": "required",
+    }
 
 
 def test_unknown_request_fields_are_discarded_silently(api: AgentKitClient) -> None:
     # CONTRACT.md: "The live service discards unknown request fields silently".
-    body = {"connector": GMAIL, "identifier": "lenient", "connection_name": "slack", "x": 1}
+    body = {
+        "connector": GMAIL,
+        "identifier": "lenient",
+        "connected_account": {},
+        "connection_name": "slack",
+        "x": 1,
+    }
     answer = api.call("POST", ACCOUNTS, body=body, check_request=False)  # wrong on purpose
     assert answer.status == 201, answer.body
     assert answer.body["connected_account"]["connector"] == GMAIL
@@ -386,7 +405,8 @@ def test_update_unknown_account_is_404_code_5(api: AgentKitClient) -> None:
         },
     )
     expect_error(answer, 404, 5)
-    expect_error(api.call("PUT", ACCOUNTS, body={"id": "ca_000000000000000000"}), 404, 5)
+    body = {"id": "ca_000000000000000000", "connected_account": {}}
+    expect_error(api.call("PUT", ACCOUNTS, body=body), 404, 5)
 
 
 def test_auth_has_credentials_and_details_does_not(sandbox: Any, api: AgentKitClient) -> None:
@@ -519,10 +539,15 @@ def test_list_pagination(api: AgentKitClient) -> None:
     assert [a["id"] for a in again["connected_accounts"]] == seen[:3]
 
 
-def test_list_page_size_above_100_is_400(api: AgentKitClient) -> None:
-    # page_size: "Must be between 0 and 100."
-    expect_error(api.call("GET", ACCOUNTS, params={"page_size": 101}), 400, 3)
-    api.expect(200, "GET", ACCOUNTS, params={"page_size": 100})
+def test_list_page_size_of_100_or_more_is_400(api: AgentKitClient) -> None:
+    # The document says "between 0 and 100"; the field rule is `page_size < 100`.
+    for size in (100, 101):
+        answer = api.call("GET", ACCOUNTS, params={"page_size": size})
+        expect_error(answer, 400, 3)
+        assert answer.body["message"] == (
+            "page_size: must be greater than or equal to 0 and less than 100"
+        )
+    api.expect(200, "GET", ACCOUNTS, params={"page_size": 99})
 
 
 def test_list_with_bad_page_token_is_400(api: AgentKitClient) -> None:
@@ -648,7 +673,8 @@ def test_awkward_identifiers_are_distinct_accounts(api: AgentKitClient) -> None:
     ).filter(lambda s: s.strip() == s and s.strip() != "")
 )
 def test_any_identifier_round_trips(api: AgentKitClient, identifier: str) -> None:
-    answer = api.call("POST", ACCOUNTS, body={"connector": GMAIL, "identifier": identifier})
+    body = {"connector": GMAIL, "identifier": identifier, "connected_account": {}}
+    answer = api.call("POST", ACCOUNTS, body=body)
     assert answer.status in (201, 409), answer.body  # 409: hypothesis repeated an example
     details = api.details(connector=GMAIL, identifier=identifier)
     assert details["identifier"] == identifier

@@ -21,11 +21,17 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from scalekit_cli.scalekit import rules
 from tests.cli.conftest import SK, SkProcess, SkResult, assert_one_error_line
 from tests.conftest import LiveSandbox
 from tests.reliability.harness import Setup, SkRunner
 
-IDENTIFIER_MAX = 1024
+# The service's rules for connected-account requests (the table derived from the descriptors).
+_ACCOUNT_FIELDS = rules.table().messages[
+    "scalekit.v1.connected_accounts.GetConnectedAccountByIdentifierRequest"
+]["fields"]
+IDENTIFIER_MAX = _ACCOUNT_FIELDS["identifier"]["rules"]["string"]["max_len"]
+CONNECTOR_MAX = _ACCOUNT_FIELDS["connector"]["rules"]["string"]["max_len"]
 FUZZ_USER = "fuzz-user@example.com"
 ERROR_LINE_MAX = 400  # characters: a clear line, whatever the size of the input
 CONNECTOR_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _:-")
@@ -101,7 +107,9 @@ def acceptable_identifier(text: str) -> bool:
 
 
 def acceptable_connector(text: str) -> bool:
-    return 1 <= len(text) <= 128 and set(text) <= CONNECTOR_ALPHABET and bool(text.strip())
+    return (
+        1 <= len(text) <= CONNECTOR_MAX and set(text) <= CONNECTOR_ALPHABET and bool(text.strip())
+    )
 
 
 def assert_clear_usage_error(result: SkResult, log: list[dict]) -> None:
@@ -197,7 +205,7 @@ def test_an_identifier_sent_as_a_header_cannot_inject_one(
 @example(connector="gmail\r\nX-Injected: yes")
 @example(connector="-gmail")
 @example(connector="gm ail:x_y-z")
-@example(connector="g" * 129)
+@example(connector="g" * (CONNECTOR_MAX + 1))
 @example(connector="\udcff")
 @settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow], **EXAMPLES)
 def test_connector_names_are_refused_or_reach_the_server_exactly(
