@@ -13,6 +13,7 @@ import contextlib
 import logging
 import signal
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -141,9 +142,13 @@ def _hypercorn_logger() -> logging.Logger:
     return logger
 
 
+# What a connection's close can raise when the peer has gone or misbehaves while closing.
+_TEARDOWN_ERRORS = (TimeoutError, ConnectionError, ssl.SSLError)
+
+
 def _quiet_connection_teardown(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     """A client that vanished mid-close is no error of the sandbox's: no traceback for it."""
-    if isinstance(context.get("exception"), (TimeoutError, ConnectionError)):
+    if isinstance(context.get("exception"), _TEARDOWN_ERRORS):
         return
     loop.default_exception_handler(context)
 
@@ -191,6 +196,9 @@ def _serve_hypercorn(
         loop.run_until_complete(run())
     except KeyboardInterrupt:
         pass
+    except _TEARDOWN_ERRORS:
+        if not (stopping and stopping[0].is_set()):
+            raise  # not a connection closing at shutdown
     finally:
         _restore_handlers(previous)
         loop.close()
