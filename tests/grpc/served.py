@@ -52,6 +52,11 @@ def _read_exports(process: subprocess.Popen[str], last: str, timeout: float = 30
     return exports
 
 
+def clean_environment() -> dict[str, str]:
+    """This process's environment without any `sk` or Scalekit setting."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("SCALEKIT_", "SK_"))}
+
+
 @dataclass
 class ServedSandbox:
     process: subprocess.Popen[str]
@@ -109,13 +114,8 @@ class ServedSandbox:
         return answer.json()
 
     def sk_env(self) -> dict[str, str]:
-        base = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith(("SCALEKIT_", "SK_"))
-        }
         return {
-            **base,
+            **clean_environment(),
             **self.exports,
             "SK_DATA_DIR": str(self.home / "sk-data"),
             "SK_CONFIG_DIR": str(self.home / "sk-config"),
@@ -155,7 +155,7 @@ def start_served(home: Path, *args: str, env: dict[str, str] | None = None) -> S
     home.mkdir(parents=True, exist_ok=True)
     data = home / "sandbox-data"
     process_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SCALEKIT_", "SK_"))},
+        **clean_environment(),
         "SK_DATA_DIR": str(data),
         "SK_CONFIG_DIR": str(home / "sandbox-config"),
         **(env or {}),
