@@ -197,7 +197,7 @@ class Sandbox:
         answer = self.api(
             "POST",
             "/api/v1/connected_accounts",
-            json={"connector": connector, "identifier": identifier},
+            json={"connector": connector, "identifier": identifier, "connected_account": {}},
         )
         if answer.status_code not in (200, 201, 409):
             answer.raise_for_status()

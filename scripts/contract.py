@@ -329,6 +329,12 @@ def build_rule_table(descriptor_bytes: bytes, openapi: dict[str, Any]) -> dict[s
         for method, operation in item.items()
         if isinstance(operation, dict) and "responses" in operation
     }
+    documented = {
+        (method.upper(), path)
+        for path, item in openapi.get("paths", {}).items()
+        for method in item
+        if method in {"get", "put", "post", "delete", "patch"}
+    }
     messages: dict[str, Any] = {}
     enums: dict[str, list[str]] = {}
 
@@ -407,6 +413,13 @@ def build_rule_table(descriptor_bytes: bytes, openapi: dict[str, Any]) -> dict[s
                         "method": binding.WhichOneof("pattern").upper(),
                         "path": getattr(binding, binding.WhichOneof("pattern")),
                         "body": binding.body,
+                        # Whether the OpenAPI document lists this route (the REST face
+                        # serves only those).
+                        "documented": (
+                            binding.WhichOneof("pattern").upper(),
+                            getattr(binding, binding.WhichOneof("pattern")),
+                        )
+                        in documented,
                     }
                     for binding in bindings
                 ]

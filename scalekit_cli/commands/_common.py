@@ -13,7 +13,9 @@ from ..runtime import Runtime
 
 # Validation and the run wrapper need no Typer: they live in _runner, for the fast path.
 from ._runner import (  # noqa: F401 - re-exported for the command modules
+    MAGIC_LINK_REQUEST,
     Options,
+    check_field,
     describe_failure,
     positive_number,
     run_command,

@@ -1,9 +1,10 @@
 """`sk accounts list [--connector NAME] [--user ID] [--all]` — connected accounts of the
 environment, across users.
 
-Without `--all` only the first page (up to 100, the API's ceiling) is read, and stderr says
-when more exist; with `--all` every page is read, one page in memory at a time, and rows are
-written as pages arrive (a pipe's tab-separated lines and `--json`'s array both stream).
+Without `--all` only the first page (up to 99: the service's rule is `page_size < 100`) is
+read, and stderr says when more exist; with `--all` every page is read, one page in memory
+at a time, and rows are written as pages arrive (a pipe's tab-separated lines and `--json`'s
+array both stream).
 """
 
 from __future__ import annotations
@@ -139,13 +140,13 @@ def register(app: typer.Typer) -> None:
         ] = None,
         all_pages: Annotated[
             bool,
-            typer.Option("--all", help="Read every page (default: the first 100 accounts)."),
+            typer.Option("--all", help="Read every page (default: the first 99 accounts)."),
         ] = False,
         json_mode: JsonOption = False,
         debug: DebugOption = False,
         verbose: VerboseOption = False,
     ) -> None:
-        """List connected accounts of every user (the first 100, or --all)."""
+        """List connected accounts of every user (the first 99, or --all)."""
         options = AccountsListOptions(connector, user, all_pages, json_mode)
         execute(ctx, run, options, json_mode=json_mode, verbose=verbose, debug=debug)
 

@@ -17,11 +17,13 @@ from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ..scalekit.models import ConnectedAccount, MagicLink
 from ._common import (
+    MAGIC_LINK_REQUEST,
     ConnectorArgument,
     DebugOption,
     JsonOption,
     UserOption,
     VerboseOption,
+    check_field,
     execute,
     positive_number,
     validate_connector,
@@ -58,8 +60,10 @@ def run(options: ConnectOptions, runtime: Runtime) -> int:
     positive_number(options.interval, "--interval")
     if options.verify_user and options.verify_url:
         raise CliError("--verify-user and --verify-url exclude each other", ExitCode.USAGE)
-    if options.verify_url and not options.verify_url.lower().startswith(("https://", "http://")):
-        raise CliError("--verify-url must be an http(s) URL", ExitCode.USAGE)
+    if options.verify_url is not None:
+        # The service's rules for user_verify_url (length, ^https?://): refused before any
+        # request, so no account is created for a link that could not be made.
+        check_field(MAGIC_LINK_REQUEST, "user_verify_url", options.verify_url, "--verify-url")
     if options.verify_user and not options.wait:
         raise CliError(
             "--verify-user needs sk to wait for the browser; drop --no-wait", ExitCode.USAGE

@@ -56,12 +56,15 @@ def api_routes(engine: SandboxEngine, gmail_router: Router) -> list[BaseRoute]:
 def _gateway_routes(engine: SandboxEngine) -> list[BaseRoute]:
     """One route per HTTP binding of every RPC the operations layer serves, as the
     descriptors' `google.api.http` rules declare them (path, method, which field the body
-    fills); the success status is the one the OpenAPI document gives (201 for creates)."""
+    fills) and the OpenAPI document lists them; the success status is the document's
+    (201 for creates)."""
     table = rules.table()
     by_path: dict[str, dict[str, Any]] = {}
     for rpc in operations.OPERATIONS:
         spec = table.rpcs[rpc]
         for binding in spec.get("http", ()):
+            if not binding["documented"]:
+                continue
             by_path.setdefault(binding["path"], {})[binding["method"]] = (
                 rpc,
                 binding["body"],

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .clock import real_now, rfc3339
+from .custom_providers import CustomProviders
 from .errors import (
     ALREADY_EXISTS,
     FAILED_PRECONDITION,
@@ -29,6 +30,7 @@ from .errors import (
 )
 from .faults import FaultRegistry, RequestLog
 from .mailbox import Mailbox
+from .mcp_configs import McpConfigs
 from .settings import USER_VERIFICATION_MODES, Connection, SandboxSettings
 from .store import (
     AccountFilter,
@@ -157,10 +159,12 @@ def parse_page_size(raw: Any, default: int, maximum: int) -> int:
         size = int(raw)
     except (TypeError, ValueError) as error:
         raise ApiError(INVALID_ARGUMENT, "page_size must be an integer") from error
-    if not 0 <= size <= maximum:
-        # The document: "Must be between 0 and 100."
-        raise ApiError(INVALID_ARGUMENT, f"page_size must be between 0 and {maximum}")
-    return size or default
+    if size < 0:
+        raise ApiError(INVALID_ARGUMENT, "page_size must not be negative")
+    # Where a list's field rules set no bound, a larger page is served at the sandbox's
+    # largest ("Maximum number ... per page"), as Google's AIP-158 coerces it; where they do
+    # (accounts: page_size < 100), the rule check has refused it before this runs.
+    return min(size, maximum) or default
 
 
 def append_query(url: str, params: list[tuple[str, str]]) -> str:
@@ -185,6 +189,8 @@ class SandboxEngine:
         self.tools: list[ToolSpec] = default_tools()
         self._mailboxes: dict[tuple[str, float], Mailbox] = {}
         self._mailbox_lock = threading.Lock()
+        self.mcp = McpConfigs(self)
+        self.providers = CustomProviders(self)
 
     # --- clock --------------------------------------------------------------------------------
 
@@ -475,6 +481,33 @@ class SandboxEngine:
             answer["prev_page_token"] = _encode_page_token(max(0, offset - size))
         return answer
 
+    def search_accounts(
+        self, query: str, *, page_size: int = 0, page_token: str = "", connection_id: str = ""
+    ) -> dict[str, Any]:
+        """`connected_accounts:search`: a case-insensitive match of `query` against the
+        identifier, the connector and the provider."""
+        size = page_size or DEFAULT_ACCOUNT_PAGE_SIZE
+        offset = _decode_page_token(page_token or None)
+        folded = query.casefold()
+        connectors: list[str] | None = None
+        if connection_id:
+            connectors = [
+                c.name for c in self.settings.connections if c.connection_id == connection_id
+            ]
+        by_provider = [c.name for c in self.settings.connections if folded in c.provider.casefold()]
+        where = AccountFilter(connectors, text=query, text_connectors=by_provider)
+        with self.store.read() as session:
+            accounts, total = session.list_accounts(where, offset, size)
+        answer: dict[str, Any] = {
+            "connected_accounts": [self.account_to_wire(a, for_list=True) for a in accounts],
+            "total_size": total,
+        }
+        if offset + size < total:
+            answer["next_page_token"] = _encode_page_token(offset + size)
+        if offset > 0:
+            answer["prev_page_token"] = _encode_page_token(max(0, offset - size))
+        return answer
+
     def account_to_wire(
         self, account: AccountRecord, *, credentials: bool = False, for_list: bool = False
     ) -> dict[str, Any]:
@@ -514,6 +547,10 @@ class SandboxEngine:
         with self.store.write() as session:
             now = self._now_in(session)
             account = self._find(session, key)
+            if account is None and key.id and key.connector and key.identifier:
+                # An id that names no account, with a connector + identifier beside it: the
+                # link is for the account those name (made if need be), as without an id.
+                account = self._find(session, AccountKey(None, *_key_fields(key)))
             if account is None:
                 if key.id and not (key.connector and key.identifier):
                     raise ApiError(
@@ -807,6 +844,68 @@ class SandboxEngine:
             answer["prev_page_token"] = _encode_page_token(max(0, offset - size))
         return answer
 
+    def _page(self, items: list[Any], key: str, page_size: int, page_token: str) -> dict[str, Any]:
+        size = parse_page_size(page_size, DEFAULT_TOOL_PAGE_SIZE, MAX_TOOL_PAGE_SIZE)
+        offset = _decode_page_token(page_token or None)
+        answer: dict[str, Any] = {key: items[offset : offset + size], "total_size": len(items)}
+        if offset + size < len(items):
+            answer["next_page_token"] = _encode_page_token(offset + size)
+        if offset > 0:
+            answer["prev_page_token"] = _encode_page_token(max(0, offset - size))
+        return answer
+
+    def list_scoped_tools(
+        self,
+        identifier: str,
+        *,
+        providers: list[str],
+        tool_names: list[str],
+        connection_names: list[str],
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> dict[str, Any]:
+        """`tools/scoped`: the tools already bound to `identifier` — those of the
+        connections where it holds an ACTIVE connected account (what it may call now)."""
+        with self.store.read() as session:
+            accounts = [
+                a for a in session.accounts_with_identifier(identifier) if a.status == ACTIVE
+            ]
+        wanted_providers = {p.casefold() for p in providers}
+        scoped: list[dict[str, Any]] = []
+        for account in accounts:
+            connection = self.connection_for(account)
+            if connection is None:
+                continue
+            if wanted_providers and connection.provider.casefold() not in wanted_providers:
+                continue
+            if connection_names and account.connector not in connection_names:
+                continue
+            for tool in self.tools:
+                if tool.connector != account.connector:
+                    continue
+                if tool_names and tool.name not in tool_names:
+                    continue
+                scoped.append(
+                    {
+                        "tool": tool_to_wire(tool, connection.provider),
+                        "identifier": identifier,
+                        "connected_account_id": account.id,
+                    }
+                )
+        return self._page(scoped, "tools", page_size, page_token)
+
+    def list_available_tools(
+        self, identifier: str, *, page_size: int = 0, page_token: str = ""
+    ) -> dict[str, Any]:
+        """`tools/available`: the candidate set for `identifier` — every tool of every
+        connection of the environment, whether or not it holds an account there yet."""
+        available = [
+            tool_to_wire(tool, connection.provider)
+            for tool in self.tools
+            if (connection := self.settings.connection(tool.connector)) is not None
+        ]
+        return self._page(available, "tools", page_size, page_token)
+
     def execute_tool(self, request: Any) -> ToolResult:
         if not isinstance(request, dict):
             raise ApiError(INVALID_ARGUMENT, "the body must be a JSON object")
@@ -871,6 +970,10 @@ class SandboxEngine:
         return ToolResult(data=data, execution_id=_random_digits(18))
 
 
+def _key_fields(key: AccountKey) -> tuple[str | None, str | None, str | None, str | None]:
+    return key.connector, key.identifier, key.organization_id, key.user_id
+
+
 def _record_use(account: AccountRecord, now: float) -> None:
     """Move `last_used_at` at most once a minute: two reads in a row then show the same
     account (and a hot token loop does not rewrite the row on every read)."""
@@ -916,11 +1019,9 @@ def sanitize_authorization_details(value: Any) -> dict[str, Any]:
         clean["static_auth"] = {
             "details": _optional_object(static.get("details"), "static_auth.details")
         }
+    # Google domain-wide delegation and trusted-IdP credentials (AuthorizationDetails'
+    # google_dwd and trusted_idp) are kept as given: the rule table has checked their types.
     for other in ("google_dwd", "trusted_idp"):
         if details.get(other) is not None:
-            raise ApiError(
-                INVALID_ARGUMENT, f"{other} credentials are not supported by the sandbox"
-            )
-    if len(clean) > 1:
-        raise ApiError(INVALID_ARGUMENT, "authorization_details holds one kind of credential")
+            clean[other] = dict(_optional_object(details[other], f"authorization_details.{other}"))
     return clean

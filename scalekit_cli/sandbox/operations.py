@@ -32,7 +32,7 @@ from typing import Any
 
 from ..scalekit import rules
 from .engine import AccountKey, SandboxEngine
-from .errors import INVALID_ARGUMENT, ApiError
+from .errors import INVALID_ARGUMENT, NOT_FOUND, ApiError
 
 CONNECTED_ACCOUNTS = "scalekit.v1.connected_accounts.ConnectedAccountService"
 TOOLS = "scalekit.v1.tools.ToolService"
@@ -170,6 +170,102 @@ def _execute_tool(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> d
     return {"data": result.data, "execution_id": result.execution_id}
 
 
+def _search_accounts(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.search_accounts(
+        p["query"],
+        page_size=p.get("page_size", 0),
+        page_token=p.get("page_token", ""),
+        connection_id=p.get("connection_id", ""),
+    )
+
+
+def _scoped_tools(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    where = p.get("filter", {})
+    return engine.list_scoped_tools(
+        p["identifier"],
+        providers=where.get("providers", []),
+        tool_names=where.get("tool_names", []),
+        connection_names=where.get("connection_names", []),
+        page_size=p.get("page_size", 0),
+        page_token=p.get("page_token", ""),
+    )
+
+
+def _available_tools(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.list_available_tools(
+        p["identifier"], page_size=p.get("page_size", 0), page_token=p.get("page_token", "")
+    )
+
+
+# --- MCP configurations ----------------------------------------------------------------------
+
+
+def _list_mcp_configs(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    where = p.get("filter", {})
+    return engine.mcp.list(
+        config_id=where.get("id", ""),
+        name=where.get("name", ""),
+        provider=where.get("provider", ""),
+        server_url=where.get("mcp_server_url", ""),
+        search=p.get("search", ""),
+        page_size=p.get("page_size", 0),
+        page_token=p.get("page_token", ""),
+    )
+
+
+def _create_mcp_config(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.mcp.create(p["config"])
+
+
+def _get_mcp_config(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.mcp.get(p["config_id"])
+
+
+def _update_mcp_config(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.mcp.update(
+        p["config_id"], p.get("description", ""), p.get("connection_tool_mappings", [])
+    )
+
+
+def _delete_mcp_config(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.mcp.delete(p["config_id"])
+
+
+def _mcp_accounts(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.mcp.connected_accounts(
+        p["config_id"], p["identifier"], bool(p.get("include_auth_link")), c.base_url
+    )
+
+
+def _mcp_session_token(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    if p.get("key_id"):
+        raise ApiError(
+            NOT_FOUND, "the sandbox has no MCP connection keys", "MCP_CONNECTION_NOT_FOUND"
+        )
+    return engine.mcp.session_token(
+        p["mcp_config_id"],
+        p.get("identifier", ""),
+        p.get("expiry"),
+        p.get("access_level", ""),
+        c.base_url,
+    )
+
+
+# --- custom providers ------------------------------------------------------------------------
+
+
+def _create_provider(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.providers.create(p["provider"])
+
+
+def _update_provider(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.providers.update(p.get("identifier", ""), p["provider"])
+
+
+def _delete_provider(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.providers.delete(p.get("identifier", ""))
+
+
 def _operations(*entries: tuple[str, Handler]) -> dict[str, Operation]:
     table = rules.table()
     operations: dict[str, Operation] = {}
@@ -188,6 +284,19 @@ OPERATIONS: dict[str, Operation] = _operations(
     (f"{CONNECTED_ACCOUNTS}/GetMagicLinkForConnectedAccount", _magic_link),
     (f"{CONNECTED_ACCOUNTS}/VerifyConnectedAccountUser", _verify_user),
     (f"{CONNECTED_ACCOUNTS}/DeleteConnectedAccount", _delete_account),
+    (f"{CONNECTED_ACCOUNTS}/SearchConnectedAccounts", _search_accounts),
     (f"{TOOLS}/ListTools", _list_tools),
+    (f"{TOOLS}/ListScopedTools", _scoped_tools),
+    (f"{TOOLS}/ListAvailableTools", _available_tools),
     (f"{TOOLS}/ExecuteTool", _execute_tool),
+    (f"{MCP}/ListMcpConfigs", _list_mcp_configs),
+    (f"{MCP}/CreateMcpConfig", _create_mcp_config),
+    (f"{MCP}/GetMcpConfig", _get_mcp_config),
+    (f"{MCP}/UpdateMcpConfig", _update_mcp_config),
+    (f"{MCP}/DeleteMcpConfig", _delete_mcp_config),
+    (f"{MCP}/ListMcpConnectedAccounts", _mcp_accounts),
+    (f"{MCP}/CreateMcpSessionToken", _mcp_session_token),
+    (f"{PROVIDERS}/CreateCustomProvider", _create_provider),
+    (f"{PROVIDERS}/UpdateCustomProvider", _update_provider),
+    (f"{PROVIDERS}/DeleteCustomProvider", _delete_provider),
 )

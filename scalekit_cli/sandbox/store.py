@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -67,13 +67,38 @@ CREATE TABLE IF NOT EXISTS machine_tokens (
     expires_at REAL NOT NULL,
     revoked INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS mcp_configs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    mappings TEXT NOT NULL DEFAULT '[]',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS custom_providers (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    identifier TEXT NOT NULL UNIQUE,
+    fields TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
 """
 
-_TABLES = ("accounts", "links", "auth_requests", "machine_tokens", "meta")
+_TABLES = (
+    "accounts",
+    "links",
+    "auth_requests",
+    "machine_tokens",
+    "mcp_configs",
+    "custom_providers",
+    "meta",
+)
 
 
 @dataclass
@@ -129,6 +154,27 @@ class AuthRequestRecord:
 
 
 @dataclass
+class McpConfigRecord:
+    id: str
+    name: str
+    created_at: float
+    updated_at: float
+    description: str = ""
+    # [{"connection_name": ..., "tools": [...]}]: what the caller mapped; the rest is derived.
+    mappings: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ProviderRecord:
+    id: str
+    identifier: str
+    created_at: float
+    updated_at: float
+    # The CreateCustomProvider fields as given (display_name, auth_patterns, proxy_url, ...).
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class AccountFilter:
     """Conditions of a list call; every field set narrows the result (AND)."""
 
@@ -137,6 +183,8 @@ class AccountFilter:
     organization_id: str | None = None
     user_id: str | None = None
     text: str | None = None  # case-insensitive substring of identifier or connector
+    # With `text`: connectors that match it through their provider (a search matches those).
+    text_connectors: Sequence[str] = ()
 
 
 def _account_from_row(row: sqlite3.Row) -> AccountRecord:
@@ -155,6 +203,17 @@ def _account_from_row(row: sqlite3.Row) -> AccountRecord:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         last_used_at=row["last_used_at"],
+    )
+
+
+def _mcp_config_from_row(row: sqlite3.Row) -> McpConfigRecord:
+    return McpConfigRecord(
+        id=row["id"],
+        name=row["name"],
+        description=row["description"],
+        mappings=json.loads(row["mappings"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
 
 
@@ -266,11 +325,15 @@ class StoreSession:
                 clauses.append(f"{column} = ?")
                 params.append(value)
         if where.text:
+            by_provider = ""
+            if where.text_connectors:
+                by_provider = f" OR connector IN ({', '.join('?' * len(where.text_connectors))})"
             clauses.append(
-                "(instr(casefold(identifier), ?) > 0 OR instr(casefold(connector), ?) > 0)"
+                "(instr(casefold(identifier), ?) > 0 OR instr(casefold(connector), ?) > 0"
+                f"{by_provider})"
             )
             folded = where.text.casefold()
-            params.extend([folded, folded])
+            params.extend([folded, folded, *where.text_connectors])
         condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         total = self._db.execute(f"SELECT COUNT(*) FROM accounts{condition}", params).fetchone()[0]
         rows = self._db.execute(
@@ -329,6 +392,78 @@ class StoreSession:
 
     def mark_auth_request_used(self, request_id: str, when: float) -> None:
         self._db.execute("UPDATE auth_requests SET used_at = ? WHERE id = ?", (when, request_id))
+
+    # --- MCP configurations and custom providers ---------------------------------------------
+
+    def insert_mcp_config(self, config: McpConfigRecord) -> None:
+        self._db.execute(
+            "INSERT INTO mcp_configs (id, name, description, mappings, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                config.id,
+                config.name,
+                config.description,
+                json.dumps(config.mappings),
+                config.created_at,
+                config.updated_at,
+            ),
+        )
+
+    def save_mcp_config(self, config: McpConfigRecord) -> None:
+        self._db.execute(
+            "UPDATE mcp_configs SET description = ?, mappings = ?, updated_at = ? WHERE id = ?",
+            (config.description, json.dumps(config.mappings), config.updated_at, config.id),
+        )
+
+    def delete_mcp_config(self, config_id: str) -> None:
+        self._db.execute("DELETE FROM mcp_configs WHERE id = ?", (config_id,))
+
+    def mcp_config(self, config_id: str) -> McpConfigRecord | None:
+        row = self._db.execute("SELECT * FROM mcp_configs WHERE id = ?", (config_id,)).fetchone()
+        return _mcp_config_from_row(row) if row else None
+
+    def mcp_config_named(self, name: str) -> McpConfigRecord | None:
+        row = self._db.execute(
+            "SELECT * FROM mcp_configs WHERE casefold(name) = ?", (name.casefold(),)
+        ).fetchone()
+        return _mcp_config_from_row(row) if row else None
+
+    def mcp_configs(self) -> list[McpConfigRecord]:
+        rows = self._db.execute("SELECT * FROM mcp_configs ORDER BY seq").fetchall()
+        return [_mcp_config_from_row(row) for row in rows]
+
+    def insert_provider(self, provider: ProviderRecord) -> None:
+        self._db.execute(
+            "INSERT INTO custom_providers (id, identifier, fields, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                provider.id,
+                provider.identifier,
+                json.dumps(provider.fields),
+                provider.created_at,
+                provider.updated_at,
+            ),
+        )
+
+    def save_provider(self, provider: ProviderRecord) -> None:
+        self._db.execute(
+            "UPDATE custom_providers SET fields = ?, updated_at = ? WHERE identifier = ?",
+            (json.dumps(provider.fields), provider.updated_at, provider.identifier),
+        )
+
+    def delete_provider(self, identifier: str) -> None:
+        self._db.execute("DELETE FROM custom_providers WHERE identifier = ?", (identifier,))
+
+    def provider(self, identifier: str) -> ProviderRecord | None:
+        row = self._db.execute(
+            "SELECT * FROM custom_providers WHERE identifier = ?", (identifier,)
+        ).fetchone()
+        if row is None:
+            return None
+        values = dict(row)
+        values.pop("seq")
+        values["fields"] = json.loads(values["fields"])
+        return ProviderRecord(**values)
 
     # --- machine tokens -----------------------------------------------------------------------
 

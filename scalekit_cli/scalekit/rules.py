@@ -15,7 +15,7 @@ the rules as protovalidate does: a field with presence that is unset is skipped,
 presence is checked at its zero value, `required` failing hides that field's other rules,
 nested messages are checked too. Violations carry protovalidate's field path, rule id and
 wording (`identifier: must be at most 100 characters`);
-tests/contract/test_field_rules.py holds the two to the same verdicts.
+tests/sandbox/test_field_rules.py holds the two to the same verdicts.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qsl
 
 from tests.cli.conftest import assert_one_error_line
 
@@ -77,7 +78,7 @@ def test_all_pages_are_read(sk, sandbox_factory, sk_env):
         driver.api(
             "POST",
             "/api/v1/connected_accounts",
-            json={"connector": connection.name, "identifier": "many"},
+            json={"connector": connection.name, "identifier": "many", "connected_account": {}},
         )
     live.clear_requests()
     result = sk("status", "--user", "many", "--json", env={"SCALEKIT_ENV_URL": live.url})
@@ -86,4 +87,5 @@ def test_all_pages_are_read(sk, sandbox_factory, sk_env):
         c.name for c in connections
     ]
     pages = [r for r in live.requests() if r["path"] == "/api/v1/connected_accounts"]
-    assert len(pages) == 2  # 100 + 50, the documented page-size ceiling
+    assert len(pages) == 2  # 99 + 51: the rule is page_size < 100
+    assert [dict(parse_qsl(r["query"]))["page_size"] for r in pages] == ["99", "99"]

@@ -15,7 +15,7 @@ IDENTIFIERS = [
     "Zoë Ünïcødé 日本語 😀",
     "../../etc/passwd",
     "\u200fright-to-left",
-    "x" * 1024,
+    "x" * 100,  # the longest the service's rule allows
 ]
 
 
