@@ -313,3 +313,37 @@ def test_sk_and_the_sdk_share_one_state_at_once(served: ServedSandbox, sdk: Scal
     assert active.connected_account.status == "ACTIVE"
     for stream in (stdout, stderr):
         assert SDK_CLIENT_SECRET not in stream
+
+
+def test_every_operation_is_served_over_grpc(served: ServedSandbox) -> None:
+    from scalekit_cli.sandbox.operations import OPERATIONS
+
+    bundle = Path(served.exports["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"]).read_bytes()
+    host = served.url.removeprefix("https://")
+    with grpc.secure_channel(host, grpc.ssl_channel_credentials(bundle)) as channel:
+        for rpc in OPERATIONS:
+            call = channel.unary_unary(f"/{rpc}")  # raw bytes: an empty request message
+            with pytest.raises(grpc.RpcError) as refused:
+                call(b"", timeout=10)
+            # Mounted (an unknown path would be UNIMPLEMENTED) and guarded by the token check.
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED, rpc
+        with pytest.raises(grpc.RpcError) as unknown:
+            channel.unary_unary(f"/{ACCOUNTS}/NoSuchMethod")(b"", timeout=10)
+        assert unknown.value.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.NOT_FOUND)
+
+
+def test_mcp_configurations_through_the_sdk(served: ServedSandbox, sdk: ScalekitClient) -> None:
+    from scalekit.actions.models.mcp_config import McpConfigConnectionToolMapping
+
+    mcp = sdk.actions.mcp
+    mapping = McpConfigConnectionToolMapping(connection_name="gmail", tools=["gmail_fetch_mails"])
+    created = mcp.create_config(
+        name="mail-agent", description="reads mail", connection_tool_mappings=[mapping]
+    ).config
+    rest = served.rest("GET", f"/api/v1/mcp/configs/{created.id}")
+    assert rest.status_code == 200, rest.text
+    assert rest.json()["config"]["name"] == created.name == "mail-agent"
+    listed = mcp.list_configs(filter_name="mail-agent")
+    assert [config.id for config in listed.configs] == [created.id]
+    mcp.delete_config(created.id)
+    assert served.rest("GET", f"/api/v1/mcp/configs/{created.id}").status_code == 404
