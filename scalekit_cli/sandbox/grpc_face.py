@@ -20,6 +20,7 @@ from . import operations
 from .errors import GRPC_NAMES, INTERNAL, ApiError
 
 if TYPE_CHECKING:
+    from connectrpc.request import RequestContext
     from google.protobuf.descriptor_pool import DescriptorPool
     from google.protobuf.message import Message
     from starlette.routing import BaseRoute
@@ -99,7 +100,7 @@ def _json_numbers(value: Any) -> Any:
     return value
 
 
-Handler = Callable[[Any, Any], Awaitable[Any]]
+Handler = Callable[[Any, "RequestContext"], Awaitable[Any]]
 
 
 def _handler(engine: SandboxEngine, rpc: str, response_class: type[Message]) -> Handler:
@@ -107,7 +108,7 @@ def _handler(engine: SandboxEngine, rpc: str, response_class: type[Message]) -> 
 
     from .web import check_machine_token
 
-    async def handle(request: Message, context: Any) -> Message:
+    async def handle(request: Message, context: RequestContext) -> Message:
         try:
             token = check_machine_token(engine, context.request_headers.get("authorization"))
             payload = _json_numbers(
@@ -133,10 +134,9 @@ class GrpcFace:
     """One ASGI app for every RPC of the operations layer (mounted per path by `grpc_routes`)."""
 
     def __init__(self, engine: SandboxEngine) -> None:
-        from connectrpc._server_async import ConnectASGIApplication
-        from connectrpc._server_shared import Endpoint
         from connectrpc.compat import google_protobuf_codecs
         from connectrpc.method import IdempotencyLevel, MethodInfo, StreamType
+        from connectrpc.server import ConnectASGIApplication, Endpoint
 
         endpoints: dict[str, Any] = {}
         for rpc, operation in operations.OPERATIONS.items():
