@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint contract completions screenshots browser bench bench-sdk bench-smoke clean
+.PHONY: demo test lint contract completions screenshots browser node-sdk bench bench-sdk bench-smoke clean
 
 # The runtime install (what a user gets from `pip install`), stamped so reruns are instant.
 $(VENV)/.installed: pyproject.toml
@@ -25,7 +25,17 @@ demo: $(VENV)/.installed
 browser:
 	@command -v chromium >/dev/null 2>&1 || ./.ci/install-chromium
 
-test: $(VENV)/.installed-dev browser
+# The official Node SDK, pinned by tests/grpc/node/package-lock.json, for its gRPC test; Debian's
+# nodejs and npm when they are missing and we may.
+NODE_SDK := tests/grpc/node/node_modules/.package-lock.json
+$(NODE_SDK): tests/grpc/node/package.json tests/grpc/node/package-lock.json
+	./.ci/install-node
+	cd tests/grpc/node && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node-sdk: $(NODE_SDK)
+
+test: $(VENV)/.installed-dev browser $(NODE_SDK)
 	$(BIN)/ruff check scalekit_cli tests bench scripts
 	$(BIN)/python -m pytest -q
 

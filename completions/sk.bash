@@ -40,7 +40,7 @@ _sk() {
     "sandbox") words="force reset serve --help -h" ;;
     "sandbox force") words="--user --status --help -u -h" ;;
     "sandbox reset") words="--help -h" ;;
-    "sandbox serve") words="--host --port --client-id --client-secret --user-verification --state --memory --debug --verbose --help -v -h" ;;
+    "sandbox serve") words="--host --port --client-id --client-secret --user-verification --state --memory --tls --debug --verbose --help -v -h" ;;
     "status") words="--user --json --debug --verbose --help -u -v -h" ;;
     "token") words="--user --field --to-github-env --to-github-output --json --debug --verbose --help -u -v -h" ;;
     "tools") words="list show --help -h" ;;

@@ -128,6 +128,7 @@ complete -c sk -n '__fish_seen_subcommand_from sandbox; and __fish_seen_subcomma
 complete -c sk -n '__fish_seen_subcommand_from sandbox; and __fish_seen_subcommand_from serve' -l user-verification -d 'dashboard or custom.'
 complete -c sk -n '__fish_seen_subcommand_from sandbox; and __fish_seen_subcommand_from serve' -l state -d 'SQLite state file.'
 complete -c sk -n '__fish_seen_subcommand_from sandbox; and __fish_seen_subcommand_from serve' -l memory -d 'Keep state in memory only.'
+complete -c sk -n '__fish_seen_subcommand_from sandbox; and __fish_seen_subcommand_from serve' -l tls -d 'Serve HTTPS with a local CA kept in the data directory (the Python SDK\'s gRPC needs TLS); prints the variables that trust it.'
 complete -c sk -n '__fish_seen_subcommand_from sandbox; and __fish_seen_subcommand_from serve' -l debug -d 'Reveal secrets (tokens) and trace HTTP with them.'
 complete -c sk -n '__fish_seen_subcommand_from sandbox; and __fish_seen_subcommand_from serve' -l verbose -s v -d 'Trace each HTTP exchange on stderr, secrets redacted.'
 complete -c sk -n '__fish_seen_subcommand_from sandbox; and __fish_seen_subcommand_from serve' -l help -s h -d 'Show help and exit.'

@@ -26,10 +26,12 @@ class ServeOptions:
     user_verification: str = "dashboard"
     state: Path | None = None
     memory: bool = False
+    tls: bool = False
 
 
 def run_serve(options: ServeOptions, runtime: Runtime) -> int:
     from ..sandbox import EmbeddedSandbox, SandboxSettings, default_state_path, serve
+    from ..sandbox.grpc_face import GRPC_EXTRA_HINT, GRPC_MODULES, missing_grpc_module
 
     out = runtime.out
     if options.user_verification not in ("dashboard", "custom"):
@@ -51,25 +53,54 @@ def run_serve(options: ServeOptions, runtime: Runtime) -> int:
         user_verification=options.user_verification,
         state_path=None if options.memory else (options.state or default_state_path()),
     )
+    missing = missing_grpc_module()
+    if missing is not None and options.tls:
+        raise CliError(
+            f"--tls needs the gRPC extra ({GRPC_MODULES[missing]} is not installed): "
+            f"{GRPC_EXTRA_HINT}",
+            ExitCode.CONFIG,
+        )
+    if missing is not None:
+        out.warn(
+            "serving the REST face only: the gRPC face (for the official SDKs) needs "
+            f"{GRPC_EXTRA_HINT}"
+        )
     if not is_loopback(options.host):
         out.warn(
             f"binding {options.host}: the sandbox is reachable from the network "
             "(its admin surface still answers loopback callers only)"
         )
+    tls = None
+    if options.tls:
+        from ..sandbox.tls import load_or_create_tls
+
+        tls = load_or_create_tls(default_state_path().parent)
 
     def ready(base_url: str) -> None:
+        if tls is not None:  # the name the certificate is for
+            base_url = f"https://localhost:{base_url.rsplit(':', 1)[1]}"
         # eval-able lines on stdout; the secret is the sandbox's own, made for this machine.
-        for name, value in (
-            ("SCALEKIT_ENV_URL", base_url),
-            ("SCALEKIT_CLIENT_ID", client_id),
-            ("SCALEKIT_CLIENT_SECRET", client_secret),
-            ("SK_GMAIL_API_URL", base_url),
-        ):
+        exports = {
+            "SCALEKIT_ENV_URL": base_url,
+            "SCALEKIT_CLIENT_ID": client_id,
+            "SCALEKIT_CLIENT_SECRET": client_secret,
+            "SK_GMAIL_API_URL": base_url,
+            **(tls.trust_variables() if tls is not None else {}),
+        }
+        for name, value in exports.items():
             out.stdout.write(f"export {name}={shlex.quote(value)}\n")
         out.stdout.flush()
-        out.info(f"sandbox listening on {base_url} (Ctrl-C to stop)")
+        faces = "REST" if missing is not None else "REST and gRPC"
+        out.info(f"sandbox listening on {base_url}, {faces} (Ctrl-C to stop)")
 
-    serve(settings, host=options.host, port=options.port, ready=ready)
+    serve(
+        settings,
+        host=options.host,
+        port=options.port,
+        ready=ready,
+        grpc=missing is None,
+        tls=tls,
+    )
     out.info("sandbox stopped")
     return ExitCode.OK
 
@@ -142,12 +173,20 @@ def register(app: typer.Typer) -> None:
         memory: Annotated[
             bool, typer.Option("--memory", help="Keep state in memory only.")
         ] = False,
+        tls: Annotated[
+            bool,
+            typer.Option(
+                "--tls",
+                help="Serve HTTPS with a local CA kept in the data directory (the Python "
+                "SDK's gRPC needs TLS); prints the variables that trust it.",
+            ),
+        ] = False,
         debug: DebugOption = False,
         verbose: VerboseOption = False,
     ) -> None:
         """Serve the sandbox on loopback and print `export` lines for its settings."""
         options = ServeOptions(
-            host, port, client_id, client_secret, user_verification, state, memory
+            host, port, client_id, client_secret, user_verification, state, memory, tls
         )
         execute(ctx, run_serve, options, verbose=verbose, debug=debug)
 

@@ -57,7 +57,7 @@ async def _unexpected(request: Request, error: Exception) -> Response:
     return JSONResponse(gateway_error_body(13, "internal error in the sandbox"), status_code=500)
 
 
-class _HideDroppedConnections(logging.Filter):
+class HideDroppedConnections(logging.Filter):
     """A `drop` fault is deliberate; keep uvicorn from printing its traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -67,14 +67,18 @@ class _HideDroppedConnections(logging.Filter):
 
 def _quiet_uvicorn_about_drops() -> None:
     logger = logging.getLogger("uvicorn.error")
-    if not any(isinstance(f, _HideDroppedConnections) for f in logger.filters):
-        logger.addFilter(_HideDroppedConnections())
+    if not any(isinstance(f, HideDroppedConnections) for f in logger.filters):
+        logger.addFilter(HideDroppedConnections())
 
 
 def create_app(
-    settings: SandboxSettings | None = None, *, engine: SandboxEngine | None = None
+    settings: SandboxSettings | None = None,
+    *,
+    engine: SandboxEngine | None = None,
+    grpc: bool = False,
 ) -> Starlette:
-    """The sandbox as an ASGI app; `app.state.sandbox` holds its engine."""
+    """The sandbox as an ASGI app; `app.state.sandbox` holds its engine. `grpc` adds the gRPC
+    face's paths (needs the `[grpc]` extra and an HTTP/2 server, see `server.py`)."""
     if engine is None:
         engine = SandboxEngine(settings or SandboxSettings())
     gmail_router = build_gmail_router(engine)
@@ -84,6 +88,10 @@ def create_app(
         *hosted_routes(engine),
         *gmail_router.routes,
     ]
+    if grpc:
+        from .grpc_face import grpc_routes
+
+        routes += grpc_routes(engine)
     app = Starlette(
         routes=routes,
         middleware=[Middleware(FaultMiddleware, faults=engine.faults, log=engine.request_log)],

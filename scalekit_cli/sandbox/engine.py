@@ -1007,9 +1007,12 @@ def sanitize_authorization_details(value: Any) -> dict[str, Any]:
             if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
                 raise ApiError(INVALID_ARGUMENT, "oauth_token.scopes must be a list of strings")
             token["scopes"] = scopes
-        if not token.get("access_token"):
+        # An empty OauthToken names the kind of credential and holds none: the official
+        # Node SDK's get-or-create sends one to make a PENDING_AUTH account.
+        if token and not token.get("access_token"):
             raise ApiError(INVALID_ARGUMENT, "oauth_token.access_token is required")
-        clean["oauth_token"] = token
+        if token:
+            clean["oauth_token"] = token
     static = details.get("static_auth")
     if static is not None:
         static = _optional_object(static, "authorization_details.static_auth")

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from .errors import HTTP_TO_GRPC, gateway_error_body, google_error_body
 
@@ -183,6 +184,29 @@ async def _send_body(
     await send({"type": "http.response.body", "body": body})
 
 
+def is_grpc_request(headers: dict[str, str]) -> bool:
+    """gRPC proper (HTTP/2, status in trailers), not gRPC-Web, whose status is in the body."""
+    content_type = headers.get("content-type", "")
+    return content_type.startswith("application/grpc") and not content_type.startswith(
+        "application/grpc-web"
+    )
+
+
+async def _answer_grpc_status(send: Send, fault: Fault) -> None:
+    """A status fault as a gRPC server answers it: no message, and trailers with the gRPC
+    code that the HTTP status stands for (503 -> UNAVAILABLE)."""
+    status = fault.status or 500
+    message = quote(f"sandbox fault {fault.id}: injected HTTP {status}", safe="")
+    start = [(b"content-type", b"application/grpc")]
+    trailers = [
+        (b"grpc-status", str(HTTP_TO_GRPC.get(status, 2)).encode()),
+        (b"grpc-message", message.encode()),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": start, "trailers": True})
+    await send({"type": "http.response.body", "body": b""})
+    await send({"type": "http.response.trailers", "headers": trailers})
+
+
 class FaultMiddleware:
     """Logs every non-admin request and applies the first matching fault before routing."""
 
@@ -205,12 +229,13 @@ class FaultMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        headers = _header_dict(scope.get("headers", []))
         self.log.record(
             LoggedRequest(
                 method=scope["method"],
                 path=scope["path"],
                 query=scope.get("query_string", b"").decode("latin-1"),
-                headers=_header_dict(scope.get("headers", [])),
+                headers=headers,
                 body=body.decode("utf-8", errors="replace"),
             )
         )
@@ -231,6 +256,8 @@ class FaultMiddleware:
             await asyncio.sleep(fault.latency_ms / 1000)
         if fault.kind == "latency":
             await self.app(scope, replay, send)
+        elif fault.kind == "status" and is_grpc_request(headers):
+            await _answer_grpc_status(send, fault)
         elif fault.kind == "status":
             await self._answer_status(scope, send, fault)
         elif fault.kind == "not_json":

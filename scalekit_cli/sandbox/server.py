@@ -1,14 +1,21 @@
-"""`serve`: the sandbox on a real socket under uvicorn, for `sk sandbox serve`."""
+"""`serve`: the sandbox on a real socket, for `sk sandbox serve`.
+
+With the `[grpc]` extra, hypercorn serves both faces on one port: HTTP/1.1 (REST, the hosted
+page, Gmail, admin) and HTTP/2 (gRPC), chosen by ALPN under TLS and by the HTTP/2 connection
+preface in plaintext (prior knowledge). Without it, uvicorn serves the REST face alone, as
+the embedded sandbox's loopback server always does (it is the lighter of the two).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from .settings import SandboxSettings
@@ -16,11 +23,13 @@ from .settings import SandboxSettings
 if TYPE_CHECKING:
     import uvicorn
 
+    from .tls import SandboxTls
 
-def url_for(host: str, port: int) -> str:
+
+def url_for(host: str, port: int, scheme: str = "http") -> str:
     if ":" in host:  # an IPv6 literal
         host = f"[{host}]"
-    return f"http://{host}:{port}"
+    return f"{scheme}://{host}:{port}"
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -55,17 +64,49 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8765,
     ready: Callable[[str], None] | None = None,
+    *,
+    grpc: bool = False,
+    tls: SandboxTls | None = None,
 ) -> None:
     """Serve until Ctrl-C or SIGTERM, then return normally. `ready(base_url)` runs once the
-    socket listens (port 0 picks a free port, reported through `ready`)."""
+    socket listens (port 0 picks a free port, reported through `ready`). `grpc` adds the gRPC
+    face (hypercorn); `tls` (needs `grpc`) serves HTTPS with that certificate."""
     from .app import create_app
 
-    app = create_app(settings)
+    if tls is not None and not grpc:
+        raise ValueError("TLS is served by the gRPC-capable server: pass grpc=True")
+    app = create_app(settings, grpc=grpc)
     sock = bind_socket(host, port)
-    base_url = url_for(host, sock.getsockname()[1])
+    base_url = url_for(host, sock.getsockname()[1], "https" if tls else "http")
+    try:
+        if grpc:
+            _serve_hypercorn(app, sock, base_url, ready, tls)
+        else:
+            _serve_uvicorn(app, sock, base_url, ready)
+    finally:
+        sock.close()
+        app.state.sandbox.close()
+
+
+def _install_stop_handlers(stop: Callable[[], None]) -> dict[int, Any]:
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda signum, frame: stop())
+    return previous
+
+
+def _restore_handlers(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+
+
+def _serve_uvicorn(
+    app: Any, sock: socket.socket, base_url: str, ready: Callable[[str], None] | None
+) -> None:
     server = make_server(app)
 
-    def stop(signum: int, frame: FrameType | None) -> None:
+    def stop() -> None:
         if server.should_exit:  # a second Ctrl-C: stop waiting for open connections
             server.force_exit = True
         server.should_exit = True
@@ -78,16 +119,86 @@ def serve(
             ready(base_url)
         await serving
 
-    previous: dict[int, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(signum, stop)
+    previous = _install_stop_handlers(stop)
     try:
         asyncio.run(run())
     except KeyboardInterrupt:  # a signal that arrived before our handler was installed
         pass
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        sock.close()
-        app.state.sandbox.close()
+        _restore_handlers(previous)
+
+
+def _hypercorn_logger() -> logging.Logger:
+    from .app import HideDroppedConnections
+
+    logger = logging.getLogger("scalekit_cli.sandbox.server")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("sandbox: %(message)s"))
+        handler.addFilter(HideDroppedConnections())
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+    return logger
+
+
+# What a connection's close can raise when the peer has gone or misbehaves while closing.
+_TEARDOWN_ERRORS = (TimeoutError, ConnectionError, ssl.SSLError)
+
+
+def _quiet_connection_teardown(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A client that vanished mid-close is no error of the sandbox's: no traceback for it."""
+    if isinstance(context.get("exception"), _TEARDOWN_ERRORS):
+        return
+    loop.default_exception_handler(context)
+
+
+def _serve_hypercorn(
+    app: Any,
+    sock: socket.socket,
+    base_url: str,
+    ready: Callable[[str], None] | None,
+    tls: SandboxTls | None,
+) -> None:
+    import hypercorn.asyncio
+    import hypercorn.config
+
+    config = hypercorn.config.Config()
+    sock.listen(config.backlog)  # accepts queue from here on, before the loop runs
+    config.bind = [f"fd://{sock.detach()}"]
+    config.errorlog = _hypercorn_logger()
+    config.accesslog = None
+    config.keep_alive_timeout = 30
+    config.graceful_timeout = 5
+    if tls is not None:
+        config.certfile = str(tls.cert_path)
+        config.keyfile = str(tls.key_path)
+    stopping: list[asyncio.Event] = []
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_quiet_connection_teardown)
+    # On shutdown hypercorn closes idle connections; a TLS close then waits for the peer's
+    # close_notify, which grpc-core does not send, for asyncio's default 30 s. This process
+    # serves only the sandbox: a short wait is what Ctrl-C should cost.
+    asyncio.constants.SSL_SHUTDOWN_TIMEOUT = 2.0  # type: ignore[attr-defined]
+
+    def stop() -> None:
+        if stopping:
+            loop.call_soon_threadsafe(stopping[0].set)
+
+    async def run() -> None:
+        stopping.append(asyncio.Event())
+        if ready is not None:
+            loop.call_soon(ready, base_url)
+        await hypercorn.asyncio.serve(app, config, shutdown_trigger=stopping[0].wait)
+
+    previous = _install_stop_handlers(stop)
+    try:
+        loop.run_until_complete(run())
+    except KeyboardInterrupt:
+        pass
+    except _TEARDOWN_ERRORS:
+        if not (stopping and stopping[0].is_set()):
+            raise  # not a connection closing at shutdown
+    finally:
+        _restore_handlers(previous)
+        loop.close()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from .errors import INVALID_ARGUMENT, UNAUTHENTICATED, ApiError
+
+if TYPE_CHECKING:
+    from .engine import SandboxEngine
 
 
 def base_url(request: Request) -> str:
@@ -45,18 +48,22 @@ async def read_form(request: Request) -> dict[str, str]:
     return dict(parse_qsl(text, keep_blank_values=True))
 
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+def bearer_from_header(header: str | None) -> str | None:
+    """The token of an `authorization: Bearer …` value (HTTP header or gRPC metadata)."""
+    scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
 
 
-def require_machine_token(request: Request) -> str:
-    """The caller's live machine token; ApiError(16) when missing, unknown or expired."""
-    engine = request.app.state.sandbox
-    token = bearer_token(request)
+def bearer_token(request: Request) -> str | None:
+    return bearer_from_header(request.headers.get("authorization"))
+
+
+def check_machine_token(engine: SandboxEngine, authorization: str | None) -> str:
+    """The caller's live machine token, whichever face the call came through; ApiError(16)
+    when missing, unknown or expired."""
+    token = bearer_from_header(authorization)
     if token is None:
         raise ApiError(UNAUTHENTICATED, "missing bearer token", "UNAUTHENTICATED")
     if not engine.machine_token_is_live(token):
@@ -64,6 +71,10 @@ def require_machine_token(request: Request) -> str:
             UNAUTHENTICATED, "the access token is invalid, expired or revoked", "UNAUTHENTICATED"
         )
     return token
+
+
+def require_machine_token(request: Request) -> str:
+    return check_machine_token(request.app.state.sandbox, request.headers.get("authorization"))
 
 
 def json_response(

@@ -58,7 +58,7 @@ def test_create_answers_201_pending(agent: Agent) -> None:
             {
                 "connector": "gmail",
                 "identifier": "x",
-                "connected_account": {"authorization_details": {"oauth_token": {}}},
+                "connected_account": {"authorization_details": {"oauth_token": {"scopes": ["a"]}}},
             },
             400,
             3,
@@ -67,6 +67,20 @@ def test_create_answers_201_pending(agent: Agent) -> None:
 )
 def test_create_errors(agent: Agent, body: dict, status: int, code: int) -> None:
     assert_gateway_error(agent.http.post(ACCOUNTS, json=body), status, code)
+
+
+def test_create_with_an_empty_oauth_token_is_pending(agent: Agent) -> None:
+    # The official Node SDK's getOrCreateConnectedAccount creates with `oauth_token: {}`.
+    body = {
+        "connector": "gmail",
+        "identifier": "empty-token",
+        "connected_account": {"authorization_details": {"oauth_token": {}}},
+    }
+    answer = agent.http.post(ACCOUNTS, json=body)
+    assert answer.status_code == 201, answer.text
+    account = answer.json()["connected_account"]
+    assert account["status"] == "PENDING_AUTH"
+    assert "authorization_details" not in account
 
 
 def test_create_twice_is_409(agent: Agent) -> None:

@@ -65,6 +65,15 @@ STORED: tuple[Stored, ...] = (
         0o700,
         "the local sandbox's accounts and their made-up tokens",
     ),
+    Stored(
+        "sandbox TLS (`sk sandbox serve --tls`)",
+        "SK_DATA_DIR",
+        "sandbox-tls-*.pem",
+        0o600,
+        0o700,
+        "a local CA's certificate (its key is discarded once it has signed), the `localhost` "
+        "server certificate and its key, and a bundle of the CA plus the public roots",
+    ),
 )
 
 # Defaults of the roots, for the document (paths.py: XDG on Linux, platformdirs elsewhere).

@@ -14,6 +14,7 @@ import pytest
 
 from scalekit_cli.scalekit.secrets import mask
 from tests.conftest import CANARY_CLIENT_ID, CANARY_CLIENT_SECRET, LiveSandbox
+from tests.grpc.served import start_served
 from tests.reliability.harness import Setup, SkRunner, clean_process_environment
 from tests.security import facts
 
@@ -64,6 +65,8 @@ def test_what_is_stored_where(shared_sandbox: LiveSandbox, setup: Setup, home: P
     assert login.exit_code == 0, login.stderr
     embedded = runner("--sandbox", "status", "gmail", "--user", USER)
     assert embedded.exit_code == 3, embedded.stderr  # no such account there: it was asked
+    data = {"SK_DATA_DIR": str(roots(runner)["SK_DATA_DIR"])}
+    start_served(home / "served", "--tls", env=data).stop()  # makes its CA once
 
     matched: set[str] = set()
     for root_name, root in roots(runner).items():

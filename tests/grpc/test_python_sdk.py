@@ -1,0 +1,349 @@
+"""The official Python SDK (scalekit-sdk-python, pinned in the dev extras), unmodified, runs the
+seeds' AgentKit flow against `sk sandbox serve --tls`: REST for its machine token, gRPC over
+HTTP/2 + TLS for everything else, on one port. Each answer is held against what the REST face
+and `sk` report for the same account.
+
+The SDK trusts the sandbox's CA only through the variables `serve --tls` prints.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import grpc
+import pytest
+from scalekit import ScalekitClient
+from scalekit.common.exceptions import (
+    ScalekitBadRequestException,
+    ScalekitNotFoundException,
+    ScalekitServiceUnavailableException,
+    ScalekitUnauthorizedException,
+)
+
+from scalekit_cli.hosted_form import approve_as_browser
+from tests.grpc.served import SDK_CLIENT_SECRET, SK, ServedSandbox, start_served
+
+TRUST_VARIABLES = ("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+ACCOUNTS = "scalekit.v1.connected_accounts.ConnectedAccountService"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedSandbox]:
+    live = start_served(tmp_path_factory.mktemp("served-tls"), "--tls")
+    saved = {name: os.environ.get(name) for name in TRUST_VARIABLES}
+    # What `eval "$(sk sandbox serve --tls)"` does to the agent's shell.
+    for name in TRUST_VARIABLES:
+        os.environ[name] = live.exports[name]
+    try:
+        yield live
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        stderr = live.stop()
+        assert "Traceback" not in stderr, stderr
+
+
+@pytest.fixture(scope="module")
+def sdk(served: ServedSandbox) -> ScalekitClient:
+    exports = served.exports
+    return ScalekitClient(
+        exports["SCALEKIT_ENV_URL"],
+        exports["SCALEKIT_CLIENT_ID"],
+        exports["SCALEKIT_CLIENT_SECRET"],
+    )
+
+
+def test_tls_exports_and_private_files(served: ServedSandbox) -> None:
+    exports = served.exports
+    assert exports["SCALEKIT_ENV_URL"].startswith("https://localhost:")
+    for name in (*TRUST_VARIABLES, "NODE_EXTRA_CA_CERTS"):
+        path = Path(exports[name])
+        assert path.parent == served.home / "sandbox-data"
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    private = [p for p in (served.home / "sandbox-data").iterdir() if "tls" in p.name]
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in private)
+    # The CA signs the server certificate and its key is gone: only the server's key is kept.
+    keys = [p.name for p in private if b"PRIVATE KEY" in p.read_bytes()]
+    assert keys == ["sandbox-tls-key.pem"]
+    # HTTP/1.1 and HTTP/2 on the one port: ALPN picks, the hosted page answers both.
+    import httpx
+
+    for http2 in (False, True):
+        with httpx.Client(verify=served.verify(), http2=http2) if http2 else served.http() as c:
+            answer = c.get(f"{served.url}/magic/unknown")
+            assert answer.http_version == ("HTTP/2" if http2 else "HTTP/1.1")
+            assert answer.status_code == 404
+
+
+def test_seed_flow_matches_rest_and_sk(served: ServedSandbox, sdk: ScalekitClient) -> None:
+    actions = sdk.actions
+    user = "seed-user@example.com"
+
+    created = actions.get_or_create_connected_account(connection_name="gmail", identifier=user)
+    account = created.connected_account
+    assert account.status == "PENDING_AUTH"
+    rest = served.rest_account("gmail", user).json()["connected_account"]
+    assert (rest["id"], rest["status"]) == (account.id, "PENDING_AUTH")
+    status = served.sk("status", "gmail", "--user", user, "--json")
+    assert status.returncode == 3  # not ACTIVE yet
+    assert '"PENDING_AUTH"' in status.stdout
+
+    again = actions.get_or_create_connected_account(connection_name="gmail", identifier=user)
+    assert again.connected_account.id == account.id  # existing: no second account
+
+    link = actions.get_authorization_link(connection_name="gmail", identifier=user).link
+    assert link.startswith(f"{served.url}/magic/")  # the same hosted page, on the same port
+    assert "Connected" in approve_as_browser(link)
+
+    fetched = actions.get_connected_account(connection_name="gmail", identifier=user)
+    active = fetched.connected_account
+    access_token = active.authorization_details["oauth_token"]["access_token"]
+    rest = served.rest_account("gmail", user).json()["connected_account"]
+    assert rest["status"] == active.status == "ACTIVE"
+    assert rest["authorization_details"]["oauth_token"]["access_token"] == access_token
+    sk_account = served.sk_json("status", "gmail", "--user", user)
+    assert (sk_account["id"], sk_account["status"]) == (account.id, "ACTIVE")
+    revealed = served.sk_json("token", "gmail", "--user", user, "--debug")
+    assert revealed["access_token"] == access_token
+
+    result = actions.execute_tool(
+        tool_input={"max_results": 2},
+        tool_name="gmail_fetch_mails",
+        identifier=user,
+        connection_name="gmail",
+    )
+    rest_result = served.rest(
+        "POST",
+        "/api/v1/execute_tool",
+        json={"tool_name": "gmail_fetch_mails", "identifier": user, "params": {"max_results": 2}},
+    ).json()
+    sk_result = served.sk_json(
+        "exec-tool", "gmail_fetch_mails", "--user", user, "-p", "max_results=2"
+    )
+    ids = [message["id"] for message in result.data["messages"]]
+    assert len(ids) == 2
+    assert ids == [message["id"] for message in rest_result["data"]["messages"]]
+    assert ids == [message["id"] for message in sk_result["data"]["messages"]]
+    assert result.execution_id
+
+    tools = actions.list_tools()
+    rest_tools = served.rest("GET", "/api/v1/tools").json()
+    sk_tools = served.sk_json("tools", "list")
+    names = sorted(tool.definition["name"] for tool in tools.tools)
+    assert "gmail_fetch_mails" in names
+    assert names == sorted(tool["definition"]["name"] for tool in rest_tools["tools"])
+    assert names == sorted(tool["name"] for tool in sk_tools)
+
+    details = actions.get_connected_account_details(connection_name="gmail", identifier=user)
+    assert details.connected_account.id == account.id
+    assert details.connected_account.authorization_details is None  # details hold no secret
+    rest_details = served.rest_account("gmail", user, "details").json()["connected_account"]
+    assert "authorization_details" not in rest_details
+    assert rest_details["status"] == details.connected_account.status == "ACTIVE"
+
+    actions.delete_connected_account(connection_name="gmail", identifier=user)
+    assert served.rest_account("gmail", user).status_code == 404
+    assert served.sk("status", "gmail", "--user", user).returncode == 3
+    with pytest.raises(ScalekitNotFoundException):
+        actions.get_connected_account(connection_name="gmail", identifier=user)
+
+
+def test_custom_user_verification(served: ServedSandbox, sdk: ScalekitClient) -> None:
+    import httpx
+
+    served.admin("POST", "/_sandbox/settings", json={"user_verification": "custom"})
+    try:
+        user = "verified-user"
+        actions = sdk.actions
+        actions.get_or_create_connected_account(connection_name="gmail", identifier=user)
+        verify_url = "https://app.example/verify"
+        link = actions.get_authorization_link(
+            connection_name="gmail", identifier=user, user_verify_url=verify_url
+        ).link
+        with httpx.Client(verify=served.verify(), follow_redirects=False) as browser:
+            page = browser.get(link)
+            assert page.status_code == 200
+            answer = browser.post(link, data={"decision": "allow"})
+        assert answer.status_code in (302, 303)
+        redirect = answer.headers["location"]
+        assert redirect.startswith(verify_url)
+        auth_request_id = parse_qs(urlsplit(redirect).query)["auth_request_id"][0]
+        pending = served.rest_account("gmail", user).json()["connected_account"]
+        assert pending["status"] != "ACTIVE"
+
+        verified = actions.verify_connected_account_user(
+            auth_request_id=auth_request_id, identifier=user
+        )
+        assert verified.post_user_verify_redirect_url.startswith(served.url)
+        rest = served.rest_account("gmail", user).json()["connected_account"]
+        assert rest["status"] == "ACTIVE"
+        assert served.sk_json("status", "gmail", "--user", user)["status"] == "ACTIVE"
+        with pytest.raises(ScalekitNotFoundException):  # an auth request is used once
+            actions.verify_connected_account_user(auth_request_id=auth_request_id, identifier=user)
+    finally:
+        served.admin("POST", "/_sandbox/settings", json={"user_verification": "dashboard"})
+
+
+def test_error_paths_through_the_sdk(served: ServedSandbox, sdk: ScalekitClient) -> None:
+    actions = sdk.actions
+    # Missing account: the not-found exception, with the REST body's message and error code.
+    with pytest.raises(ScalekitNotFoundException) as missing:
+        actions.get_connected_account(connection_name="gmail", identifier="nobody")
+    rest = served.rest_account("gmail", "nobody")
+    assert rest.status_code == 404
+    assert missing.value.message == rest.json()["message"]
+    assert missing.value.error_code == rest.json()["details"][0]["error_code"]
+
+    # A field rule: the invalid-argument exception names the field, as the REST face does.
+    too_long = "x" * 101
+    with pytest.raises(ScalekitBadRequestException) as breach:
+        actions.get_connected_account(connection_name="gmail", identifier=too_long)
+    assert "identifier" in breach.value.message
+    assert breach.value.message == served.rest_account("gmail", too_long).json()["message"]
+
+    # Bad credentials: the SDK's own token call fails with its authentication exception.
+    with pytest.raises(ScalekitUnauthorizedException):
+        ScalekitClient(served.url, served.exports["SCALEKIT_CLIENT_ID"], "not-the-secret")
+
+    # An injected 503 on a gRPC method path: UNAVAILABLE, retried by the SDK, then raised.
+    rpc = f"/{ACCOUNTS}/GetConnectedAccountAuth"
+    fault = served.admin(
+        "POST", "/_sandbox/faults", json={"path": rpc, "kind": "status", "status": 503, "times": 3}
+    )
+    try:
+        with pytest.raises(ScalekitServiceUnavailableException):
+            actions.get_connected_account(connection_name="gmail", identifier="nobody")
+        hits = {f["id"]: f["hits"] for f in served.admin("GET", "/_sandbox/faults")["faults"]}
+        assert hits[fault["id"]] == 3  # the first try and the SDK's two retries
+    finally:
+        served.admin("DELETE", "/_sandbox/faults")
+
+
+def test_machine_token_is_required_and_revocation_is_seen(
+    served: ServedSandbox, sdk: ScalekitClient
+) -> None:
+    from scalekit.v1.connected_accounts import connected_accounts_pb2, connected_accounts_pb2_grpc
+
+    # No token in the metadata: UNAUTHENTICATED, before anything is looked up.
+    bundle = Path(served.exports["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"]).read_bytes()
+    host = served.url.removeprefix("https://")
+    with grpc.secure_channel(host, grpc.ssl_channel_credentials(bundle)) as channel:
+        stub = connected_accounts_pb2_grpc.ConnectedAccountServiceStub(channel)
+        request = connected_accounts_pb2.GetConnectedAccountByIdentifierRequest(
+            connector="gmail", identifier="nobody"
+        )
+        for metadata in ((), (("authorization", "Bearer sbx_mt_forged"),)):
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.GetConnectedAccountAuth(request, metadata=metadata, timeout=10)
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+    # Revoked through the admin surface: the SDK sees UNAUTHENTICATED, fetches a new token
+    # over REST and its call goes through.
+    served.admin("DELETE", "/_sandbox/requests")
+    served.admin("POST", "/_sandbox/machine_tokens/revoke")
+    with pytest.raises(ScalekitNotFoundException):
+        sdk.actions.get_connected_account(connection_name="gmail", identifier="nobody")
+    paths = [entry["path"] for entry in served.admin("GET", "/_sandbox/requests")["requests"]]
+    rpc = f"/{ACCOUNTS}/GetConnectedAccountAuth"
+    assert paths == [rpc, "/oauth/token", rpc]
+    served._token = None  # the REST helper's token was revoked too
+
+
+def _wait_for_account(sdk: ScalekitClient, user: str) -> object:
+    """The account `sk connect` creates, as the SDK sees it."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return sdk.actions.get_connected_account(
+                connection_name="gmail", identifier=user
+            ).connected_account
+        except ScalekitNotFoundException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_sk_and_the_sdk_share_one_state_at_once(served: ServedSandbox, sdk: ScalekitClient) -> None:
+    user = "shared-user"
+    # `sk connect` waits for ACTIVE while the SDK, in this process, finds the account sk
+    # created, gets a link for it and presses Allow: one served sandbox, one state.
+    waiting = subprocess.Popen(
+        [
+            str(SK),
+            "connect",
+            "gmail",
+            "--user",
+            user,
+            "--interval",
+            "0.2",
+            "--timeout",
+            "30",
+            "--json",
+        ],
+        env=served.sk_env(),
+        cwd=served.home,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        account = _wait_for_account(sdk, user)
+        assert account.status == "PENDING_AUTH"
+        link = sdk.actions.get_authorization_link(connection_name="gmail", identifier=user).link
+        approve_as_browser(link)
+        stdout, stderr = waiting.communicate(timeout=40)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+            waiting.communicate()
+    assert waiting.returncode == 0, stderr
+    assert '"ACTIVE"' in stdout
+    assert account.id in stdout
+    active = sdk.actions.get_connected_account(connection_name="gmail", identifier=user)
+    assert active.connected_account.status == "ACTIVE"
+    for stream in (stdout, stderr):
+        assert SDK_CLIENT_SECRET not in stream
+
+
+def test_every_operation_is_served_over_grpc(served: ServedSandbox) -> None:
+    from scalekit_cli.sandbox.operations import OPERATIONS
+
+    bundle = Path(served.exports["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"]).read_bytes()
+    host = served.url.removeprefix("https://")
+    with grpc.secure_channel(host, grpc.ssl_channel_credentials(bundle)) as channel:
+        for rpc in OPERATIONS:
+            call = channel.unary_unary(f"/{rpc}")  # raw bytes: an empty request message
+            with pytest.raises(grpc.RpcError) as refused:
+                call(b"", timeout=10)
+            # Mounted (an unknown path would be UNIMPLEMENTED) and guarded by the token check.
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED, rpc
+        with pytest.raises(grpc.RpcError) as unknown:
+            channel.unary_unary(f"/{ACCOUNTS}/NoSuchMethod")(b"", timeout=10)
+        assert unknown.value.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.NOT_FOUND)
+
+
+def test_mcp_configurations_through_the_sdk(served: ServedSandbox, sdk: ScalekitClient) -> None:
+    from scalekit.actions.models.mcp_config import McpConfigConnectionToolMapping
+
+    mcp = sdk.actions.mcp
+    mapping = McpConfigConnectionToolMapping(connection_name="gmail", tools=["gmail_fetch_mails"])
+    created = mcp.create_config(
+        name="mail-agent", description="reads mail", connection_tool_mappings=[mapping]
+    ).config
+    rest = served.rest("GET", f"/api/v1/mcp/configs/{created.id}")
+    assert rest.status_code == 200, rest.text
+    assert rest.json()["config"]["name"] == created.name == "mail-agent"
+    listed = mcp.list_configs(filter_name="mail-agent")
+    assert [config.id for config in listed.configs] == [created.id]
+    mcp.delete_config(created.id)
+    assert served.rest("GET", f"/api/v1/mcp/configs/{created.id}").status_code == 404
