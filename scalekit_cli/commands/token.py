@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..config import Flags
-from ..errors import CliError, ExitCode, not_connected
+from ..errors import CliError, ExitCode, not_connected, shell_word
 from ..runtime import Runtime
 from ..scalekit.errors import NotFound
 from ..scalekit.models import ConnectedAccount
-from ._runner import run_command, validate_connector, validate_identifier
+from ._runner import refuse_empty, run_command, validate_connector, validate_identifier
 
 if TYPE_CHECKING:
     import typer
@@ -29,6 +29,8 @@ class TokenOptions:
     json: bool = False
     github_env: str | None = None  # --to-github-env NAME
     github_output: str | None = None  # --to-github-output NAME
+    # `sk demo` shows the redacted form wherever its output goes: it is a picture, not a value.
+    redacted_anywhere: bool = False
 
 
 def read_active_account(runtime: Runtime, connector: str, identifier: str) -> ConnectedAccount:
@@ -104,12 +106,43 @@ def _write_github_targets(options: TokenOptions, runtime: Runtime, value: str) -
             runtime.out.success(f"wrote {name} to $GITHUB_{kind.upper()}")
 
 
+def prints_secret(options: TokenOptions) -> bool:
+    """Whether the value printed (without --json) is a secret; known before any request."""
+    return options.field not in ("scopes",)
+
+
+def _refuse_redacted_pipe(options: TokenOptions, runtime: Runtime) -> None:
+    """In a pipe, without --debug, there is nothing to print: the redacted form is not a
+    token, and a script capturing it would fail later, far from here. Exit 2 and say how to
+    get the value (or how to hand it on without ever holding it)."""
+    out = runtime.out
+    if out.stdout_tty or options.redacted_anywhere or not prints_secret(options):
+        return
+    runtime.settings  # noqa: B018 - SK_DEBUG=1 of the environment counts as --debug
+    if out.debug:
+        return
+    account = f"{shell_word(options.connector)} --user {shell_word(options.identifier)}"
+    raise CliError(
+        "stdout is not a terminal and the token is shown only redacted without --debug; "
+        f"to print it add --debug, or hand it on unprinted: {runtime.sk_prefix()} run "
+        f"{account} -- COMMAND, or --to-github-env NAME",
+        ExitCode.USAGE,
+    )
+
+
 def run(options: TokenOptions, runtime: Runtime) -> int:
     validate_connector(options.connector)
     validate_identifier(options.identifier)
-    to_github = bool(options.github_env or options.github_output)
+    refuse_empty(
+        ("--field", options.field),
+        ("--to-github-env", options.github_env),
+        ("--to-github-output", options.github_output),
+    )
+    to_github = options.github_env is not None or options.github_output is not None
     if to_github:
         _check_github_targets(options, runtime)
+    elif not options.json:
+        _refuse_redacted_pipe(options, runtime)
     out = runtime.out
     account = read_active_account(runtime, options.connector, options.identifier)
     fields = credential_fields(account)
@@ -131,7 +164,7 @@ def run(options: TokenOptions, runtime: Runtime) -> int:
             }
         )
     else:
-        if options.field:
+        if options.field is not None:
             if options.field not in fields or fields[options.field] in ("", None, []):
                 known = ", ".join(sorted(k for k, v in fields.items() if v)) or "none"
                 raise CliError(
@@ -139,7 +172,7 @@ def run(options: TokenOptions, runtime: Runtime) -> int:
                 )
             value = fields[options.field]
             text = value if isinstance(value, str) else json.dumps(value)
-            secret = options.field not in ("scopes",)
+            secret = prints_secret(options)
         else:
             _, text = primary_secret(account)
             secret = True
