@@ -106,20 +106,13 @@ def _write_github_targets(options: TokenOptions, runtime: Runtime, value: str) -
             runtime.out.success(f"wrote {name} to $GITHUB_{kind.upper()}")
 
 
-def prints_secret(options: TokenOptions) -> bool:
-    """Whether the value printed (without --json) is a secret; known before any request."""
-    return options.field not in ("scopes",)
-
-
 def _refuse_redacted_pipe(options: TokenOptions, runtime: Runtime) -> None:
     """In a pipe, without --debug, there is nothing to print: the redacted form is not a
     token, and a script capturing it would fail later, far from here. Exit 2 and say how to
-    get the value (or how to hand it on without ever holding it)."""
+    get the value (or how to hand it on without ever holding it). Checked where the value
+    would be printed, so that an account to connect is still exit 3, a bad configuration 5."""
     out = runtime.out
-    if out.stdout_tty or options.redacted_anywhere or not prints_secret(options):
-        return
-    runtime.settings  # noqa: B018 - SK_DEBUG=1 of the environment counts as --debug
-    if out.debug:
+    if out.stdout_tty or out.debug or options.redacted_anywhere:
         return
     account = f"{shell_word(options.connector)} --user {shell_word(options.identifier)}"
     raise CliError(
@@ -141,8 +134,6 @@ def run(options: TokenOptions, runtime: Runtime) -> int:
     to_github = options.github_env is not None or options.github_output is not None
     if to_github:
         _check_github_targets(options, runtime)
-    elif not options.json:
-        _refuse_redacted_pipe(options, runtime)
     out = runtime.out
     account = read_active_account(runtime, options.connector, options.identifier)
     fields = credential_fields(account)
@@ -172,13 +163,15 @@ def run(options: TokenOptions, runtime: Runtime) -> int:
                 )
             value = fields[options.field]
             text = value if isinstance(value, str) else json.dumps(value)
-            secret = prints_secret(options)
+            secret = options.field not in ("scopes",)
         else:
             _, text = primary_secret(account)
             secret = True
         if to_github:
             _write_github_targets(options, runtime, text)
             return ExitCode.OK
+        if secret:
+            _refuse_redacted_pipe(options, runtime)
         out.result(out.reveal(text) if secret else text)
         if secret and not out.debug:
             out.info("(redacted: add --debug to print the token itself)")

@@ -10,17 +10,22 @@ from tests.conftest import CANARY_CLIENT_SECRET
 
 
 def test_missing_configuration_is_exit_5(sk):
-    result = sk("token", "gmail", "--user", "u", env={"SCALEKIT_ENV_URL": ""})
+    result = sk("token", "gmail", "--user", "u", "--json", env={"SCALEKIT_ENV_URL": ""})
     assert result.exit_code == 5
     assert "SCALEKIT_ENV_URL" in assert_one_error_line(result)
-    no_secret = sk("token", "gmail", "--user", "u", env={"SCALEKIT_CLIENT_SECRET": ""})
+    no_secret = sk("token", "gmail", "--user", "u", "--json", env={"SCALEKIT_CLIENT_SECRET": ""})
     assert no_secret.exit_code == 5
     assert "SCALEKIT_CLIENT_SECRET" in assert_one_error_line(no_secret)
 
 
 def test_plain_http_is_refused_off_loopback(sk):
     result = sk(
-        "token", "gmail", "--user", "u", env={"SCALEKIT_ENV_URL": "http://acme.scalekit.dev"}
+        "token",
+        "gmail",
+        "--user",
+        "u",
+        "--json",
+        env={"SCALEKIT_ENV_URL": "http://acme.scalekit.dev"},
     )
     assert result.exit_code == 5
     assert "http://" in assert_one_error_line(result)
@@ -41,6 +46,7 @@ def test_environment_url_alias_and_flag_precedence(sk, driver, sandbox):
         "gmail",
         "--user",
         "u",
+        "--json",
         env={"SCALEKIT_ENV_URL": "", "SCALEKIT_ENVIRONMENT_URL": sandbox.url},
     )
     assert alias.exit_code == 0, alias.stderr
@@ -51,6 +57,7 @@ def test_environment_url_alias_and_flag_precedence(sk, driver, sandbox):
         "gmail",
         "--user",
         "u",
+        "--json",
         env={"SCALEKIT_ENV_URL": "https://wrong.invalid"},
     )
     assert flag.exit_code == 0, flag.stderr
@@ -59,16 +66,21 @@ def test_environment_url_alias_and_flag_precedence(sk, driver, sandbox):
 def test_dotenv_fills_gaps_but_never_overrides_the_environment(sk, driver, sandbox, tmp_path):
     driver.connect("gmail", "u")
     (tmp_path / ".env").write_text(
-        f"SCALEKIT_ENV_URL={sandbox.url}\nSCALEKIT_CLIENT_SECRET=wrong-secret-from-dotenv\n"
+        f"SCALEKIT_ENV_URL={sandbox.url}\nSCALEKIT_CLIENT_SECRET=wrongDotenvQx8Lm3\n"
     )
     # The environment's secret wins over .env's; .env's URL fills the gap.
-    result = sk("token", "gmail", "--user", "u", env={"SCALEKIT_ENV_URL": ""})
+    result = sk("token", "gmail", "--user", "u", "--json", env={"SCALEKIT_ENV_URL": ""})
     assert result.exit_code == 0, result.stderr
     (tmp_path / ".env").write_text(
         f"SCALEKIT_ENV_URL={sandbox.url}\nSCALEKIT_CLIENT_SECRET={CANARY_CLIENT_SECRET}\n"
     )
     only_dotenv = sk(
-        "token", "gmail", "--user", "u", env={"SCALEKIT_ENV_URL": "", "SCALEKIT_CLIENT_SECRET": ""}
+        "token",
+        "gmail",
+        "--user",
+        "u",
+        "--json",
+        env={"SCALEKIT_ENV_URL": "", "SCALEKIT_CLIENT_SECRET": ""},
     )
     assert only_dotenv.exit_code == 0, only_dotenv.stderr
 
@@ -88,7 +100,12 @@ def test_dotenv_is_not_imported_without_a_dotenv_file(sk_process):
 
 def test_wrong_secret_is_exit_5_without_the_secret(sk):
     result = sk(
-        "token", "gmail", "--user", "u", env={"SCALEKIT_CLIENT_SECRET": "wrong-canary-Qk29xLv"}
+        "token",
+        "gmail",
+        "--user",
+        "u",
+        "--json",
+        env={"SCALEKIT_CLIENT_SECRET": "wrong-canary-Qk29xLv"},
     )
     assert result.exit_code == 5
     assert "rejected the client credentials" in assert_one_error_line(result)
@@ -96,7 +113,7 @@ def test_wrong_secret_is_exit_5_without_the_secret(sk):
 
 
 def test_bad_timeout_setting(sk):
-    result = sk("token", "gmail", "--user", "u", env={"SK_HTTP_TIMEOUT": "soon"})
+    result = sk("token", "gmail", "--user", "u", "--json", env={"SK_HTTP_TIMEOUT": "soon"})
     assert result.exit_code == 5
     assert "SK_HTTP_TIMEOUT" in assert_one_error_line(result)
 
@@ -105,27 +122,29 @@ def test_machine_token_cache_file_is_private_and_keyed(sk, driver, sk_env, sandb
     from pathlib import Path
 
     driver.connect("gmail", "u")
-    assert sk("token", "gmail", "--user", "u").exit_code == 0
+    assert sk("token", "gmail", "--user", "u", "--json").exit_code == 0
     directory = Path(sk_env["SK_CACHE_DIR"]) / "tokens"
     (cached,) = directory.glob("*.json")
     assert stat.S_IMODE(cached.stat().st_mode) == 0o600
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     assert CANARY_CLIENT_SECRET not in cached.read_text()
     # A cache written for one client id is never used for another.
-    other = sk("token", "gmail", "--user", "u", env={"SCALEKIT_CLIENT_ID": "someone-else"})
+    other = sk(
+        "token", "gmail", "--user", "u", "--json", env={"SCALEKIT_CLIENT_ID": "someone-else"}
+    )
     assert other.exit_code == 5
     # A corrupted cache is ignored and rewritten.
     cached.write_text("{not json")
-    assert sk("token", "gmail", "--user", "u").exit_code == 0
+    assert sk("token", "gmail", "--user", "u", "--json").exit_code == 0
     assert cached.read_text().startswith("{")
 
 
 def test_stale_machine_token_is_replaced_once(sk, driver, sandbox):
     driver.connect("gmail", "u")
-    assert sk("token", "gmail", "--user", "u").exit_code == 0
+    assert sk("token", "gmail", "--user", "u", "--json").exit_code == 0
     sandbox.admin("POST", "/_sandbox/machine_tokens/revoke")
     sandbox.clear_requests()
-    result = sk("token", "gmail", "--user", "u")
+    result = sk("token", "gmail", "--user", "u", "--json")
     assert result.exit_code == 0, result.stderr
     assert [r["path"] for r in sandbox.requests()] == [
         "/api/v1/connected_accounts/auth",

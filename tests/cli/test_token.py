@@ -38,10 +38,9 @@ def test_token_on_a_terminal_is_redacted_and_whole_with_debug(sk, sk_env, tmp_pa
 
 
 def test_token_in_a_pipe_without_debug_prints_nothing_and_says_how(sk, driver, sandbox):
-    """A script must not capture `ya29…[redacted]` as if it were a token: exit 2, nothing on
-    stdout, before any request; --json (redacted fields) and non-secret fields still print."""
+    """A script must not capture `ya29…[redacted]` as if it were a token: exit 2 and nothing
+    on stdout; --json (redacted fields) and non-secret fields still print."""
     tokens = driver.connect("gmail", "u")["authorization_details"]["oauth_token"]
-    sandbox.clear_requests()
     for field in ((), ("--field", "refresh_token")):
         refused = sk("token", "gmail", "--user", "u", *field)
         assert refused.exit_code == 2, refused.stderr
@@ -49,10 +48,13 @@ def test_token_in_a_pipe_without_debug_prints_nothing_and_says_how(sk, driver, s
         line = assert_one_error_line(refused)
         assert "--debug" in line and "sk run gmail --user u" in line and "--to-github-env" in line
         assert len(refused.stderr.splitlines()) == 1
-    assert sandbox.requests() == []
+    # The account is read first: one to connect is still exit 3, as scripts expect.
+    absent = sk("token", "gmail", "--user", "nobody")
+    assert absent.exit_code == 3 and "sk connect gmail --user nobody" in absent.stderr
     # SK_DEBUG=1 of the process environment counts as --debug.
-    assert sk("token", "gmail", "--user", "u", env={"SK_DEBUG": "1"}).stdout.strip() == (
-        tokens["access_token"]
+    assert (
+        sk("token", "gmail", "--user", "u", env={"SK_DEBUG": "1"}).stdout.strip()
+        == (tokens["access_token"])
     )
     scopes = sk("token", "gmail", "--user", "u", "--field", "scopes")
     assert scopes.exit_code == 0 and json.loads(scopes.stdout) == tokens["scopes"]
