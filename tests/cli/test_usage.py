@@ -88,3 +88,30 @@ def test_empty_names_are_refused(args, sk, sandbox, tmp_path):
     assert result.stdout == ""
     assert sandbox.requests() == []
     assert not (tmp_path / "env").exists() and not (tmp_path / "out").exists()
+
+
+def test_every_command_takes_json_but_the_documented_exceptions():
+    """README: every command takes --json, except `sk run` (its output is its child's) and
+    `sk sandbox …`; the tree and the sentence are held together."""
+    from pathlib import Path
+
+    import typer
+
+    from scalekit_cli.app import app
+
+    def leaves(command, path=()):
+        children = getattr(command, "commands", None)
+        if not children:
+            yield " ".join(path), command
+            return
+        for name, child in children.items():
+            yield from leaves(child, (*path, name))
+
+    without = {
+        path
+        for path, command in leaves(typer.main.get_command(app))
+        if not any("--json" in param.opts for param in command.params)
+    }
+    assert without == {"run", "sandbox serve", "sandbox reset", "sandbox force"}
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "`--json` (machine-readable result on stdout; not\n`sk run`" in readme
