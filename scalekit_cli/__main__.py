@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
+
+from .errors import Terminated
+
+TERMINATING_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+def _raise_terminated(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
 
 
 def main(argv: list[str] | None = None, *, fast: bool = True) -> int:
     """Run sk. Without `argv` this is the process's own command line, and the process ends
     right after; `fast=False` always takes the Typer app (tests compare the two paths)."""
+    import signal
+
+    for name in TERMINATING_SIGNALS:
+        if hasattr(signal, name):  # Windows has neither
+            signal.signal(getattr(signal, name), _raise_terminated)
     try:
         code = None
         if fast:
@@ -25,11 +39,19 @@ def main(argv: list[str] | None = None, *, fast: bool = True) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("sk: interrupted\n")
         return 130
+    except Terminated as exc:
+        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+            sys.stderr.write("sk: terminated\n")
+            sys.stderr.flush()
+        return 128 + exc.signum
     except Exception as exc:  # a bug of ours: still one line, and no secret in it
-        if os.environ.get("SK_DEBUG") == "1":
-            raise
         from .scalekit.secrets import GLOBAL_SECRETS
 
+        if os.environ.get("SK_DEBUG") == "1":
+            # The traceback, for whoever debugs sk; the environment's credentials stay out.
+            import traceback
+
+            sys.stderr.write(GLOBAL_SECRETS.scrub(traceback.format_exc(), credentials_only=True))
         message = GLOBAL_SECRETS.scrub(f"{type(exc).__name__}: {exc}")
         sys.stderr.write(f"sk: internal error: {message} (rerun with SK_DEBUG=1 for details)\n")
         return 1

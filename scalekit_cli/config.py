@@ -1,14 +1,17 @@
 """Resolving settings: flags > environment > `.env` in the current directory > stored profile.
 
-`.env` never overrides the environment, and python-dotenv is not even imported when there is
-no `.env`. Each value remembers where it came from, for messages and `sk config show`.
+`.env` supplies the credentials and nothing else: a `.env` comes with whatever checkout the
+command runs in (a pull request's CI job, a cloned repository), so what could turn on revealing,
+send a token elsewhere or move sk's files is read from the process environment only. It never
+overrides the environment, and python-dotenv is not even imported when there is no `.env`.
+Each value remembers where it came from, for messages and `sk config show`.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -25,6 +28,20 @@ DEFAULT_TIMEOUT = 30.0
 
 # The names a setting may come from, most specific first.
 ENV_URL_VARIABLES = ("SCALEKIT_ENV_URL", "SCALEKIT_ENVIRONMENT_URL")
+# What a `.env` may set: the environment's URL and its credentials, as the seeds do.
+DOTENV_VARIABLES = (*ENV_URL_VARIABLES, "SCALEKIT_CLIENT_ID", "SCALEKIT_CLIENT_SECRET")
+# Variables sk (or its TLS layer) reads: a `.env` setting one is warned about, and ignored.
+# Any other key of a `.env` belongs to other tools and is simply not read.
+TLS_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")
+IGNORED_DOTENV_PREFIXES = ("SK_", "SCALEKIT_")
+
+
+def ignored_in_dotenv(name: str) -> bool:
+    """Whether `name`, set in a `.env`, is one of sk's switches that only the process
+    environment may set."""
+    return name not in DOTENV_VARIABLES and (
+        name.startswith(IGNORED_DOTENV_PREFIXES) or name in TLS_VARIABLES
+    )
 
 
 @dataclass
@@ -50,6 +67,8 @@ class Settings:
     sources: dict[str, str] = field(default_factory=dict)
     # Why a credential is missing (filled only when resolving with credentials="optional").
     problems: list[str] = field(default_factory=list)
+    # Keys of the `.env` that were not read because only the environment may set them.
+    ignored_dotenv: list[str] = field(default_factory=list)
 
 
 # "required": missing credentials end the command (exit 5); "optional": they are left empty and
@@ -71,11 +90,13 @@ def _load_dotenv(directory: Path) -> dict[str, str]:
 
 
 class _Layers:
-    """Looks a variable up in the environment, then `.env`, recording the source."""
+    """Looks a credential up in the environment, then `.env`, and any other setting in the
+    environment only, recording the source."""
 
     def __init__(self, environ: Mapping[str, str], dotenv: Mapping[str, str]) -> None:
         self.environ = environ
-        self.dotenv = dotenv
+        self.dotenv = {name: value for name, value in dotenv.items() if name in DOTENV_VARIABLES}
+        self.ignored = sorted(name for name in dotenv if ignored_in_dotenv(name))
 
     def get(self, *names: str) -> tuple[str, str] | None:
         for layer, label in ((self.environ, "environment"), (self.dotenv, ".env")):
@@ -118,6 +139,17 @@ def normalize_url(raw: str, *, setting: str, carries: str, origin_only: bool = T
         raise CliError(f"{setting} {raw!r} must be {shape}", ExitCode.CONFIG)
     path = "" if origin_only else parts.path.rstrip("/")
     return f"{scheme}://{parts.netloc}{path}"
+
+
+def gmail_destination_note(settings: Settings) -> str:
+    """A warning when Gmail calls — and the user's access token — go elsewhere than Google."""
+    if settings.sandbox or settings.gmail_url == DEFAULT_GMAIL_URL:
+        return ""
+    source = settings.sources.get("gmail_url", "")
+    return (
+        f"Gmail access tokens go to {settings.gmail_url} ({source}), not to Google's "
+        f"{DEFAULT_GMAIL_URL}"
+    )
 
 
 def normalize_env_url(raw: str) -> str:
@@ -196,10 +228,17 @@ def resolve(
     cwd: Path | None = None,
     *,
     credentials: CredentialMode = "required",
+    warn: Callable[[str], None] | None = None,
 ) -> Settings:
+    """The settings; `warn` gets one line per `.env` key ignored, before anything can fail."""
     environ = os.environ if environ is None else environ
     layers = _Layers(environ, _load_dotenv(cwd or Path.cwd()))
-    settings = Settings()
+    settings = Settings(ignored_dotenv=layers.ignored)
+    for name in layers.ignored if warn is not None else ():
+        warn(
+            f".env sets {name}, which is ignored: only the environment may set it "
+            f"(a .env supplies {', '.join(DOTENV_VARIABLES)} only)"
+        )
 
     found = layers.get("SK_GMAIL_API_URL")
     settings.sources["gmail_url"] = found[1] if found else "default"

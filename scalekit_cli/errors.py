@@ -16,6 +16,15 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C (clean-ups run, no `except Exception`
+    swallows it) and ends the process with `sk: terminated` and 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 class CliError(Exception):
     """Ends the command: `message` becomes the one line on stderr."""
 

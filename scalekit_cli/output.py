@@ -1,8 +1,10 @@
 """The one place that knows about terminals: streams, TTYs, colour, `--json` and redaction.
 
 Results go to stdout; progress, hints, warnings and errors to stderr. Every line written passes
-through the secret registry unless `--debug` is set, so a token can only reach a stream when
-the user asked for it. rich is imported only when a terminal will actually show its output.
+through the secret registry: `--debug` lets through the secrets a command outputs (a token),
+never the environment's credentials (client secret, machine token), and never into the
+`--verbose` trace, which is always redacted. rich is imported only when a terminal will
+actually show its output.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ class Output:
             stdin_tty=_is_tty(stdin),
             color=stderr_tty and not no_color,
             json_mode=json_mode,
-            verbose=verbose or debug,
+            verbose=verbose,
             debug=debug,
             github_actions=os.environ.get("GITHUB_ACTIONS") == "true",
         )
@@ -94,7 +96,7 @@ class Output:
     # -- redaction ------------------------------------------------------------------------------
 
     def scrub(self, text: str) -> str:
-        return text if self.debug else self.secrets.scrub(text)
+        return self.secrets.scrub(text, credentials_only=self.debug)
 
     def reveal(self, secret: str) -> str:
         """A secret as the user may see it: whole under --debug, masked otherwise."""
@@ -118,7 +120,7 @@ class Output:
         # Under --debug any known secret may be written whole from here on: mask each one
         # before the first write that could carry it, so stdout itself stays clean.
         if self.debug and self.github_actions:
-            for secret in self.secrets.values():
+            for secret in self.secrets.values(credentials=False):
                 self.mask_in_ci(secret)
 
     def redact(self, document: Any) -> Any:
@@ -231,6 +233,8 @@ class Output:
     # -- --verbose HTTP trace -------------------------------------------------------------------
 
     def trace(self, exchange: Exchange) -> None:
+        """One exchange on stderr. Always redacted, `--debug` or not: the trace is what ends up
+        in CI logs, and what it shows is the environment's credentials at work."""
         if not self.verbose:
             return
         outcome = (
@@ -238,20 +242,26 @@ class Output:
         )
         retry = f", retrying in {exchange.retry_in:.1f} s" if exchange.retry_in is not None else ""
         attempt = f" (attempt {exchange.attempt + 1})" if exchange.attempt else ""
-        self._err(
+        self._trace_line(
             f"* {exchange.method} {exchange.url}{attempt} → {outcome} "
             f"in {exchange.elapsed * 1000:.0f} ms{retry}"
         )
         authorization = exchange.request_headers.get("authorization")
         if authorization:
+            from .scalekit.secrets import mask
+
             scheme, _, credential = authorization.partition(" ")
-            self._err(f"  > authorization: {scheme} {self.reveal(credential)}")
+            self._trace_line(f"  > authorization: {scheme} {mask(credential)}")
         for label, body in (
             ("request", exchange.request_body),
             ("response", exchange.response_body),
         ):
             if body:
-                self._err(f"  {'>' if label == 'request' else '<'} {self._trace_body(body)}")
+                self._trace_line(f"  {'>' if label == 'request' else '<'} {self._trace_body(body)}")
+
+    def _trace_line(self, text: str) -> None:
+        self.stderr.write(self.secrets.scrub(printable(text)) + "\n")
+        self.stderr.flush()
 
     def _trace_body(self, body: bytes) -> str:
         try:
@@ -263,10 +273,10 @@ class Output:
                 from urllib.parse import parse_qsl, urlencode
 
                 fields = dict(parse_qsl(text))
-                text = urlencode(self.redact(fields))
+                text = urlencode(redact_document(fields))  # type: ignore[arg-type]
         else:
             self.secrets.add_from(document)
-            text = json.dumps(self.redact(document), ensure_ascii=False)
+            text = json.dumps(redact_document(document), ensure_ascii=False)
         if len(text) > _TRACE_BODY_LIMIT:
             text = text[:_TRACE_BODY_LIMIT] + f"… ({len(text)} characters)"
         return text

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .config import CredentialMode, Flags, Settings, resolve
+from .config import CredentialMode, Flags, Settings, gmail_destination_note, resolve
 from .output import Output
 
 if TYPE_CHECKING:
@@ -33,14 +33,17 @@ class Runtime:
     _session: HttpSession | None = field(default=None, repr=False)
     _client: ScalekitClient | None = field(default=None, repr=False)
     _sandbox: EmbeddedSandbox | None = field(default=None, repr=False)
+    _gmail_announced: bool = field(default=False, repr=False)
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = resolve(self.flags, self.environ, credentials=self.credentials)
-            if self._settings.debug and not self.out.debug:
-                self.out.debug = self.out.verbose = True
-            self.out.secrets.add(self._settings.client_secret)
+            self._settings = resolve(
+                self.flags, self.environ, credentials=self.credentials, warn=self.out.warn
+            )
+            # SK_DEBUG=1 reveals like --debug, and like it turns on no trace.
+            self.out.debug = self.out.debug or self._settings.debug
+            self.out.secrets.add(self._settings.client_secret, credential=True)
         return self._settings
 
     @property
@@ -50,7 +53,7 @@ class Runtime:
             from .sandbox import EmbeddedSandbox
 
             self._sandbox = EmbeddedSandbox.open()
-            self.out.secrets.add(self._sandbox.settings.client_secret)
+            self.out.secrets.add(self._sandbox.settings.client_secret, credential=True)
         return self._sandbox
 
     def session(self) -> HttpSession:
@@ -103,6 +106,12 @@ class Runtime:
 
         sandbox = self.sandbox
         base = sandbox.base_url if sandbox is not None else self.settings.gmail_url
+        if sandbox is None and not self._gmail_announced:
+            # A token goes only to its own API: when that is not Google's, say where it goes.
+            self._gmail_announced = True
+            note = gmail_destination_note(self.settings)
+            if note:
+                self.out.warn(note)
         return GmailClient(base, access_token, session=self.session(), secrets=self.out.secrets)
 
     def close(self) -> None:

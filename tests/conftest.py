@@ -23,7 +23,7 @@ import pytest
 TLS = ssl.create_default_context()
 
 # Canary secrets: every test that captures output searches it for these.
-CANARY_CLIENT_SECRET = "canary-client-secret-7Hq2Zr9Lw4Xp"
+CANARY_CLIENT_SECRET = "CANARYcs-7Hq2Zr9Lw4Xp-kV3nQ8sW1mT6"
 CANARY_CLIENT_ID = "skc_canary_client"
 
 

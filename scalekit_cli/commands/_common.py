@@ -18,6 +18,7 @@ from ._runner import (  # noqa: F401 - re-exported for the command modules
     check_field,
     describe_failure,
     positive_number,
+    refuse_empty,
     run_command,
     validate_connector,
     validate_identifier,
@@ -25,7 +26,10 @@ from ._runner import (  # noqa: F401 - re-exported for the command modules
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 DebugOption = Annotated[
-    bool, typer.Option("--debug", help="Reveal secrets (tokens) and trace HTTP with them.")
+    bool,
+    typer.Option(
+        "--debug", help="Print the secrets the command outputs (tokens) in full; no trace."
+    ),
 ]
 VerboseOption = Annotated[
     bool,

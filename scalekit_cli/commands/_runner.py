@@ -73,6 +73,14 @@ def validate_connector(connector: str) -> str:
     return connector
 
 
+def refuse_empty(*options: tuple[str, str | None]) -> None:
+    """(flag, value) pairs: a value given but empty (`--profile ''`, an unset variable
+    expanded) is exit 2, never taken for the option left out."""
+    for flag, value in options:
+        if value is not None and not value.strip():
+            raise CliError(f"{flag} must not be empty", ExitCode.USAGE)
+
+
 def positive_number(value: float, flag: str) -> float:
     # NaN fails every comparison, so test the wanted range rather than the unwanted one.
     if not (0 < value < float("inf")):
@@ -119,6 +127,11 @@ def run_command(
     out = Output.from_system(json_mode=json_mode, verbose=verbose, debug=debug)
     runtime = Runtime(out=out, flags=flags)
     try:
+        refuse_empty(
+            ("--env-url", flags.env_url),
+            ("--client-id", flags.client_id),
+            ("--profile", flags.profile),
+        )
         code = run(options, runtime)
     except KeyboardInterrupt:
         out.error("interrupted")

@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from ..config import gmail_destination_note
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ..scalekit.secrets import mask
@@ -49,13 +50,26 @@ def run(options: ConfigShowOptions, runtime: Runtime) -> int:
         ("gmail_url", settings.gmail_url, sources.get("gmail_url", "default")),
         ("timeout", f"{settings.timeout:g}", sources.get("timeout", "default")),
     ]
+    note = gmail_destination_note(settings)
+    if note:
+        out.warn(note)
     if options.json:
         document: dict[str, Any] = {
             name: {"value": value, "source": source} for name, value, source in rows
         }
         document["timeout"]["value"] = settings.timeout
-        out.json({**document, "problems": settings.problems})
+        out.json(
+            {**document, "ignored_dotenv": settings.ignored_dotenv, "problems": settings.problems}
+        )
     else:
+        if settings.ignored_dotenv:
+            rows.append(
+                (
+                    "ignored",
+                    ", ".join(settings.ignored_dotenv),
+                    ".env (only the environment may set these)",
+                )
+            )
         out.table(["setting", "value", "source"], [(n, v or "—", s) for n, v, s in rows])
     if settings.problems:
         raise CliError(settings.problems[0], ExitCode.CONFIG)

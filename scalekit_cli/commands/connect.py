@@ -26,6 +26,7 @@ from ._common import (
     check_field,
     execute,
     positive_number,
+    refuse_empty,
     validate_connector,
     validate_identifier,
 )
@@ -58,6 +59,7 @@ def run(options: ConnectOptions, runtime: Runtime) -> int:
     validate_identifier(options.identifier)
     positive_number(options.timeout, "--timeout")
     positive_number(options.interval, "--interval")
+    refuse_empty(("--verify-url", options.verify_url))
     if options.verify_user and options.verify_url:
         raise CliError("--verify-user and --verify-url exclude each other", ExitCode.USAGE)
     if options.verify_url is not None:

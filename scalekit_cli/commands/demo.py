@@ -73,7 +73,9 @@ def run(options: DemoOptions, runtime: Runtime) -> int:
     out.success(f"{DEMO_CONNECTOR} is connected for {user} (ACTIVE)\n")
 
     steps: dict[str, Callable[[], object]] = {
-        "token": lambda: token.run(token.TokenOptions(DEMO_CONNECTOR, user, json=as_json), runtime),
+        "token": lambda: token.run(
+            token.TokenOptions(DEMO_CONNECTOR, user, json=as_json, redacted_anywhere=True), runtime
+        ),
         "unread": lambda: gmail.run(gmail.UnreadOptions(user, limit=5, json=as_json), runtime),
         "tool": lambda: exec_tool.run(
             exec_tool.ExecToolOptions(

@@ -327,7 +327,6 @@ def check_gmail(diagnosis: Diagnosis) -> Check:
     if client is None:
         return Check("gmail", SKIP, "needs accepted credentials")
     from ..scalekit.errors import NotFound, ProviderError, ScalekitError
-    from ..scalekit.gmail import GmailClient
     from ._common import describe_failure
 
     runtime = diagnosis.runtime
@@ -346,9 +345,8 @@ def check_gmail(diagnosis: Diagnosis) -> Check:
             f"the {GMAIL_CONNECTOR} account of {identifier!r} is {account.status or 'not active'}",
             reconnect,
         )
-    sandbox = runtime.sandbox
-    base = sandbox.base_url if sandbox is not None else runtime.settings.gmail_url
-    gmail = GmailClient(base, token.access_token, session=runtime.session(), secrets=client.secrets)
+    gmail = runtime.gmail(token.access_token)  # says where the token goes, when not Google
+    base = gmail.base_url
     started = time.monotonic()
     try:
         gmail.list_message_ids("in:inbox", 1)

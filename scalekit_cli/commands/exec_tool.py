@@ -22,6 +22,7 @@ from ._common import (
     JsonOption,
     VerboseOption,
     execute,
+    refuse_empty,
     validate_connector,
     validate_identifier,
 )
@@ -108,6 +109,7 @@ def run(options: ExecToolOptions, runtime: Runtime) -> int:
         or any(c.isspace() or not c.isprintable() for c in tool)
     ):
         raise CliError(f"{options.tool!r} is not a tool name", ExitCode.USAGE)
+    refuse_empty(("--account-id", options.account_id), ("--connector", options.connector))
     if options.account_id:
         if options.connector:
             raise CliError("--connector and --account-id exclude each other", ExitCode.USAGE)

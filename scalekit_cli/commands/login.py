@@ -19,7 +19,7 @@ from ..config import SANDBOX, normalize_env_url
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ..scalekit.errors import CredentialsRejected
-from ._common import DebugOption, JsonOption, VerboseOption, execute
+from ._common import DebugOption, JsonOption, VerboseOption, execute, refuse_empty
 
 
 @dataclass
@@ -35,6 +35,7 @@ def profile_name(runtime: Runtime, given: str | None) -> str:
     """--profile of the command, else of the root, else SK_PROFILE, else `default`."""
     from ..profiles import DEFAULT_PROFILE, validate_profile_name
 
+    refuse_empty(("--profile", given))
     name = given or runtime.flags.profile or os.environ.get("SK_PROFILE", "").strip()
     return validate_profile_name(name or DEFAULT_PROFILE)
 
@@ -93,6 +94,7 @@ def run(options: LoginOptions, runtime: Runtime) -> int:
     if runtime.flags.sandbox:
         raise CliError("the sandbox needs no login; use --sandbox on any command", ExitCode.USAGE)
     name = profile_name(runtime, options.profile)
+    refuse_empty(("--env-url", options.env_url), ("--client-id", options.client_id))
     try:
         backend = keyring_backend()
     except KeyringUnavailable as exc:
@@ -114,7 +116,7 @@ def run(options: LoginOptions, runtime: Runtime) -> int:
         default = existing.client_id if existing and existing.env_url == env_url else ""
         client_id = _ask(runtime, "Client ID", default, "--client-id")
     secret = _read_secret(runtime, options.secret_from_stdin)
-    out.secrets.add(secret)
+    out.secrets.add(secret, credential=True)
 
     # Prove the credentials with a fresh machine token (never one from the cache, which is
     # keyed by URL and client id and so says nothing about this secret); it is then cached.

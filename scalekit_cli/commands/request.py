@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO, TextIO
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import typer
 
@@ -65,6 +65,18 @@ def method_and_path(target: list[str], has_body: bool) -> tuple[str, str]:
             raise CliError(
                 f"{first!r} is not an HTTP method ({', '.join(METHODS)})", ExitCode.USAGE
             )
+    return method, proxy_path(path)
+
+
+def proxy_path(path: str) -> str:
+    """PATH as it is appended to `{env}/proxy`: it must stay under `/proxy`. An absolute URL,
+    a backslash, or a dot segment (`.`, `..`, also percent-encoded — `%2e`, `%2f` inside a
+    segment — or spelt `..;x` or with full-width dots, as some servers read them) is exit 2;
+    repeated slashes are folded into one. The query is left as typed."""
+    if "://" in path.split("?", 1)[0] or path.startswith("//"):
+        raise CliError(
+            f"the path must be a path under the proxy, not a URL (got {path!r})", ExitCode.USAGE
+        )
     if not path.startswith("/"):
         raise CliError(
             f"the path must start with '/', e.g. /gmail/v1/users/me/profile (got {path!r})",
@@ -72,7 +84,37 @@ def method_and_path(target: list[str], has_body: bool) -> tuple[str, str]:
         )
     if any(unicodedata.category(char) == "Cc" for char in path):
         raise CliError("the path holds control characters", ExitCode.USAGE)
-    return method, path
+    route, question, query = path.partition("?")
+    if "\\" in route:
+        raise CliError(f"the path holds a backslash (got {path!r})", ExitCode.USAGE)
+    segments = [segment for segment in route.split("/") if segment]
+    for segment in segments:
+        if _is_dot_segment(segment):
+            raise CliError(
+                f"the path must not hold the segment {segment!r}: it stays under the proxy",
+                ExitCode.USAGE,
+            )
+    return (
+        "/"
+        + "/".join(segments)
+        + ("/" if route.endswith("/") and segments else "")
+        + (question + query)
+    )
+
+
+def _is_dot_segment(segment: str) -> bool:
+    """`.` or `..` however a server in the chain may come to read it: percent-decoded (as
+    often as it takes), holding an encoded `/` or `\\`, with `;parameters`, or NFKC-folded."""
+    decoded = segment
+    for _ in range(4):
+        once = unquote(decoded)
+        if once == decoded:
+            break
+        decoded = once
+    if decoded != segment and any(char in decoded for char in "/\\"):
+        return True  # %2f, %5c: a separator the server decodes into the path
+    folded = unicodedata.normalize("NFKC", decoded).split(";", 1)[0]
+    return folded in (".", "..")
 
 
 def parse_header(item: str) -> tuple[str, str]:

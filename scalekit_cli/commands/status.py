@@ -59,7 +59,7 @@ def _one(options: StatusOptions, runtime: Runtime) -> int:
     else:
         out.table(TABLE_HEADERS, [_row(account.summary())])
     if not account.is_active:
-        out.info(
+        out.error(
             f"{options.connector} is {account.status or 'not active'}; run: "
             + _connect_hint(runtime, options.connector, options.identifier)
         )
@@ -107,13 +107,13 @@ def _all(options: StatusOptions, runtime: Runtime) -> int:
         if first is not None:
             out.table(TABLE_HEADERS, itertools.chain([first], rows))
     if count == 0:
-        out.info(
+        out.error(
             f"no connected accounts for {options.identifier!r}; connect one with: "
             + _connect_hint(runtime, "CONNECTOR", options.identifier)
         )
         return ExitCode.NOT_CONNECTED
     if inactive:
-        out.info(f"{inactive} of {count} accounts are not ACTIVE")
+        out.error(f"{inactive} of {count} accounts are not ACTIVE")
         return ExitCode.NOT_CONNECTED
     return ExitCode.OK
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..config import Flags
-from ..errors import CliError, ExitCode, not_connected
+from ..errors import CliError, ExitCode, not_connected, shell_word
 from ..runtime import Runtime
 from ..scalekit.errors import NotFound
 from ..scalekit.models import ConnectedAccount
-from ._runner import run_command, validate_connector, validate_identifier
+from ._runner import refuse_empty, run_command, validate_connector, validate_identifier
 
 if TYPE_CHECKING:
     import typer
@@ -29,6 +29,8 @@ class TokenOptions:
     json: bool = False
     github_env: str | None = None  # --to-github-env NAME
     github_output: str | None = None  # --to-github-output NAME
+    # `sk demo` shows the redacted form wherever its output goes: it is a picture, not a value.
+    redacted_anywhere: bool = False
 
 
 def read_active_account(runtime: Runtime, connector: str, identifier: str) -> ConnectedAccount:
@@ -104,10 +106,32 @@ def _write_github_targets(options: TokenOptions, runtime: Runtime, value: str) -
             runtime.out.success(f"wrote {name} to $GITHUB_{kind.upper()}")
 
 
+def _refuse_redacted_pipe(options: TokenOptions, runtime: Runtime) -> None:
+    """In a pipe, without --debug, there is nothing to print: the redacted form is not a
+    token, and a script capturing it would fail later, far from here. Exit 2 and say how to
+    get the value (or how to hand it on without ever holding it). Checked where the value
+    would be printed, so that an account to connect is still exit 3, a bad configuration 5."""
+    out = runtime.out
+    if out.stdout_tty or out.debug or options.redacted_anywhere:
+        return
+    account = f"{shell_word(options.connector)} --user {shell_word(options.identifier)}"
+    raise CliError(
+        "stdout is not a terminal and the token is shown only redacted without --debug; "
+        f"to print it add --debug, or hand it on unprinted: {runtime.sk_prefix()} run "
+        f"{account} -- COMMAND, or --to-github-env NAME",
+        ExitCode.USAGE,
+    )
+
+
 def run(options: TokenOptions, runtime: Runtime) -> int:
     validate_connector(options.connector)
     validate_identifier(options.identifier)
-    to_github = bool(options.github_env or options.github_output)
+    refuse_empty(
+        ("--field", options.field),
+        ("--to-github-env", options.github_env),
+        ("--to-github-output", options.github_output),
+    )
+    to_github = options.github_env is not None or options.github_output is not None
     if to_github:
         _check_github_targets(options, runtime)
     out = runtime.out
@@ -131,7 +155,7 @@ def run(options: TokenOptions, runtime: Runtime) -> int:
             }
         )
     else:
-        if options.field:
+        if options.field is not None:
             if options.field not in fields or fields[options.field] in ("", None, []):
                 known = ", ".join(sorted(k for k, v in fields.items() if v)) or "none"
                 raise CliError(
@@ -146,6 +170,8 @@ def run(options: TokenOptions, runtime: Runtime) -> int:
         if to_github:
             _write_github_targets(options, runtime, text)
             return ExitCode.OK
+        if secret:
+            _refuse_redacted_pipe(options, runtime)
         out.result(out.reveal(text) if secret else text)
         if secret and not out.debug:
             out.info("(redacted: add --debug to print the token itself)")

@@ -123,7 +123,7 @@ class ScalekitClient:
         self._client_secret = client_secret
         self.session = session
         self.secrets = secrets if secrets is not None else SecretRegistry()
-        self.secrets.add(client_secret)
+        self.secrets.add(client_secret, credential=True)
         self.token_cache = token_cache
         self._machine_token: str | None = None
 
@@ -141,7 +141,7 @@ class ScalekitClient:
                     cached = self.token_cache.load()
                     if cached is None:
                         return self._fetch_machine_token()
-            self.secrets.add(cached.access_token)
+            self.secrets.add(cached.access_token, credential=True)
             self._machine_token = cached.access_token
             return cached.access_token
         return self._fetch_machine_token()
@@ -185,7 +185,7 @@ class ScalekitClient:
                 status=response.status_code,
                 host=response.url.host,
             )
-        self.secrets.add(token)
+        self.secrets.add(token, credential=True)
         expires_in = body.get("expires_in")
         lifetime = float(expires_in) if isinstance(expires_in, int | float) else 3600.0
         self._machine_token = token

@@ -39,45 +39,108 @@ def mask(value: str) -> str:
     return f"{value[:shown]}…[redacted]"
 
 
+# Any run of this many characters of a known secret is scrubbed, not only the whole value: an
+# error that echoes part of a secret (a server quoting a prefix, a truncated header) must not
+# print it either.
+PIECE = 8
+
+
 class SecretRegistry:
-    """Known secret values of this process; `scrub` replaces them in any text."""
+    """Known secret values of this process; `scrub` replaces them, and any piece of
+    `PIECE` characters of them, in any text.
+
+    The environment's own credentials (the client secret, machine tokens) are registered as
+    `credential=True`: they are scrubbed even when the user asked to see secrets (`--debug`
+    reveals what a command outputs, never what the environment authenticates with)."""
 
     def __init__(self) -> None:
         self._values: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        self._credentials: set[str] = set()
+        self._indexes: dict[bool, _PieceIndex] = {}
         self._lock = threading.Lock()
 
-    def add(self, value: object) -> None:
+    def add(self, value: object, *, credential: bool = False) -> None:
         if not isinstance(value, str) or len(value) < _SHORTEST_SECRET:
             return
         with self._lock:
-            if value not in self._values:
-                self._values.add(value)
-                self._pattern = None
+            known = self._credentials if credential else self._values
+            if value not in known:
+                known.add(value)
+                self._indexes.clear()
 
     def add_from(self, document: object) -> None:
         """Register every secret-keyed string in a JSON-like document."""
         for value in secret_values(document):
             self.add(value)
 
-    def values(self) -> list[str]:
-        """A snapshot of the known secrets."""
+    def values(self, *, credentials: bool = True) -> list[str]:
+        """A snapshot of the known secrets (without the environment's credentials when
+        `credentials=False`)."""
         with self._lock:
-            return list(self._values)
+            return list(self._values | self._credentials if credentials else self._values)
 
     def __contains__(self, value: str) -> bool:
-        return value in self._values
+        return value in self._values or value in self._credentials
 
-    def scrub(self, text: str) -> str:
+    def scrub(self, text: str, *, credentials_only: bool = False) -> str:
+        """`text` with every known secret — or only the environment's credentials — and every
+        `PIECE`-character piece of one masked; a run of overlapping pieces is masked whole."""
         with self._lock:
-            if not self._values:
-                return text
-            if self._pattern is None:
-                # Longest first, so a secret containing another is replaced whole.
-                ordered = sorted(self._values, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
-            pattern = self._pattern
-        return pattern.sub(lambda m: mask(m.group(0)), text)
+            index = self._indexes.get(credentials_only)
+            if index is None:
+                values = self._credentials if credentials_only else self._values | self._credentials
+                if not values:
+                    return text
+                index = self._indexes[credentials_only] = _PieceIndex(values)
+        spans = index.spans(text)
+        if not spans:
+            return text
+        parts: list[str] = []
+        last = 0
+        for start, end in spans:
+            parts += [text[last:start], mask(text[start:end])]
+            last = end
+        parts.append(text[last:])
+        return "".join(parts)
+
+
+class _PieceIndex:
+    """Finds the known values, and their `PIECE`-character pieces, in a text.
+
+    Any piece found starts within half a piece before a position that is a multiple of half a
+    piece, and holds the half-piece there whole: so the text is probed at every such position
+    against the set of half-pieces, and only around a hit against the pieces themselves — a
+    few set look-ups per 4 characters, with nothing to compile."""
+
+    _HALF = PIECE // 2
+
+    def __init__(self, values: set[str]) -> None:
+        ordered = sorted(values, key=len, reverse=True)  # a value holding another wins whole
+        self.whole = re.compile("|".join(re.escape(value) for value in ordered))
+        self.pieces = {
+            value[i : i + PIECE] for value in values for i in range(len(value) - PIECE + 1)
+        }
+        half = self._HALF
+        self.halves = {piece[i : i + half] for piece in self.pieces for i in range(half + 1)}
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """The merged (start, end) runs of `text` that are secret."""
+        found = [match.span() for match in self.whole.finditer(text)]
+        if self.pieces:
+            half, halves, pieces = self._HALF, self.halves, self.pieces
+            for probe in range(0, len(text) - half + 1, half):
+                if text[probe : probe + half] in halves:
+                    for start in range(max(0, probe - half), probe + 1):
+                        if text[start : start + PIECE] in pieces:
+                            found.append((start, start + PIECE))
+        found.sort()
+        merged: list[tuple[int, int]] = []
+        for start, end in found:
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        return merged
 
 
 # Deeper than this, documents are not walked: a hostile or pathological answer must not

@@ -70,7 +70,11 @@ def test_everything_passes(doctor, driver, sandbox, sk_env) -> None:
     assert "first byte after" in lines["environment"]
     assert "keyrings.alt.file.PlaintextKeyring" in lines["keyring"]
     assert "answered for 'u'" in lines["gmail"]
-    assert result.stderr == ""
+    # The user's token went to the sandbox's Gmail stand-in, not Google: said once.
+    assert result.stderr.splitlines() == [
+        f"! Gmail access tokens go to {sandbox.url} (environment (SK_GMAIL_API_URL)), not to "
+        "Google's https://gmail.googleapis.com"
+    ]
 
 
 def test_json_report(doctor, driver, sandbox) -> None:

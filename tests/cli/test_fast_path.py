@@ -148,7 +148,7 @@ def warm(sk_process, driver) -> SkProcess:
     requests."""
     driver.connect("gmail", "u")
     driver.connect("exa", "k", fill={"api_key": "exa-key-1234567890"})
-    assert sk_process("token", "gmail", "--user", "u").exit_code == 0
+    assert sk_process("token", "gmail", "--user", "u", "--debug").exit_code == 0
     return sk_process
 
 
@@ -168,6 +168,8 @@ CASES = [
     ("token", "gmail", "--user", ""),
     ("token", "gmail", "--user", "u", "--to-github-env", "TOKEN"),
     ("token", "gmail", "--user", "u", "--json", "--to-github-output", "token"),
+    ("token", "gmail", "--user", "u", "--to-github-env", ""),
+    ("--profile", "", "token", "gmail", "--user", "u"),
     ("--env-url", "http://example.com", "token", "gmail", "--user", "u"),
     ("--env-url", "http://127.0.0.1:9", "token", "gmail", "--user", "u"),
     ("--client-id", "skc_other", "token", "gmail", "--user", "u"),
@@ -207,7 +209,7 @@ def _with_closed_stdout(argv: list[str], env: dict[str, str], cwd) -> tuple[int,
 
 
 def test_a_closed_stdout_ends_alike(warm):
-    args = ["token", "gmail", "--user", "u"]
+    args = ["token", "gmail", "--user", "u", "--debug"]
     fast = _with_closed_stdout([str(SK), *args], warm.env, warm.cwd)
     slow = _with_closed_stdout([sys.executable, "-c", TYPER_PATH, *args], warm.env, warm.cwd)
     assert fast == slow
@@ -222,7 +224,7 @@ def test_the_fast_path_makes_one_request_and_loads_no_typer(warm, sandbox):
         "'dotenv'); sys.stderr.write('LOADED ' + ' '.join(m for m in heavy if m in sys.modules))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", probe, "token", "gmail", "--user", "u"],
+        [sys.executable, "-c", probe, "token", "gmail", "--user", "u", "--debug"],
         env=warm.env,
         cwd=warm.cwd,
         capture_output=True,

@@ -45,20 +45,19 @@ def test_debug_reveal_is_preceded_by_add_mask_and_stdout_stays_clean(sk, driver)
     result = sk("token", "gmail", "--user", "u", "--debug", env=IN_ACTIONS)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == access + "\n"
-    # Whatever the --debug trace shows (tokens, the client secret in the token exchange),
-    # the secret's mask came on an earlier line.
     lines = result.stderr.splitlines()
-    for secret in (access, CANARY_CLIENT_SECRET):
-        mask = lines.index(f"::add-mask::{secret}")
-        shown = [i for i, line in enumerate(lines) if secret in line and not line.startswith("::")]
-        assert shown and mask < min(shown)
+    assert f"::add-mask::{access}" in lines
+    assert all(line.startswith("::add-mask::") for line in lines)  # no trace: --debug reveals
+    # The environment's credentials are never revealed, so never announced either (an
+    # `::add-mask::` line is itself the value, in clear, for whoever reads the raw log).
+    assert_no_leak(result, CANARY_CLIENT_SECRET)
 
 
 def test_no_add_mask_outside_actions_or_without_debug(sk, driver):
     access = driver.connect("gmail", "u")["authorization_details"]["oauth_token"]["access_token"]
     outside = sk("token", "gmail", "--user", "u", "--debug")
     assert outside.exit_code == 0 and "::add-mask::" not in outside.stderr
-    redacted = sk("token", "gmail", "--user", "u", env=IN_ACTIONS)
+    redacted = sk("token", "gmail", "--user", "u", "--json", env=IN_ACTIONS)
     assert redacted.exit_code == 0 and "::add-mask::" not in redacted.stderr
     assert_no_leak(redacted, access, CANARY_CLIENT_SECRET)
 

@@ -100,7 +100,7 @@ def test_login_keeps_url_and_id_in_a_private_toml_file_and_the_secret_in_the_key
     assert keyring_files and all(f.name == "keyring_pass.cfg" for f in keyring_files)
 
     # With no credentials in the environment, the profile is used.
-    token = sk("token", "gmail", "--user", "u", env={**NO_CREDENTIALS, **keyring_env})
+    token = sk("token", "gmail", "--user", "u", "--json", env={**NO_CREDENTIALS, **keyring_env})
     assert token.exit_code == 0, token.stderr
     assert_no_leak(token, CANARY_CLIENT_SECRET)
 
@@ -109,19 +109,19 @@ def test_profile_is_chosen_by_flag_or_sk_profile(login, sk, driver, keyring_env)
     driver.connect("gmail", "u")
     assert login("--profile", "work").exit_code == 0
     env = {**NO_CREDENTIALS, **keyring_env}
-    by_flag = sk("--profile", "work", "token", "gmail", "--user", "u", env=env)
+    by_flag = sk("--profile", "work", "token", "gmail", "--user", "u", "--json", env=env)
     assert by_flag.exit_code == 0, by_flag.stderr
-    by_variable = sk("token", "gmail", "--user", "u", env={**env, "SK_PROFILE": "work"})
+    by_variable = sk("token", "gmail", "--user", "u", "--json", env={**env, "SK_PROFILE": "work"})
     assert by_variable.exit_code == 0, by_variable.stderr
 
     # The default profile was not stored: the message says how to get one.
-    no_default = sk("token", "gmail", "--user", "u", env=env)
+    no_default = sk("token", "gmail", "--user", "u", "--json", env=env)
     assert no_default.exit_code == 5
     assert "sk login" in assert_one_error_line(no_default)
-    unknown = sk("--profile", "nope", "token", "gmail", "--user", "u", env=env)
+    unknown = sk("--profile", "nope", "token", "gmail", "--user", "u", "--json", env=env)
     assert unknown.exit_code == 5
     assert "no stored profile 'nope'" in assert_one_error_line(unknown)
-    bad_name = sk("--profile", "../x", "token", "gmail", "--user", "u", env=env)
+    bad_name = sk("--profile", "../x", "token", "gmail", "--user", "u", "--json", env=env)
     assert bad_name.exit_code == 2
     assert "profile name" in assert_one_error_line(bad_name)
 
@@ -150,9 +150,9 @@ def test_precedence_flags_environment_dotenv_then_profile(
     )
     flagged = sources("--env-url", sandbox.url, SCALEKIT_ENV_URL="https://wrong.invalid")
     assert flagged["env_url"]["source"] == "flag --env-url"
-    secret = sources(SCALEKIT_CLIENT_SECRET="another-secret-Zx81")["client_secret"]
+    secret = sources(SCALEKIT_CLIENT_SECRET="anotherZx81Kq7Wm")["client_secret"]
     assert secret["source"] == "environment (SCALEKIT_CLIENT_SECRET)"
-    assert_no_leak(json.dumps(secret), "another-secret-Zx81")
+    assert_no_leak(json.dumps(secret), "anotherZx81Kq7Wm")
 
 
 def test_a_profile_secret_is_never_sent_with_another_client_or_environment(
@@ -161,22 +161,26 @@ def test_a_profile_secret_is_never_sent_with_another_client_or_environment(
     assert login().exit_code == 0
     elsewhere = sandbox_factory()
     env = {**NO_CREDENTIALS, **keyring_env}
-    result = sk("token", "gmail", "--user", "u", env={**env, "SCALEKIT_ENV_URL": elsewhere.url})
+    result = sk(
+        "token", "gmail", "--user", "u", "--json", env={**env, "SCALEKIT_ENV_URL": elsewhere.url}
+    )
     assert result.exit_code == 5
     line = assert_one_error_line(result)
     assert "SCALEKIT_CLIENT_SECRET not set" in line and "never sent" in line
     assert elsewhere.requests() == []
-    other_client = sk("token", "gmail", "--user", "u", env={**env, "SCALEKIT_CLIENT_ID": "x_9"})
+    other_client = sk(
+        "token", "gmail", "--user", "u", "--json", env={**env, "SCALEKIT_CLIENT_ID": "x_9"}
+    )
     assert other_client.exit_code == 5
     assert_no_leak(result, CANARY_CLIENT_SECRET)
 
 
 def test_rejected_credentials_exit_5_and_store_nothing(login, sk_env, sandbox, tmp_path):
-    result = login(secret="wrong-canary-secret-Qk29xLv")
+    result = login(secret="wrongCanaryQk29xLv")
     assert result.exit_code == 5
     line = assert_one_error_line(result)
     assert "rejected the client credentials" in line and "nothing was stored" in line
-    assert_no_leak(result, "wrong-canary-secret-Qk29xLv")
+    assert_no_leak(result, "wrongCanaryQk29xLv")
     assert not _profiles_file(sk_env).exists()
     assert not (tmp_path / "xdg-data" / "python_keyring").exists()
 
@@ -289,7 +293,7 @@ def test_logout_forgets_profile_secret_and_cached_token(login, sk, sk_env, keyri
     driver.connect("gmail", "u")
     assert login().exit_code == 0
     env = {**NO_CREDENTIALS, **keyring_env}
-    assert sk("token", "gmail", "--user", "u", env=env).exit_code == 0
+    assert sk("token", "gmail", "--user", "u", "--json", env=env).exit_code == 0
     cached = list((Path(sk_env["SK_CACHE_DIR"]) / "tokens").glob("*.json"))
     assert cached
 
@@ -298,7 +302,7 @@ def test_logout_forgets_profile_secret_and_cached_token(login, sk, sk_env, keyri
     assert "Logged out" in result.stderr
     assert "default" not in load_profiles(_profiles_file(sk_env))
     assert not any(path.exists() for path in cached)
-    gone = sk("token", "gmail", "--user", "u", env=env)
+    gone = sk("token", "gmail", "--user", "u", "--json", env=env)
     assert gone.exit_code == 5
     again = sk("logout", env=env)
     assert again.exit_code == 5
@@ -306,7 +310,7 @@ def test_logout_forgets_profile_secret_and_cached_token(login, sk, sk_env, keyri
     # The keyring entry went too: a profile file restored by hand finds no secret.
     save_profiles({"default": Profile("default", driver.live.url, CANARY_CLIENT_ID)},
                   _profiles_file(sk_env))  # fmt: skip
-    orphan = sk("token", "gmail", "--user", "u", env=env)
+    orphan = sk("token", "gmail", "--user", "u", "--json", env=env)
     assert orphan.exit_code == 5
     assert "not in the keyring" in assert_one_error_line(orphan)
 
@@ -357,7 +361,7 @@ def test_keyring_is_imported_only_when_a_profile_secret_is_used(
 ):
     driver.connect("gmail", "u")
     assert login().exit_code == 0
-    args = ["token", "gmail", "--user", "u"]
+    args = ["token", "gmail", "--user", "u", "--json"]
     # Credentials from the environment (a profile is stored, but nothing is missing).
     imported, _ = _keyring_imported(args, {**sk_env, **keyring_env}, tmp_path)
     assert not imported

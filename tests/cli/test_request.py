@@ -177,7 +177,7 @@ def test_a_provider_401_is_not_taken_for_a_machine_token_problem(sk, driver, san
     assert_no_leak(result, tokens["access_token"], CANARY_CLIENT_SECRET)
 
 
-def test_the_machine_token_is_redacted_in_traces_unless_debug(sk_process, sk_env, driver):
+def test_the_machine_token_is_redacted_in_traces_even_with_debug(sk_process, sk_env, driver):
     driver.connect("gmail", "u")
     quiet = sk_process("request", "gmail", "--user", "u", "/gmail/v1/users/me/profile", "-v")
     assert quiet.exit_code == 0, quiet.stderr
@@ -185,7 +185,72 @@ def test_the_machine_token_is_redacted_in_traces_unless_debug(sk_process, sk_env
     machine_token = json.loads(cache.read_text())["access_token"]
     assert "authorization: Bearer" in quiet.stderr
     assert_no_leak(quiet, machine_token, CANARY_CLIENT_SECRET)
-    revealed = sk_process(
-        "request", "gmail", "--user", "u", "/gmail/v1/users/me/profile", "--debug"
+    debug = sk_process(
+        "request", "gmail", "--user", "u", "/gmail/v1/users/me/profile", "-v", "--debug"
     )
-    assert f"authorization: Bearer {machine_token}" in revealed.stderr
+    assert debug.exit_code == 0, debug.stderr
+    assert "authorization: Bearer" in debug.stderr and "emailAddress" in debug.stdout
+    assert_no_leak(debug, machine_token, CANARY_CLIENT_SECRET)
+
+
+# The classic traversal corpus: dot segments plain, percent-encoded (once and twice, either
+# case, mixed), behind encoded separators, with `;` parameters or full-width dots; backslashes;
+# absolute and protocol-relative URLs. Each would leave `/proxy` once a server in the chain
+# normalises or decodes it (httpx itself folds plain dot segments before sending).
+TRAVERSALS = [
+    "/../api/v1/connected_accounts:delete",
+    "/../../_sandbox/requests",
+    "/gmail/../../api/v1/connected_accounts",
+    "/./gmail/v1/users/me/profile",
+    "/gmail/v1/.",
+    "/gmail/v1/..",
+    "/%2e%2e/api/v1/connected_accounts",
+    "/%2E%2E/api/v1/connected_accounts",
+    "/%2e%2E/_sandbox/requests",
+    "/.%2e/api/v1/connected_accounts",
+    "/%2e./api/v1/connected_accounts",
+    "/%2e/gmail/v1/users/me/profile",
+    "/%252e%252e/api/v1/connected_accounts",
+    "/..%2fapi/v1/connected_accounts",
+    "/..%2Fapi/v1/connected_accounts",
+    "/gmail%2f..%2f..%2fapi/v1/connected_accounts",
+    "/%2f%2e%2e/api",
+    "/..%5capi/v1/connected_accounts",
+    "/..;/api/v1/connected_accounts",
+    "/．．/api/v1/connected_accounts",
+    "/..\\api\\v1\\connected_accounts",
+    "/gmail\\..\\..\\api",
+    "\\..\\api",
+    "//127.0.0.1:9/api/v1/connected_accounts",
+    "http://127.0.0.1:9/api/v1/connected_accounts",
+    "https://evil.example/x",
+    "gmail/v1/users/me/profile",
+]
+
+
+def test_the_traversal_corpus_is_refused_and_nothing_leaves_the_proxy(sk, driver, sandbox):
+    driver.connect("gmail", "u")
+    driver.connect("gmail", "stale")
+    sandbox.clear_requests()
+    for path in TRAVERSALS:
+        for target in ((path,), ("POST", path)):
+            data = ("-d", '{"connector":"gmail","identifier":"stale"}') if len(target) > 1 else ()
+            result = sk("request", "gmail", "--user", "u", *target, *data)
+            assert result.exit_code == 2, (path, result.stderr)
+            assert result.stdout == ""
+            assert "Traceback" not in result.streams
+            assert_one_error_line(result)
+    assert sandbox.requests() == []  # refused before any request, the token exchange included
+    assert driver.account("gmail", "stale")["status"] == "ACTIVE"
+
+    # What stays under /proxy passes, normalised: repeated slashes folded, the query as typed.
+    for path, proxied, query in (
+        ("/gmail//v1/users/me/profile", "/proxy/gmail/v1/users/me/profile", ""),
+        ("/gmail/v1/users/me/messages?q=../..", "/proxy/gmail/v1/users/me/messages", "q=../.."),
+        ("/gmail/v1/users/me/..profile", "/proxy/gmail/v1/users/me/..profile", ""),
+    ):
+        sandbox.clear_requests()
+        result = sk("request", "gmail", "--user", "u", path)
+        assert result.exit_code in (0, 1), (path, result.stderr)
+        log = [entry for entry in sandbox.requests() if entry["path"] != "/oauth/token"]
+        assert [(entry["path"], entry["query"]) for entry in log] == [(proxied, query)], path

@@ -33,6 +33,9 @@ def test_one_account_active_and_not(sk, driver):
     bad = sk("status", "gmail", "--user", "u", "--json")
     assert bad.exit_code == 3
     assert json.loads(bad.stdout)["status"] == "DISCONNECTED"
+    # The hint is the failure's one `sk:` line, like every exit 3.
+    line = assert_one_error_line(bad)
+    assert line.startswith("sk: gmail is DISCONNECTED; run: sk connect gmail --user u")
 
 
 def test_missing_account_is_exit_3(sk):
@@ -59,12 +62,14 @@ def test_all_accounts_of_a_user(sk, driver):
     assert lines[0].split("\t")[:2] == ["Connector", "Status"]
     assert len(lines) == 4
     assert any(line.startswith("notion\tPENDING_AUTH") for line in lines)
+    assert assert_one_error_line(mixed) == "sk: 1 of 3 accounts are not ACTIVE"
 
 
 def test_user_with_no_accounts(sk):
     result = sk("status", "--user", "nobody", "--json")
     assert result.exit_code == 3
     assert json.loads(result.stdout) == []
+    assert assert_one_error_line(result).startswith("sk: no connected accounts for 'nobody'")
 
 
 def test_all_pages_are_read(sk, sandbox_factory, sk_env):

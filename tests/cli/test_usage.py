@@ -50,3 +50,68 @@ def test_no_arguments_shows_help(sk_process):
         assert result.exit_code == 0
         assert result.stdout.startswith("Usage: sk")
         assert result.stderr == ""
+
+
+# A value given but empty — typically an unset variable expanded, `--profile "$P"` — is exit 2,
+# never taken for the option left out (which would pick the default profile, print the token
+# instead of writing it to $GITHUB_ENV, …). Each is refused before any request.
+EMPTY_NAMES = [
+    ("--profile", "", "status", "gmail", "--user", "u"),
+    ("--profile", " ", "token", "gmail", "--user", "u", "--debug"),
+    ("--env-url", "", "status", "gmail", "--user", "u"),
+    ("--client-id", "", "status", "gmail", "--user", "u"),
+    ("token", "gmail", "--user", "u", "--debug", "--to-github-env", ""),
+    ("token", "gmail", "--user", "u", "--debug", "--to-github-output", ""),
+    ("token", "gmail", "--user", "u", "--debug", "--field", ""),
+    ("run", "gmail", "--user", "u", "--env", "", "--", "true"),
+    ("run", "gmail", "--user", "u", "--refresh-env", "", "--", "true"),
+    ("exec-tool", "gmail_fetch_mails", "--user", "u", "--connector", ""),
+    ("exec-tool", "gmail_fetch_mails", "--account-id", ""),
+    ("connect", "gmail", "--user", "u", "--verify-url", ""),
+    ("accounts", "list", "--connector", ""),
+    ("tools", "list", "--provider", ""),
+    ("login", "--profile", "", "--env-url", "http://127.0.0.1:9", "--client-id", "x"),
+    ("login", "--env-url", "", "--client-id", "x"),
+    ("logout", "--profile", ""),
+]
+
+
+@pytest.mark.parametrize("args", EMPTY_NAMES, ids=" ".join)
+def test_empty_names_are_refused(args, sk, sandbox, tmp_path):
+    sandbox.clear_requests()
+    result = sk(
+        *args, env={"GITHUB_ENV": str(tmp_path / "env"), "GITHUB_OUTPUT": str(tmp_path / "out")}
+    )
+    assert result.exit_code == 2, result.streams
+    line = assert_one_error_line(result)
+    assert any(words in line for words in ("must not be empty", "not a variable name", "not valid"))
+    assert result.stdout == ""
+    assert sandbox.requests() == []
+    assert not (tmp_path / "env").exists() and not (tmp_path / "out").exists()
+
+
+def test_every_command_takes_json_but_the_documented_exceptions():
+    """README: every command takes --json, except `sk run` (its output is its child's) and
+    `sk sandbox …`; the tree and the sentence are held together."""
+    from pathlib import Path
+
+    import typer
+
+    from scalekit_cli.app import app
+
+    def leaves(command, path=()):
+        children = getattr(command, "commands", None)
+        if not children:
+            yield " ".join(path), command
+            return
+        for name, child in children.items():
+            yield from leaves(child, (*path, name))
+
+    without = {
+        path
+        for path, command in leaves(typer.main.get_command(app))
+        if not any("--json" in param.opts for param in command.params)
+    }
+    assert without == {"run", "sandbox serve", "sandbox reset", "sandbox force"}
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "`--json` (machine-readable result on stdout; not\n`sk run`" in readme

@@ -155,7 +155,8 @@ ROWS: tuple[Row, ...] = (
     Row(
         "token",
         "sk token gmail",
-        ("token", "gmail", "--user", "{user}"),
+        # --json: in a pipe, plain `sk token` without --debug refuses to print (exit 2).
+        ("token", "gmail", "--user", "{user}", "--json"),
         "GET",
         AUTH,
         idempotent=True,
@@ -165,7 +166,8 @@ ROWS: tuple[Row, ...] = (
     Row(
         "token-exchange",
         "sk token gmail",
-        ("token", "gmail", "--user", "{user}"),
+        # --json: in a pipe, plain `sk token` without --debug refuses to print (exit 2).
+        ("token", "gmail", "--user", "{user}", "--json"),
         "POST",
         TOKEN,
         idempotent=True,

@@ -72,7 +72,8 @@ def test_twenty_cold_processes_share_one_token_exchange(
     watcher.start()
     sk = SkProcess(env, tmp_path)
     processes = [
-        sk.popen("token", "gmail", "--user", IDENTIFIER) for _ in range(CONCURRENT_PROCESSES)
+        sk.popen("token", "gmail", "--user", IDENTIFIER, "--json")
+        for _ in range(CONCURRENT_PROCESSES)
     ]
     outcomes = [(process.wait(timeout=120), *process.communicate()) for process in processes]
     done.set()
@@ -164,7 +165,9 @@ def test_a_damaged_or_foreign_cache_file_is_ignored_and_rewritten(
     target.chmod(0o644)
     shared_sandbox.clear_requests()
 
-    result = runner("token", "gmail", "--user", IDENTIFIER, env={"SK_CACHE_DIR": str(cache)})
+    result = runner(
+        "token", "gmail", "--user", IDENTIFIER, "--json", env={"SK_CACHE_DIR": str(cache)}
+    )
 
     assert result.exit_code == 0, result.stderr
     log = shared_sandbox.requests()
@@ -187,7 +190,7 @@ def test_one_cache_per_environment_url_and_client_id(
 ) -> None:
     cache = tmp_path / "cache"
     env = {"SK_CACHE_DIR": str(cache)}
-    assert runner("token", "gmail", "--user", IDENTIFIER, env=env).exit_code == 0
+    assert runner("token", "gmail", "--user", IDENTIFIER, "--json", env=env).exit_code == 0
     [first] = token_files(cache)
     first_token = json.loads(first.read_text(encoding="utf-8"))["access_token"]
 
@@ -201,6 +204,7 @@ def test_one_cache_per_environment_url_and_client_id(
             "gmail",
             "--user",
             IDENTIFIER,
+            "--json",
             env={**env, "SCALEKIT_ENV_URL": other.url, "SK_GMAIL_API_URL": other.url},
         )
         assert result.exit_code == 0, result.stderr
@@ -214,7 +218,12 @@ def test_one_cache_per_environment_url_and_client_id(
     # The same environment, another client id: it must prove itself, not borrow the token.
     shared_sandbox.clear_requests()
     borrowed = runner(
-        "token", "gmail", "--user", IDENTIFIER, env={**env, "SCALEKIT_CLIENT_ID": "skc_intruder"}
+        "token",
+        "gmail",
+        "--user",
+        IDENTIFIER,
+        "--json",
+        env={**env, "SCALEKIT_CLIENT_ID": "skc_intruder"},
     )
     assert borrowed.exit_code == 5, borrowed.stderr
     assert "rejected the client credentials" in assert_one_error_line(borrowed)
@@ -229,7 +238,9 @@ def test_a_loose_cache_directory_is_tightened(
     cache = tmp_path / "cache"
     (cache / "tokens").mkdir(parents=True)
     os.chmod(cache / "tokens", 0o777)
-    result = runner("token", "gmail", "--user", IDENTIFIER, env={"SK_CACHE_DIR": str(cache)})
+    result = runner(
+        "token", "gmail", "--user", IDENTIFIER, "--json", env={"SK_CACHE_DIR": str(cache)}
+    )
     assert result.exit_code == 0, result.stderr
     assert mode(cache / "tokens") == TOKEN_DIRECTORY_MODE
     [cache_file] = token_files(cache)

@@ -1,7 +1,9 @@
 """The secret leak search: canary secrets — the client secret, machine tokens, an OAuth access
 and refresh token, an API-key account's key — must not appear, whole or as any 8-character
 piece, in stdout, stderr, tracebacks or any file the CLI writes (the 0600 token cache may hold
-the machine token, and only that), unless `--debug`.
+the machine token, and only that), unless `--debug` — and the environment's own credentials
+(the client secret, machine tokens) not even then, nor in the `-v --debug` trace. A hostile
+`.env` in the working directory (SK_DEBUG=1, a foreign Gmail root, …) changes none of this.
 
 A property test drives random commands × output flags × faults; fixed cases drive the installed
 console script, and a hostile server makes httpx itself raise exceptions whose messages carry
@@ -50,8 +52,29 @@ COMMANDS: dict[str, tuple[tuple[str, ...], bool]] = {
     "request": (("request", "gmail", "--user", USER, "/gmail/v1/users/me/profile"), False),
     "run": (("run", "gmail", "--user", USER, "--", sys.executable, "-c", "pass"), False),
     "doctor": (("doctor", "--user", USER), True),
+    "tools-show": (("tools", "show", "gmail_fetch_mails"), True),
+    "config-show": (("config", "show"), True),
 }
-FLAGS: tuple[tuple[str, ...], ...] = ((), ("--json",), ("-v",), ("--json", "-v"))
+# The commands whose --debug output is the user's secret itself.
+REVEALING = frozenset({"token", "token-refresh", "token-api-key"})
+FLAGS: tuple[tuple[str, ...], ...] = (
+    (),
+    ("--json",),
+    ("-v",),
+    ("--json", "-v"),
+    ("-v", "--debug"),
+    ("--json", "-v", "--debug"),
+)
+# What an untrusted checkout's .env would set to get secrets out: every switch, none honoured.
+HOSTILE_DOTENV = (
+    "SK_DEBUG=1\n"
+    "SK_GMAIL_API_URL=http://127.0.0.1:9\n"
+    "SK_HTTP_TIMEOUT=0.001\n"
+    "SK_PROFILE=attacker\n"
+    "SK_CACHE_DIR=dotenv-cache\n"
+    "SK_CONFIG_DIR=dotenv-config\n"
+    "SSL_CERT_FILE=/nonexistent/ca.pem\n"
+)
 FAULT_PATHS = ("/oauth/token", "/api/v1/*", "/gmail/*", "/proxy/*")
 
 
@@ -64,6 +87,13 @@ class Canaries:
 
     def all(self) -> list[str]:
         return [*self.fixed, *sorted(self.machine_tokens)]
+
+    def credentials(self) -> list[str]:
+        """The environment's own: never printed, --debug or not."""
+        return [CANARY_CLIENT_SECRET, *sorted(self.machine_tokens)]
+
+    def never_shown_by(self, command: str, flags: tuple[str, ...]) -> list[str]:
+        return self.credentials() if command in REVEALING and "--debug" in flags else self.all()
 
     def learn_machine_tokens(self, cache: Path) -> None:
         for path in cache.glob("**/*.json"):
@@ -131,6 +161,7 @@ def inject(sandbox: LiveSandbox, fault: str, path: str, env: dict[str, str]) -> 
     ),
     fault_path=st.sampled_from(FAULT_PATHS),
     cold_cache=st.booleans(),
+    hostile_dotenv=st.booleans(),
 )
 @settings(
     max_examples=150,
@@ -144,10 +175,34 @@ def test_no_canary_in_any_output_or_file(
     fault: str,
     fault_path: str,
     cold_cache: bool,
+    hostile_dotenv: bool,
     runner: SkRunner,
     shared_sandbox: LiveSandbox,
     canaries: Canaries,
 ) -> None:
+    env: dict[str, str] = {}
+    if cold_cache:
+        env["SK_CACHE_DIR"] = str(runner.home / "cache" / "cold")
+        for old in (runner.home / "cache" / "cold").glob("**/*.json"):
+            old.unlink()
+    try:
+        inject(shared_sandbox, fault, fault_path, env)
+        result = run_searched(runner, command, flags, env, hostile_dotenv=hostile_dotenv)
+    finally:
+        shared_sandbox.admin("DELETE", "/_sandbox/faults")
+    assert_clean(result, runner, canaries, command, flags)
+
+
+def run_searched(
+    runner: SkRunner,
+    command: str,
+    flags: tuple[str, ...],
+    env: dict[str, str],
+    *,
+    hostile_dotenv: bool,
+) -> SkResult:
+    """Run one of COMMANDS with `flags` (those it takes), with or without the hostile .env in
+    its working directory."""
     args, takes_json = COMMANDS[command]
     if "--json" in flags and not takes_json:
         flags = tuple(flag for flag in flags if flag != "--json")
@@ -156,23 +211,49 @@ def test_no_canary_in_any_output_or_file(
         argv = [*args[:split], *flags, *args[split:]]
     else:
         argv = [*args, *flags]
-    env: dict[str, str] = {}
-    if cold_cache:
-        env["SK_CACHE_DIR"] = str(runner.home / "cache" / "cold")
-        for old in (runner.home / "cache" / "cold").glob("**/*.json"):
-            old.unlink()
+    dotenv = runner.home / ".env"
+    if hostile_dotenv:
+        dotenv.write_text(HOSTILE_DOTENV, encoding="utf-8")
     try:
-        inject(shared_sandbox, fault, fault_path, env)
         result = runner(*argv, env=env)
     finally:
-        shared_sandbox.admin("DELETE", "/_sandbox/faults")
-    canaries.learn_machine_tokens(runner.home / "cache")
+        dotenv.unlink(missing_ok=True)
+    if hostile_dotenv:
+        assert "! .env sets SK_DEBUG, which is ignored" in result.stderr
+        for directory in ("dotenv-cache", "dotenv-config"):
+            assert not (runner.home / directory).exists()
+    return result
 
+
+def assert_clean(
+    result: SkResult, runner: SkRunner, canaries: Canaries, command: str, flags: tuple[str, ...]
+) -> None:
+    canaries.learn_machine_tokens(runner.home / "cache")
     assert "Traceback" not in result.streams
-    assert_no_leak(result, *canaries.all())
+    assert_no_leak(result, *canaries.never_shown_by(command, flags))
     assert_files_clean(runner.home, canaries)
     if result.exit_code != 0:
         assert_one_error_line(result)
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_with_debug_verbose_and_a_hostile_dotenv(
+    command: str, runner: SkRunner, canaries: Canaries
+) -> None:
+    """Each command, cold cache (the token exchange traced too), `-v --debug`, the hostile
+    .env: only what the command itself outputs may be revealed, never a credential of the
+    environment — and with the .env alone (no --debug), nothing at all."""
+    cold = runner.home / "cache" / "cold-debug"
+    for old in cold.glob("**/*.json"):
+        old.unlink()
+    env = {"SK_CACHE_DIR": str(cold)}
+    for flags in (("-v", "--debug"), ("--json", "-v", "--debug"), ("-v",)):
+        result = run_searched(runner, command, flags, env, hostile_dotenv=True)
+        # 2: `sk token -v` in a pipe; doctor fails its keyring check on a machine without one.
+        assert result.exit_code in (0, 2) or command == "doctor", result.streams
+        assert_clean(result, runner, canaries, command, flags)
+        if "-v" in flags and command != "config-show":
+            assert "* " in result.stderr, "-v traces"
 
 
 def test_the_search_finds_what_debug_reveals(
@@ -376,3 +457,42 @@ def test_an_undecodable_body_fails_cleanly(hostile_home: Path) -> None:
     assert result.exit_code == 1, result.stderr
     assert "could not be decoded" in assert_one_error_line(result)
     assert "Traceback" not in result.streams
+
+
+def echoing_refusal(app: Any, path: str, message: str) -> Any:
+    """ASGI middleware: `path` refuses the CLI with a 401 whose description is `message`."""
+
+    async def wrapped(scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or scope["path"] != path or not _from_sk(scope):
+            await app(scope, receive, send)
+            return
+        body = json.dumps({"error": "invalid_client", "error_description": message}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return wrapped
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize(
+    "piece",
+    [CANARY_CLIENT_SECRET[:18], CANARY_CLIENT_SECRET[5:13], CANARY_CLIENT_SECRET[-9:]],
+    ids=["prefix", "middle", "suffix"],
+)
+def test_a_partial_echo_of_the_secret_is_scrubbed(piece: str, debug: bool, tmp_path: Path) -> None:
+    """A server quoting part of the client secret back (`CANARYcs-7Hq2Zr9Lw4…`) gets it
+    scrubbed like the whole value, --debug or not: any 8-character piece counts."""
+    message = f"client secret {piece}… does not match"
+    with clean_process_environment(), pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        sandbox = start_sandbox(lambda app: echoing_refusal(app, "/oauth/token", message))
+        try:
+            args = ("status", "gmail", "--user", USER, *(("--debug",) if debug else ()))
+            result = SkRunner(sandbox, tmp_path)(*args)
+        finally:
+            sandbox.stop()
+    assert result.exit_code == 5, result.streams
+    line = assert_one_error_line(result)
+    assert "rejected the client credentials: client secret " in line and "does not match" in line
+    assert_no_leak(result, CANARY_CLIENT_SECRET)

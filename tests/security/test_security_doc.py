@@ -51,7 +51,7 @@ def test_what_is_stored_where(shared_sandbox: LiveSandbox, setup: Setup, home: P
     runner = SkRunner(shared_sandbox, home)
     setup.connect("gmail", USER)
     keyring = {**KEYRING, "XDG_DATA_HOME": str(home / "keyring")}
-    assert runner("token", "gmail", "--user", USER).exit_code == 0
+    assert runner("token", "gmail", "--user", USER, "--json").exit_code == 0
     login = runner(
         "login",
         "--env-url",
@@ -114,8 +114,8 @@ def test_what_is_sent_where(shared_sandbox: LiveSandbox, setup: Setup, home: Pat
     commands = [
         ("connect", "gmail", "--user", USER, "--no-wait"),
         ("status", "--user", USER),
-        ("token", "gmail", "--user", USER),
-        ("token", "exa", "--user", USER),
+        ("token", "gmail", "--user", USER, "--json"),
+        ("token", "exa", "--user", USER, "--json"),
         ("gmail", "unread", "--user", USER, "--limit", "2"),
         ("exec-tool", "gmail_fetch_mails", "--user", USER, "-p", "max_results=1"),
         ("tools", "list"),
@@ -208,7 +208,9 @@ def test_the_admin_surface_answers_loopback_only() -> None:
 def test_a_failing_run_writes_no_token(shared_sandbox: LiveSandbox, home: Path) -> None:
     """Rejected credentials leave nothing behind but the (empty) fetch lock."""
     runner = SkRunner(shared_sandbox, home)
-    result = runner("token", "gmail", "--user", USER, env={"SCALEKIT_CLIENT_SECRET": "wrong"})
+    result = runner(
+        "token", "gmail", "--user", USER, "--json", env={"SCALEKIT_CLIENT_SECRET": "wrong"}
+    )
     assert result.exit_code == 5
     written = [
         path

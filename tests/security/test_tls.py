@@ -173,7 +173,7 @@ def tls_runner(tls_sandbox: LiveSandbox, tmp_path: Path) -> Iterator[SkRunner]:
 
 
 def test_an_unknown_ca_is_refused(tls_runner: SkRunner) -> None:
-    result = tls_runner("token", "gmail", "--user", USER)
+    result = tls_runner("token", "gmail", "--user", USER, "--json")
     assert result.exit_code == 1
     line = assert_one_error_line(result)
     assert line.startswith("sk: cannot reach 127.0.0.1: TLS certificate verification failed")
@@ -184,7 +184,7 @@ def test_an_unknown_ca_is_refused(tls_runner: SkRunner) -> None:
 def test_a_ca_bundle_named_by_the_environment_is_trusted(
     variable: str, tls_runner: SkRunner, pki: Pki
 ) -> None:
-    result = tls_runner("token", "gmail", "--user", USER, env={variable: str(pki.ca)})
+    result = tls_runner("token", "gmail", "--user", USER, "--debug", env={variable: str(pki.ca)})
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip().startswith("ya29")
 
@@ -232,7 +232,9 @@ def test_an_unusable_ca_bundle_is_a_configuration_error(
     bundle = tmp_path / "bundle.pem"
     if problem == "not-a-certificate":
         bundle.write_text("this is not PEM\n")
-    result = tls_runner("token", "gmail", "--user", USER, env={"SSL_CERT_FILE": str(bundle)})
+    result = tls_runner(
+        "token", "gmail", "--user", USER, "--json", env={"SSL_CERT_FILE": str(bundle)}
+    )
     assert result.exit_code == 5
     line = assert_one_error_line(result)
     assert f"SSL_CERT_FILE={bundle} cannot be used to verify servers" in line
@@ -240,7 +242,9 @@ def test_an_unusable_ca_bundle_is_a_configuration_error(
 
 def test_plain_http_is_refused_off_loopback(tls_runner: SkRunner) -> None:
     for url in ("http://acme.scalekit.dev", "http://10.0.0.8:8080", "http://[2001:db8::1]"):
-        result = tls_runner("token", "gmail", "--user", USER, env={"SCALEKIT_ENV_URL": url})
+        result = tls_runner(
+            "token", "gmail", "--user", USER, "--json", env={"SCALEKIT_ENV_URL": url}
+        )
         assert result.exit_code == 5, url
         assert "refusing plain http://" in assert_one_error_line(result)
     # Loopback may be plain http (a local sandbox); it is refused here only for want of TLS.

@@ -1,0 +1,38 @@
+"""SIGTERM and SIGHUP end `sk` with one `sk: terminated` line and 128 + N, like Ctrl-C ends it
+with `sk: interrupted` and 130: the installed console script, in a process of its own."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from tests.cli.conftest import assert_no_leak
+from tests.conftest import CANARY_CLIENT_SECRET
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_waiting_connect_ends_with_one_line_and_128_plus_n(signum, sk_process, driver):
+    process = sk_process.popen(
+        "connect", "gmail", "--user", "u", "--interval", "0.2", "--timeout", "60"
+    )
+    try:
+        driver.wait_for_polls(2)  # it is waiting for the user to authorize
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 128 + signum, stderr
+    assert stderr.splitlines()[-1] == "sk: terminated"
+    assert "Traceback" not in stderr
+    assert "/magic/" in stdout  # what it printed before stays printed
+    assert_no_leak(stdout + stderr, CANARY_CLIENT_SECRET)
+
+
+def test_the_exit_codes_are_documented():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "| 129 | hung up (SIGHUP): `sk: terminated` |" in readme
+    assert "| 143 | terminated (SIGTERM): `sk: terminated` |" in readme
