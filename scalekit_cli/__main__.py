@@ -28,9 +28,10 @@ def main(argv: list[str] | None = None, *, fast: bool = True) -> int:
     except Exception as exc:  # a bug of ours: still one line, and no secret in it
         if os.environ.get("SK_DEBUG") == "1":
             raise
+        from .output import printable
         from .scalekit.secrets import GLOBAL_SECRETS
 
-        message = GLOBAL_SECRETS.scrub(f"{type(exc).__name__}: {exc}")
+        message = printable(GLOBAL_SECRETS.scrub(f"{type(exc).__name__}: {exc}"), one_line=True)
         sys.stderr.write(f"sk: internal error: {message} (rerun with SK_DEBUG=1 for details)\n")
         return 1
     finally:
