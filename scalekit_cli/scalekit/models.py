@@ -88,9 +88,9 @@ def objects(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         raise ShapeError(f"{key} is {_kind(value)}, not an array")
     for item in value:
-        if not isinstance(item, dict):
+        if not (isinstance(item, dict) or item is None):
             raise ShapeError(f"{key} holds {_kind(item)}, not an object")
-    return value
+    return [item for item in value if item]
 
 
 def _strings(data: dict[str, Any], key: str) -> list[str]:
