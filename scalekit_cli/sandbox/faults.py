@@ -23,9 +23,63 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-FAULT_KINDS = ("status", "drop", "latency", "not_json")
+FAULT_KINDS = ("status", "drop", "latency", "not_json", "mutate")
 ADMIN_PREFIX = "/_sandbox"
 REQUEST_LOG_LIMIT = 10_000
+# The log keeps this much of an (authenticated) body; memory stays bounded by count × this.
+LOGGED_BODY_LIMIT = 64 * 1024
+# Fields of a logged body whose values are replaced by `redacted_marker(value)`.
+LOGGED_SECRET_FIELDS = frozenset(
+    {"client_secret", "access_token", "refresh_token", "api_key", "password", "token", "secret"}
+)
+Authenticated = Callable[[str, dict[str, str], bytes], bool]
+
+
+def redacted_marker(value: str) -> str:
+    """What the request log shows instead of a secret: a fingerprint, so a test can still tell
+    which secret travelled where without the log holding it."""
+    import hashlib
+
+    return f"[redacted sha256:{hashlib.sha256(value.encode()).hexdigest()[:16]}]"
+
+
+def loggable_body(body: bytes, content_type: str) -> str:
+    """A body as the log keeps it: secret fields (JSON or form) fingerprinted, truncated."""
+    text = body.decode("utf-8", errors="replace")
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        from urllib.parse import parse_qsl, urlencode
+
+        pairs = parse_qsl(text, keep_blank_values=True)
+        text = urlencode(
+            [(k, redacted_marker(v) if k.lower() in LOGGED_SECRET_FIELDS else v) for k, v in pairs],
+            safe="[]: ",
+        )
+    elif text.strip():
+        try:
+            document = json.loads(text)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            text = json.dumps(_redacted(document), ensure_ascii=False)
+    if len(text) > LOGGED_BODY_LIMIT:
+        text = text[:LOGGED_BODY_LIMIT] + f"…[{len(text) - LOGGED_BODY_LIMIT} more characters]"
+    return text
+
+
+def _redacted(document: Any, depth: int = 0) -> Any:
+    if depth > 64:
+        return "[nested too deep]"
+    if isinstance(document, dict):
+        return {
+            key: redacted_marker(value)
+            if isinstance(value, str) and str(key).lower() in LOGGED_SECRET_FIELDS
+            else _redacted(value, depth + 1)
+            for key, value in document.items()
+        }
+    if isinstance(document, list):
+        return [_redacted(item, depth + 1) for item in document]
+    return document
 
 
 class DroppedConnection(Exception):
@@ -186,10 +240,17 @@ async def _send_body(
 class FaultMiddleware:
     """Logs every non-admin request and applies the first matching fault before routing."""
 
-    def __init__(self, app: ASGIApp, faults: FaultRegistry, log: RequestLog) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        faults: FaultRegistry,
+        log: RequestLog,
+        authenticated: Authenticated = lambda path, headers, body: False,
+    ) -> None:
         self.app = app
         self.faults = faults
         self.log = log
+        self.authenticated = authenticated
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
@@ -205,13 +266,17 @@ class FaultMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        headers = _header_dict(scope.get("headers", []))
+        # Only a caller that proved who it is gets its body kept (bounded, secrets redacted):
+        # anyone else could fill the sandbox's memory, or plant text in its log.
+        kept = body and self.authenticated(scope["path"], headers, body)
         self.log.record(
             LoggedRequest(
                 method=scope["method"],
                 path=scope["path"],
                 query=scope.get("query_string", b"").decode("latin-1"),
-                headers=_header_dict(scope.get("headers", [])),
-                body=body.decode("utf-8", errors="replace"),
+                headers=headers,
+                body=loggable_body(body, headers.get("content-type", "")) if kept else "",
             )
         )
         replayed = False

@@ -61,6 +61,7 @@ def serve(
     from .app import create_app
 
     app = create_app(settings)
+    app.state.served_hosts.add(host.strip("[]").lower())  # what Host headers may name
     sock = bind_socket(host, port)
     base_url = url_for(host, sock.getsockname()[1])
     server = make_server(app)
