@@ -188,18 +188,10 @@ class ScalekitClient:
         body = decode_json(response)
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
-            raise InvalidResponse(
-                f"{response.url.host} answered the token request without an access_token",
-                status=response.status_code,
-                host=response.url.host,
-            )
+            raise unexpected_answer(response, "it has no access_token")
         if not BEARER_TOKEN.fullmatch(token):
             # Refused before it is cached: it could never be sent, and would fail every run.
-            raise InvalidResponse(
-                f"{response.url.host} answered the token request with a malformed access_token",
-                status=response.status_code,
-                host=response.url.host,
-            )
+            raise unexpected_answer(response, "it carries a malformed access_token")
         self.secrets.add(token)
         expires_in = body.get("expires_in")
         lifetime = float(expires_in) if isinstance(expires_in, int | float) else 3600.0

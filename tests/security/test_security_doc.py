@@ -187,7 +187,7 @@ def test_the_admin_surface_answers_loopback_only() -> None:
     async def call_every_route(address: str) -> list[tuple[str, str, int]]:
         transport = httpx.ASGITransport(app=app, client=(address, 5000))
         answers = []
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8765") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             for route in routes:
                 path = route.path.replace("{fault_id}", "flt_0")
                 for method in sorted(route.methods - {"HEAD"}):
