@@ -28,12 +28,12 @@ _TRACE_BODY_LIMIT = 2000
 # characters (ESC starts every escape sequence, CSI U+009B is one on its own; BEL, CR, BS)
 # and the bidi overrides and isolates (U+202A-U+202E, U+2066-U+2069), which reorder what is
 # shown. Tab and newline are kept in text, turned visible on one line.
-_UNSAFE = "\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+# The line and paragraph separators (U+2028, U+2029) go too: some readers break lines there.
+_UNSAFE = "\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029"
+# In text (and JSON text, where json.dumps has escaped C0 in strings already), the raw tab and
+# newline are the layout's own; on one line they go too.
 _UNSAFE_IN_TEXT = re.compile(f"[{_UNSAFE}]")
-# One line: newlines of every kind (LF, NEL is C1, U+2028/U+2029) and tab too.
-_UNSAFE_ON_ONE_LINE = re.compile(f"[\t\n{_UNSAFE}\u2028\u2029]")
-# In JSON text the only raw newlines are the layout's (json.dumps escapes C0 in strings).
-_UNSAFE_IN_JSON = re.compile(f"[{_UNSAFE}\u2028\u2029]")
+_UNSAFE_ON_ONE_LINE = re.compile(f"[\t\n{_UNSAFE}]")
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -55,7 +55,7 @@ def json_text(document: Any, *, indent: int | None = 2) -> str:
     DEL, C1, the bidi characters and the line separators are written as `\\uXXXX` escapes,
     which keeps the text valid JSON (they can occur only inside strings)."""
     text = json.dumps(document, indent=indent, ensure_ascii=False)
-    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+    return _UNSAFE_IN_TEXT.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 class _PlainStatus:
