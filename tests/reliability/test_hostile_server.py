@@ -7,6 +7,7 @@ is a documented one, never a traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -123,13 +124,27 @@ def _keyring(row: Row, tmp_path) -> dict[str, str]:
     }
 
 
-CASES = [(row, name) for row in ROWS for name in MUTATIONS]
+# `--json` is taken by every command but `sk run` (whose stdout is its child's).
+CASES = [
+    (row, name, json_mode)
+    for row in ROWS
+    for name in MUTATIONS
+    for json_mode in ((False, True) if row.key != "run" else (False,))
+]
 
 
-@pytest.mark.parametrize(("row", "mutation"), CASES, ids=[f"{r.key}-{m}" for r, m in CASES])
-def test_in_a_pipe(row, mutation, runner: SkRunner, setup, shared_sandbox, accounts, tmp_path):
-    identifier = _identifier(row, mutation, setup)
+@pytest.mark.parametrize(
+    ("row", "mutation", "json_mode"),
+    CASES,
+    ids=[f"{r.key}-{m}{'-json' if j else ''}" for r, m, j in CASES],
+)
+def test_in_a_pipe(
+    row, mutation, json_mode, runner: SkRunner, setup, shared_sandbox, accounts, tmp_path
+):
+    identifier = _identifier(row, f"{mutation}{'-json' if json_mode else ''}", setup)
     args, stdin = _args(row, identifier, shared_sandbox)
+    if json_mode:
+        args.append("--json")
     env = {**_keyring(row, tmp_path), "SK_CACHE_DIR": str(tmp_path / "cache")}
     shared_sandbox.fault(path=row.path, method=row.method, kind="mutate", **MUTATIONS[mutation])
     try:
@@ -139,10 +154,13 @@ def test_in_a_pipe(row, mutation, runner: SkRunner, setup, shared_sandbox, accou
     where = f"{row.key} × {mutation}: exit {result.exit_code}\n{result.stderr[-800:]}"
     assert "Traceback" not in result.streams, where
     assert result.exit_code in DOCUMENTED_EXIT_CODES, where
-    if row.raw_body:
+    if json_mode and result.stdout.strip():
+        json.loads(result.stdout)  # still valid JSON, whatever the server put in it
+    if row.raw_body and not json_mode:
         # `sk request` in a pipe hands the body on exactly as it came (README); on a
         # terminal it is neutralised like any server text (test_on_a_terminal).
-        assert "\x1b" not in result.stdout or mutation == "strings", where
+        if mutation == "strings" and result.exit_code == 0:
+            assert json.loads(result.stdout)["emailAddress"].endswith(HOSTILE_TEXT), where
     else:
         _assert_clean(result.stdout, f"stdout of {where}")
     _assert_clean(result.stderr, f"stderr of {where}")
