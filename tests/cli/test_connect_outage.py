@@ -4,13 +4,16 @@ again on the same port and state file; the approval that follows still ends the 
 from __future__ import annotations
 
 import os
+import pty
+import re
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 from scalekit_cli.hosted_form import approve_as_browser
-from tests.cli.conftest import SK
+from tests.cli.conftest import SK, read_terminal
 from tests.conftest import CANARY_CLIENT_ID, CANARY_CLIENT_SECRET
 from tests.reliability.harness import closed_port
 
@@ -132,3 +135,69 @@ def test_an_outage_longer_than_the_timeout_is_exit_4(tmp_path, monkeypatch):
     last = errors.strip().splitlines()[-1]
     assert last.startswith("sk: timed out after 4 s")
     assert "the last check failed: cannot reach" in last
+
+
+def test_on_a_terminal_the_spinner_says_scalekit_is_unreachable(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    base = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SCALEKIT_", "SK_")) and name not in ("NO_COLOR", "GITHUB_ACTIONS")
+    }
+    base.update(SK_DATA_DIR=str(tmp_path / "data"), SK_CACHE_DIR=str(tmp_path / "cache"))
+    port, state = closed_port(), tmp_path / "state.sqlite3"
+    url = f"http://127.0.0.1:{port}"
+    server = _serve(port, state, base)
+    leader, follower = pty.openpty()
+    connect = subprocess.Popen(
+        [str(SK), "connect", "gmail", "--user", "u", "--interval", "0.2", "--timeout", "60"],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        cwd=tmp_path,
+        env={
+            **base,
+            "TERM": "xterm-256color",
+            "COLUMNS": "200",
+            "SCALEKIT_ENV_URL": url,
+            "SCALEKIT_CLIENT_ID": CANARY_CLIENT_ID,
+            "SCALEKIT_CLIENT_SECRET": CANARY_CLIENT_SECRET,
+        },
+    )
+    os.close(follower)
+    screen: list[bytes] = []
+    links: list[str] = []
+    link_shown = threading.Event()
+
+    def watch(seen: bytes) -> None:
+        found = re.search(
+            rf"{re.escape(url)}/magic/[A-Za-z0-9_-]+", seen.decode("utf-8", "replace")
+        )
+        if found and not links:
+            links.append(found.group(0))
+            link_shown.set()
+
+    reader = threading.Thread(
+        target=lambda: screen.append(
+            read_terminal(leader, watch, finished=lambda: connect.poll() is not None, timeout=90)
+        ),
+        daemon=True,
+    )
+    reader.start()
+    try:
+        assert link_shown.wait(30), "no link was shown"
+        _stop(server)
+        time.sleep(3)
+        assert connect.poll() is None
+        server = _serve(port, state, base)
+        approve_as_browser(links[0])
+        connect.wait(timeout=30)
+        reader.join(timeout=30)
+    finally:
+        if connect.poll() is None:
+            connect.kill()
+        _stop(server, signal.SIGTERM)
+        os.close(leader)
+    text = b"".join(screen).decode("utf-8", "replace")
+    assert connect.returncode == 0, text[-2000:]
+    assert "Scalekit unreachable, retrying" in text
