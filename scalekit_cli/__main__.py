@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None, *, fast: bool = True) -> int:
             sys.stderr.flush()
         return 128 + exc.signum
     except Exception as exc:  # a bug of ours: still one line, and no secret in it
+        from .output import printable
         from .scalekit.secrets import GLOBAL_SECRETS
 
         if os.environ.get("SK_DEBUG") == "1":
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None, *, fast: bool = True) -> int:
             import traceback
 
             sys.stderr.write(GLOBAL_SECRETS.scrub(traceback.format_exc(), credentials_only=True))
-        message = GLOBAL_SECRETS.scrub(f"{type(exc).__name__}: {exc}")
+        message = printable(GLOBAL_SECRETS.scrub(f"{type(exc).__name__}: {exc}"), one_line=True)
         sys.stderr.write(f"sk: internal error: {message} (rerun with SK_DEBUG=1 for details)\n")
         return 1
     finally:

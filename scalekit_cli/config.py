@@ -9,7 +9,6 @@ Each value remembers where it came from, for messages and `sk config show`.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -157,12 +156,9 @@ def normalize_env_url(raw: str) -> str:
 
 
 def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    from .scalekit.models import is_loopback_host
+
+    return is_loopback_host(host)
 
 
 class _ProfileLayer:

@@ -26,13 +26,38 @@ if TYPE_CHECKING:  # httpx is loaded only by commands that make requests, not by
 _TRACE_BODY_LIMIT = 2000
 
 
-# C0 and C1 control characters other than tab and newline: what a terminal would act on.
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# What a terminal would act on, or what would make a line lie about itself: C0 and C1 control
+# characters (ESC starts every escape sequence, CSI U+009B is one on its own; BEL, CR, BS)
+# and the bidi overrides and isolates (U+202A-U+202E, U+2066-U+2069), which reorder what is
+# shown. Tab and newline are kept in text, turned visible on one line.
+# The line and paragraph separators (U+2028, U+2029) go too: some readers break lines there.
+_UNSAFE = "\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029"
+# In text (and JSON text, where json.dumps has escaped C0 in strings already), the raw tab and
+# newline are the layout's own; on one line they go too.
+_UNSAFE_IN_TEXT = re.compile(f"[{_UNSAFE}]")
+_UNSAFE_ON_ONE_LINE = re.compile(f"[\t\n{_UNSAFE}]")
 
 
-def printable(text: str) -> str:
-    """Text with terminal control characters (ESC sequences, CR, BEL…) made visible."""
-    return _CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group(0))
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, *, one_line: bool = False) -> str:
+    """Server-supplied text made safe for a terminal: every control and bidi character written
+    as a visible escape (`\\x1b`, `\\u202e`), so no escape sequence is obeyed and no text is
+    reordered; with `one_line`, line breaks and tabs too, so a message cannot forge a line.
+    The one mechanism every path of this module writes server strings through."""
+    pattern = _UNSAFE_ON_ONE_LINE if one_line else _UNSAFE_IN_TEXT
+    return pattern.sub(_visible, text)
+
+
+def json_text(document: Any, *, indent: int | None = 2) -> str:
+    """JSON whose strings carry no control or bidi character raw: json.dumps escapes C0 itself;
+    DEL, C1, the bidi characters and the line separators are written as `\\uXXXX` escapes,
+    which keeps the text valid JSON (they can occur only inside strings)."""
+    text = json.dumps(document, indent=indent, ensure_ascii=False)
+    return _UNSAFE_IN_TEXT.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 class _PlainStatus:
@@ -45,7 +70,7 @@ class _PlainStatus:
     def update(self, message: str) -> None:
         from rich.text import Text
 
-        self._status.update(Text(printable(self._out.scrub(message))))
+        self._status.update(Text(printable(self._out.scrub(message), one_line=True)))
 
 
 def _is_tty(stream: TextIO) -> bool:
@@ -128,14 +153,23 @@ class Output:
 
     # -- stdout ---------------------------------------------------------------------------------
 
-    def result(self, text: str) -> None:
+    def result(self, text: str, *, mark: str = "") -> None:
+        """A line of text (it may quote a server) on stdout; `mark` is styling of our own."""
+        self._line_out(mark + printable(self.scrub(text)))
+
+    def _line_out(self, text: str) -> None:
         self._mask_revealed()
-        self.stdout.write(self.scrub(text) + "\n")
+        self.stdout.write(text + "\n")
         self.stdout.flush()
 
     def raw(self, data: bytes) -> None:
-        """Bytes exactly as received (a proxied response body), known secrets scrubbed."""
+        """Bytes exactly as received (a proxied response body), known secrets scrubbed; on a
+        terminal, with control and bidi characters made visible like any server text."""
         self._mask_revealed()
+        if self.stdout_tty:
+            self.stdout.write(printable(self.scrub(data.decode("utf-8", "replace"))))
+            self.stdout.flush()
+            return
         # surrogateescape keeps any byte sequence intact through the text-level scrub.
         text = self.scrub(data.decode("utf-8", "surrogateescape"))
         buffer = getattr(self.stdout, "buffer", None)
@@ -147,13 +181,14 @@ class Output:
             buffer.flush()
         self.stdout.flush()
 
-    def json(self, document: Any) -> None:
-        text = json.dumps(self.redact(document), indent=2, ensure_ascii=False)
-        self.result(text)
+    def json(self, document: Any, *, redact: bool = True) -> None:
+        """A JSON document on stdout; `redact=False` keeps secret-named fields (known secret
+        values are still scrubbed)."""
+        self._line_out(self.scrub(json_text(self.redact(document) if redact else document)))
 
     def pretty_json(self, document: Any) -> None:
         """JSON for a person: highlighted on a colour terminal, plain otherwise."""
-        text = self.scrub(json.dumps(document, indent=2, ensure_ascii=False))
+        text = self.scrub(json_text(document))
         self._mask_revealed()
         if self.stdout_tty and self.color:
             from rich.console import Console
@@ -161,7 +196,23 @@ class Output:
 
             Console(file=self.stdout).print(Syntax(text, "json", background_color="default"))
         else:
-            self.result(text)
+            self._line_out(text)
+
+    def json_array(self, documents: Iterable[Any]) -> int:
+        """A JSON array written element by element, one in memory at a time; closed even when
+        `documents` fails midway, so stdout stays valid JSON. The element count."""
+        count = 0
+        self._mask_revealed()
+        self.stdout.write("[")
+        try:
+            for document in documents:
+                text = self.scrub(json_text(self.redact(document)))
+                self.stdout.write(("," if count else "") + "\n  " + text.replace("\n", "\n  "))
+                count += 1
+        finally:
+            self.stdout.write("\n]\n" if count else "]\n")
+            self.stdout.flush()
+        return count
 
     def table(self, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
         """A rich table on a terminal; tab-separated lines (header first) in a pipe, each written
@@ -175,41 +226,44 @@ class Output:
             table = Table(*headers, header_style="bold" if self.color else "")
             for row in rows:
                 # Text, not str: a mail subject like "[/]" must not be read as rich markup.
-                table.add_row(*(Text(printable(self.scrub(cell))) for cell in row))
+                table.add_row(*(Text(printable(self.scrub(cell), one_line=True)) for cell in row))
             Console(file=self.stdout, no_color=not self.color, highlight=False).print(table)
             return
         self.result("\t".join(headers))
         for row in rows:
-            self.result(
-                "\t".join(printable(cell).replace("\t", " ").replace("\n", " ") for cell in row)
-            )
+            self._line_out("\t".join(printable(self.scrub(cell), one_line=True) for cell in row))
 
     # -- stderr ---------------------------------------------------------------------------------
 
-    def _err(self, text: str) -> None:
+    def _err(self, message: str, mark: str = "") -> None:
+        """One line on stderr. Messages may quote what a server said: printable() keeps its
+        escape sequences from reaching the terminal and its line breaks from forging a second
+        line; `mark` is styling of our own."""
         self._mask_revealed()
-        self.stderr.write(self.scrub(text) + "\n")
+        self.stderr.write(mark + printable(self.scrub(message), one_line=True) + "\n")
         self.stderr.flush()
 
-    # Messages may quote what a server said: printable() keeps its escape sequences from
-    # reaching the terminal.
-
     def info(self, message: str) -> None:
-        self._err(printable(message))
+        self._err(message)
 
     def success(self, message: str) -> None:
-        self._err(f"{self._paint('✓', 'green')} {printable(message)}")
+        self._err(message, f"{self._paint('✓', 'green')} ")
 
     def warn(self, message: str) -> None:
-        self._err(f"{self._paint('!', 'yellow')} {printable(message)}")
+        self._err(message, f"{self._paint('!', 'yellow')} ")
 
     def error(self, message: str) -> None:
-        self._err(f"sk: {printable(message)}")
+        self._err(message, "sk: ")
 
     def detail(self, message: str) -> None:
         """Shown under --verbose only."""
         if self.verbose:
-            self._err(f"  {printable(message)}")
+            self._err(message, "  ")
+
+    def prompt(self, question: str) -> None:
+        """A question on stderr, the answer to be typed on the same line."""
+        self.stderr.write(printable(self.scrub(question), one_line=True))
+        self.stderr.flush()
 
     def _paint(self, text: str, colour: str) -> str:
         if not self.color:
@@ -227,7 +281,7 @@ class Output:
         from rich.text import Text
 
         console = Console(file=self.stderr)
-        with console.status(Text(printable(message))) as status:
+        with console.status(Text(printable(self.scrub(message), one_line=True))) as status:
             yield _PlainStatus(status, self)
 
     # -- --verbose HTTP trace -------------------------------------------------------------------
@@ -264,9 +318,11 @@ class Output:
         self.stderr.flush()
 
     def _trace_body(self, body: bytes) -> str:
+        from .scalekit.models import load_json
+
         try:
-            document = json.loads(body)
-        except ValueError:
+            document = load_json(body)
+        except (ValueError, UnicodeDecodeError):  # too deep, too
             text = body.decode("utf-8", "replace")
             # Form bodies (the token exchange) carry the client secret by name.
             if "client_secret=" in text:
@@ -276,7 +332,7 @@ class Output:
                 text = urlencode(redact_document(fields))  # type: ignore[arg-type]
         else:
             self.secrets.add_from(document)
-            text = json.dumps(redact_document(document), ensure_ascii=False)
+            text = json_text(redact_document(document), indent=None)
         if len(text) > _TRACE_BODY_LIMIT:
             text = text[:_TRACE_BODY_LIMIT] + f"… ({len(text)} characters)"
         return text

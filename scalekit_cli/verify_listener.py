@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .scalekit.client import ScalekitClient
 from .scalekit.errors import ScalekitError
+from .scalekit.models import link_problem
 
 CALLBACK_PATH = "/verify"
 
@@ -72,7 +73,7 @@ class VerifyListener:
             self._notify(f"user verification failed: {exc}")
             return 502, {}, _page("Verification failed", str(exc))
         self.verified.set()
-        if redirect.startswith(("https://", "http://")) and redirect.isprintable():
+        if redirect and link_problem(redirect) is None:
             return 302, {"Location": redirect}, _page("Verified", "Redirecting…")
         return 200, {}, _page("Verified", "Your account is connected. You can close this tab.")
 

@@ -9,7 +9,6 @@ array both stream).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -71,7 +70,7 @@ def run(options: AccountsListOptions, runtime: Runtime) -> int:
                 yield account
 
     if options.json:
-        count = _stream_json(out, (account.summary() for account in accounts()))
+        count = out.json_array(account.summary() for account in accounts())
     elif out.stdout_tty:
         # A terminal's table sizes its columns from every row, so it is drawn at the end.
         rows = [_row(account) for account in accounts()]
@@ -106,19 +105,6 @@ def _stream_lines(out: Output, rows: Iterable[list[str]]) -> int:
             out.result("\t".join(TABLE_HEADERS))
         out.result("\t".join(" ".join(cell.split()) for cell in row))
         count += 1
-    return count
-
-
-def _stream_json(out: Output, documents: Iterable[dict]) -> int:
-    """A JSON array written element by element; the element count."""
-    count = 0
-    out.stdout.write("[")
-    for document in documents:
-        text = json.dumps(out.redact(document), indent=2, ensure_ascii=False)
-        out.stdout.write(("," if count else "") + "\n  " + out.scrub(text.replace("\n", "\n  ")))
-        count += 1
-    out.stdout.write("\n]\n" if count else "]\n")
-    out.stdout.flush()
     return count
 
 

@@ -15,6 +15,7 @@ import typer
 
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
+from ..scalekit.errors import ApiError, InvalidResponse, NetworkError, ScalekitError
 from ..scalekit.models import ConnectedAccount, MagicLink
 from ._common import (
     MAGIC_LINK_REQUEST,
@@ -30,6 +31,7 @@ from ._common import (
     validate_connector,
     validate_identifier,
 )
+from ._runner import describe_failure
 
 # Without a terminal, a progress line at most this often (and on every status change).
 PLAIN_PROGRESS_EVERY = 30.0
@@ -37,6 +39,16 @@ PLAIN_PROGRESS_EVERY = 30.0
 MIN_INTERVAL = 0.05
 # How often a terminal's spinner text is refreshed between polls.
 SPINNER_TICK = 0.25
+# While Scalekit cannot be reached, polls back off from --interval up to this.
+OUTAGE_BACKOFF_CAP = 10.0
+
+
+def _is_outage(error: ScalekitError) -> bool:
+    """A failure that says nothing about the account: the wait goes on through it."""
+    if isinstance(error, NetworkError):
+        return True
+    status = error.status if isinstance(error, ApiError | InvalidResponse) else 0
+    return status >= 500 or status == 429
 
 
 @dataclass
@@ -217,19 +229,49 @@ def wait_until_active(
     last_status = ""
     last_line = started
     told_about_verification = False
+    outage: str | None = None  # why the last poll failed, while Scalekit is unreachable
+    failed_polls = 0
 
     def describe(status: str) -> str:
         remaining = _remaining(link)
         life = f", link valid {_clock(remaining)}" if remaining is not None else ""
+        unreachable = "; Scalekit unreachable, retrying" if outage else ""
         return (
             f"Waiting for {options.identifier} to authorize {options.connector} "
-            f"({status or 'unknown'}, {_clock(time.monotonic() - started)} elapsed{life})"
+            f"({status or 'unknown'}, {_clock(time.monotonic() - started)} elapsed{life}"
+            f"{unreachable})"
         )
 
     with out.spinner(describe("PENDING_AUTH")) as spinner:
         while True:
             polled_at = time.monotonic()
-            account = client.get_account(options.connector, options.identifier)
+            try:
+                account = client.get_account(options.connector, options.identifier)
+            except ScalekitError as error:
+                # An outage or a 5xx is no answer about the account: wait on, backing off,
+                # until --timeout. Only a definite answer (or Ctrl-C) ends the wait early.
+                if not _is_outage(error):
+                    raise
+                if outage is None and spinner is None:
+                    out.warn(
+                        "Scalekit unreachable, retrying until --timeout: "
+                        + describe_failure(error)[1]
+                    )
+                outage = describe_failure(error)[1]
+                failed_polls += 1
+                if time.monotonic() >= deadline:
+                    raise CliError(
+                        f"timed out after {options.timeout:g} s waiting for {options.identifier} "
+                        f"to authorize {options.connector}; the last check failed: {outage}",
+                        ExitCode.TIMED_OUT,
+                    ) from None
+                backoff = min(interval * 2**failed_polls, max(interval, OUTAGE_BACKOFF_CAP))
+                next_poll = min(polled_at + backoff, deadline)
+                _pause(next_poll - time.monotonic(), spinner, lambda s=last_status: describe(s))
+                continue
+            if outage is not None and spinner is None:
+                out.info("Scalekit answers again; still waiting")
+            outage, failed_polls = None, 0
             if account.is_active and (not baseline_update or account.updated_at != baseline_update):
                 return account
             status = account.status

@@ -54,7 +54,8 @@ def run(options: DemoOptions, runtime: Runtime) -> int:
     assert sandbox is not None
     user, as_json = options.identifier, options.json
 
-    out.info("sk demo — the whole flow on the local sandbox (no Scalekit account needed)\n")
+    out.info("sk demo — the whole flow on the local sandbox (no Scalekit account needed)")
+    out.info("")
     out.info(f"1. sk connect {DEMO_CONNECTOR} --user {user}")
     with contextlib.suppress(NotFound):  # start from scratch each run, with a fresh mailbox
         client.delete_account(DEMO_CONNECTOR, user)
@@ -70,7 +71,8 @@ def run(options: DemoOptions, runtime: Runtime) -> int:
 
     approve_as_browser(link.link)
     account = connect.wait_until_active(runtime, connect_options, link, None)
-    out.success(f"{DEMO_CONNECTOR} is connected for {user} (ACTIVE)\n")
+    out.success(f"{DEMO_CONNECTOR} is connected for {user} (ACTIVE)")
+    out.info("")
 
     steps: dict[str, Callable[[], object]] = {
         "token": lambda: token.run(
@@ -86,11 +88,13 @@ def run(options: DemoOptions, runtime: Runtime) -> int:
     }
     headings = {
         "token": f"2. sk token {DEMO_CONNECTOR} --user {user}",
-        "unread": f"\n3. sk gmail unread --user {user} --limit 5",
-        "tool": f"\n4. sk exec-tool gmail_fetch_mails --user {user} -d '{DEMO_TOOL_ARGUMENTS}'",
+        "unread": f"3. sk gmail unread --user {user} --limit 5",
+        "tool": f"4. sk exec-tool gmail_fetch_mails --user {user} -d '{DEMO_TOOL_ARGUMENTS}'",
     }
     results: dict[str, Any] = {}
     for name, step in steps.items():
+        if name != "token":
+            out.info("")
         out.info(headings[name])
         if as_json:
             results[name] = _captured_json(runtime, step)
@@ -98,14 +102,16 @@ def run(options: DemoOptions, runtime: Runtime) -> int:
             step()
     if as_json:
         out.json({"account": account.summary(), "link": link.link, **results})
-    out.info(
-        "\nDone. To do it for real, with your Scalekit environment's API credentials:\n"
+    for line in (
+        "",
+        "Done. To do it for real, with your Scalekit environment's API credentials:",
         "  export SCALEKIT_ENV_URL=https://<your-env>.scalekit.dev "
-        "SCALEKIT_CLIENT_ID=<id> SCALEKIT_CLIENT_SECRET=<secret>\n"
-        f"  sk connect gmail --user {user}\n"
-        f"  sk token gmail --user {user}\n"
-        f"  sk gmail unread --user {user}"
-    )
+        "SCALEKIT_CLIENT_ID=<id> SCALEKIT_CLIENT_SECRET=<secret>",
+        f"  sk connect gmail --user {user}",
+        f"  sk token gmail --user {user}",
+        f"  sk gmail unread --user {user}",
+    ):
+        out.info(line)
     return ExitCode.OK
 
 

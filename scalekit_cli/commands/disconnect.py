@@ -72,8 +72,7 @@ def run(options: DisconnectOptions, runtime: Runtime) -> int:
 
 def _confirm(out: Output, question: str) -> bool:
     """Ask on stderr, read one line from stdin; only y or yes agrees (end of input does not)."""
-    out.stderr.write(out.scrub(question))
-    out.stderr.flush()
+    out.prompt(question)
     answer = out.stdin.readline()
     if not answer.endswith("\n"):
         out.stderr.write("\n")  # end of input: finish the prompt's line

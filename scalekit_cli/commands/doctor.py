@@ -391,7 +391,8 @@ def run(options: DoctorOptions, runtime: Runtime) -> int:
         result = check(diagnosis)
         checks.append(result)
         if not options.json:
-            out.result(_line(runtime, result))
+            mark, line = _line(runtime, result)
+            out.result(line, mark=mark)
     failed = [check.name for check in checks if check.status == FAIL]
     if options.json:
         out.json({"ok": not failed, "checks": [asdict(check) for check in checks]})
@@ -402,16 +403,17 @@ def run(options: DoctorOptions, runtime: Runtime) -> int:
     return ExitCode.OK
 
 
-def _line(runtime: Runtime, check: Check) -> str:
+def _line(runtime: Runtime, check: Check) -> tuple[str, str]:
+    """The check's mark (styled by us) and its text (which may quote a server)."""
     out = runtime.out
     mark = MARKS[check.status]
     if out.color and out.stdout_tty:
         colour = {PASS: "32", FAIL: "31", SKIP: "2"}[check.status]
         mark = f"\033[{colour}m{mark}\033[0m"
-    line = f"{mark} {check.name:<13} {check.detail}"
+    line = f" {check.name:<13} {check.detail}"
     if check.status == FAIL and check.fix:
         line += f" — fix: {check.fix}"
-    return line
+    return mark, line
 
 
 def register(app: typer.Typer) -> None:

@@ -159,7 +159,7 @@ def run(options: ExecToolOptions, runtime: Runtime) -> int:
         ) from None
     out.detail(f"execution {result.execution_id}")
     if options.json:
-        out.result(json.dumps(result.raw, indent=2, ensure_ascii=False))
+        out.json(result.raw, redact=False)
     else:
         out.pretty_json(result.data)
     return ExitCode.OK

@@ -21,6 +21,7 @@ import typer
 
 from ..errors import CliError, ExitCode, not_connected
 from ..runtime import Runtime
+from ..scalekit.models import load_json
 from ._common import (
     ConnectorArgument,
     DebugOption,
@@ -158,11 +159,12 @@ def read_body(source: str, stdin: TextIO) -> bytes:
 
 
 def _decoded(body: bytes, content_type: str) -> Any:
-    """The body as JSON when it says it is and parses; None otherwise."""
+    """The body as JSON when it says it is and parses (within the depth bound); None otherwise,
+    and it is then printed as it came."""
     if "json" not in content_type.lower() or not body:
         return None
     try:
-        return json.loads(body)
+        return load_json(body)
     except (ValueError, UnicodeDecodeError):
         return None
 

@@ -7,7 +7,6 @@ Exit 0 when it is (they all are) ACTIVE, 3 otherwise or when none exists, so tha
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -76,19 +75,16 @@ def _all(options: StatusOptions, runtime: Runtime) -> int:
         # Streamed: one page in memory at a time, one array element per account. The array
         # is closed even when a later page fails, so stdout stays valid JSON (the exit code
         # and the stderr line say the list is incomplete).
-        out.stdout.write("[")
-        try:
+
+        def documents() -> Iterator[dict]:
+            nonlocal inactive
             for account in accounts:
                 if account.identifier and account.identifier != options.identifier:
                     continue
-                document = json.dumps(account.summary(), indent=2, ensure_ascii=False)
-                indented = "\n  ".join(document.splitlines())
-                out.stdout.write(("," if count else "") + "\n  " + out.scrub(indented))
-                count += 1
                 inactive += not account.is_active
-        finally:
-            out.stdout.write("\n]\n" if count else "]\n")
-            out.stdout.flush()
+                yield account.summary()
+
+        count = out.json_array(documents())
     else:
 
         def table_rows() -> Iterator[list[str]]:

@@ -14,8 +14,9 @@ from .admin import admin_routes
 from .api import api_routes
 from .engine import SandboxEngine
 from .errors import ApiError, GmailError, gateway_error_body, google_error_body
-from .faults import DroppedConnection, FaultMiddleware
+from .faults import Authenticated, DroppedConnection, FaultMiddleware
 from .gmail import build_gmail_router
+from .guard import WebGuard, served_host
 from .hosted import hosted_routes
 from .settings import SandboxSettings
 
@@ -71,6 +72,27 @@ def _quiet_uvicorn_about_drops() -> None:
         logger.addFilter(HideDroppedConnections())
 
 
+def engine_authenticates(engine: SandboxEngine) -> Authenticated:
+    """Whether a request proves who sent it (a live machine token, or the client credentials
+    of the token exchange): only those have their bodies kept in the request log."""
+    import hmac
+    from urllib.parse import parse_qsl
+
+    def authenticated(path: str, headers: dict[str, str], body: bytes) -> bool:
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return engine.machine_token_is_live(token.strip())
+        if path == "/oauth/token":
+            form = dict(parse_qsl(body.decode("utf-8", "replace")))
+            settings = engine.settings
+            return form.get("client_id") == settings.client_id and hmac.compare_digest(
+                form.get("client_secret", "").encode(), settings.client_secret.encode()
+            )
+        return False
+
+    return authenticated
+
+
 def create_app(
     settings: SandboxSettings | None = None,
     *,
@@ -92,9 +114,19 @@ def create_app(
         from .grpc_face import grpc_routes
 
         routes += grpc_routes(engine)
+    # Host names served besides loopback ones (serve() adds the one it binds).
+    served_hosts = {served_host(engine.public_url)} if engine.public_url else set()
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(FaultMiddleware, faults=engine.faults, log=engine.request_log)],
+        middleware=[
+            Middleware(WebGuard, hosts=served_hosts),
+            Middleware(
+                FaultMiddleware,
+                faults=engine.faults,
+                log=engine.request_log,
+                authenticated=engine_authenticates(engine),
+            ),
+        ],
         exception_handlers={
             ApiError: _api_error,
             GmailError: _gmail_error,
@@ -103,5 +135,6 @@ def create_app(
         },
     )
     app.state.sandbox = engine
+    app.state.served_hosts = served_hosts
     _quiet_uvicorn_about_drops()
     return app

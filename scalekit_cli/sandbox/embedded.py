@@ -20,6 +20,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -186,6 +187,8 @@ class EmbeddedSandbox:
                 from .app import create_app
 
                 self._app = create_app(self.settings)
+                # In-process calls (`sk sandbox force`) name the embedded base URL's host.
+                self._app.state.served_hosts.add(urlsplit(EMBEDDED_BASE_URL).hostname)
             return self._app
 
     @property

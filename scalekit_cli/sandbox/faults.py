@@ -24,9 +24,69 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-FAULT_KINDS = ("status", "drop", "latency", "not_json")
+FAULT_KINDS = ("status", "drop", "latency", "not_json", "mutate")
 ADMIN_PREFIX = "/_sandbox"
 REQUEST_LOG_LIMIT = 10_000
+# The log keeps this much of an (authenticated) body; memory stays bounded by count × this.
+LOGGED_BODY_LIMIT = 64 * 1024
+# Fields of a logged body whose values are replaced by `redacted_marker(value)`.
+LOGGED_SECRET_FIELDS = frozenset(
+    {"client_secret", "access_token", "refresh_token", "api_key", "password", "token", "secret"}
+)
+Authenticated = Callable[[str, dict[str, str], bytes], bool]
+
+# `mutate` faults: what they do to the answer the sandbox was about to send.
+MUTATIONS = ("strings", "replace", "deep", "oversized")
+# The default text a `strings` mutation plants: a title change (OSC), a screen clear (CSI),
+# a bare C1 CSI, bidi overrides and isolates, and a line that forges a second `sk:` line.
+HOSTILE_TEXT = "\x1b]0;PWNED\x07\x1b[2J\u009b31m\u202egnp.exe\u2066\r\nsk: all good, exit 0"
+
+
+def redacted_marker(value: str) -> str:
+    """What the request log shows instead of a secret: a fingerprint, so a test can still tell
+    which secret travelled where without the log holding it."""
+    import hashlib
+
+    return f"[redacted-sha256:{hashlib.sha256(value.encode()).hexdigest()[:16]}]"
+
+
+def loggable_body(body: bytes, content_type: str) -> str:
+    """A body as the log keeps it: secret fields (JSON or form) fingerprinted, truncated."""
+    text = body.decode("utf-8", errors="replace")
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        from urllib.parse import parse_qsl, urlencode
+
+        pairs = parse_qsl(text, keep_blank_values=True)
+        text = urlencode(
+            [(k, redacted_marker(v) if k.lower() in LOGGED_SECRET_FIELDS else v) for k, v in pairs],
+            safe="[]:",
+        )
+    elif text.strip():
+        try:
+            document = json.loads(text)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            text = json.dumps(_redacted(document), ensure_ascii=False)
+    if len(text) > LOGGED_BODY_LIMIT:
+        text = text[:LOGGED_BODY_LIMIT] + f"…[{len(text) - LOGGED_BODY_LIMIT} more characters]"
+    return text
+
+
+def _redacted(document: Any, depth: int = 0) -> Any:
+    if depth > 64:
+        return "[nested too deep]"
+    if isinstance(document, dict):
+        return {
+            key: redacted_marker(value)
+            if isinstance(value, str) and str(key).lower() in LOGGED_SECRET_FIELDS
+            else _redacted(value, depth + 1)
+            for key, value in document.items()
+        }
+    if isinstance(document, list):
+        return [_redacted(item, depth + 1) for item in document]
+    return document
 
 
 class DroppedConnection(Exception):
@@ -48,6 +108,12 @@ class Fault:
     latency_ms: int = 0
     retry_after: int | None = None
     after: int = 0  # let this many matching requests through before the fault applies
+    mutation: str | None = None  # for `mutate`: one of MUTATIONS
+    payload: str = HOSTILE_TEXT  # `strings`: appended to every string value (of `keys`)
+    keys: list[str] | None = None  # `strings`: only values under these keys (None: all)
+    body: Any = None  # `replace`: the JSON answer instead
+    depth: int = 0  # `deep`: arrays nested this deep beside the answer's own members
+    size: int = 0  # `oversized`: characters of padding added to the answer
     hits: int = 0
     passed: int = 0
 
@@ -90,6 +156,16 @@ def fault_from_spec(spec: Any) -> Fault:
     status = _optional_int(spec, "status", 100)
     if kind == "status" and (status is None or status > 599):
         raise FaultSpecError("a status fault needs status (100-599)")
+    mutation = spec.get("mutation")
+    if kind == "mutate" and mutation not in MUTATIONS:
+        raise FaultSpecError(f"a mutate fault needs mutation: one of {', '.join(MUTATIONS)}")
+    payload, keys = spec.get("payload", HOSTILE_TEXT), spec.get("keys")
+    if not isinstance(payload, str):
+        raise FaultSpecError("payload must be a string")
+    if keys is not None and not (
+        isinstance(keys, list) and all(isinstance(key, str) for key in keys)
+    ):
+        raise FaultSpecError("keys must be a list of strings")
     return Fault(
         id="flt_" + secrets.token_hex(6),
         path=path,
@@ -100,6 +176,12 @@ def fault_from_spec(spec: Any) -> Fault:
         latency_ms=_optional_int(spec, "latency_ms", 0) or 0,
         retry_after=_optional_int(spec, "retry_after", 0),
         after=_optional_int(spec, "after", 0) or 0,
+        mutation=mutation if kind == "mutate" else None,
+        payload=payload,
+        keys=keys,
+        body=spec.get("body"),
+        depth=_optional_int(spec, "depth", 0) or 0,
+        size=_optional_int(spec, "size", 0) or 0,
     )
 
 
@@ -167,6 +249,25 @@ class RequestLog:
             self._entries.clear()
 
 
+def mutated(answer: Any, fault: Fault) -> Any:
+    """A `strings` or `oversized` mutation of a JSON answer (`deep` is done on the text)."""
+    if fault.mutation == "oversized":
+        if isinstance(answer, dict):
+            return {**answer, "sk_padding": "x" * fault.size}
+        return answer
+
+    def plant(value: Any, key: str | None) -> Any:
+        if isinstance(value, dict):
+            return {k: plant(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plant(item, key) for item in value]
+        if isinstance(value, str) and (fault.keys is None or key in fault.keys):
+            return value + fault.payload
+        return value
+
+    return plant(answer, None) if fault.mutation == "strings" else answer
+
+
 def _header_dict(raw_headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
     headers: dict[str, str] = {}
     for raw_name, raw_value in raw_headers:
@@ -210,10 +311,17 @@ async def _answer_grpc_status(send: Send, fault: Fault) -> None:
 class FaultMiddleware:
     """Logs every non-admin request and applies the first matching fault before routing."""
 
-    def __init__(self, app: ASGIApp, faults: FaultRegistry, log: RequestLog) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        faults: FaultRegistry,
+        log: RequestLog,
+        authenticated: Authenticated = lambda path, headers, body: False,
+    ) -> None:
         self.app = app
         self.faults = faults
         self.log = log
+        self.authenticated = authenticated
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
@@ -230,13 +338,16 @@ class FaultMiddleware:
                 break
         body = b"".join(chunks)
         headers = _header_dict(scope.get("headers", []))
+        # Only a caller that proved who it is gets its body kept (bounded, secrets redacted):
+        # anyone else could fill the sandbox's memory, or plant text in its log.
+        kept = body and self.authenticated(scope["path"], headers, body)
         self.log.record(
             LoggedRequest(
                 method=scope["method"],
                 path=scope["path"],
                 query=scope.get("query_string", b"").decode("latin-1"),
                 headers=headers,
-                body=body.decode("utf-8", errors="replace"),
+                body=loggable_body(body, headers.get("content-type", "")) if kept else "",
             )
         )
         replayed = False
@@ -258,6 +369,8 @@ class FaultMiddleware:
             await self.app(scope, replay, send)
         elif fault.kind == "status" and is_grpc_request(headers):
             await _answer_grpc_status(send, fault)
+        elif fault.kind == "mutate":
+            await self._answer_mutated(scope, replay, send, fault)
         elif fault.kind == "status":
             await self._answer_status(scope, send, fault)
         elif fault.kind == "not_json":
@@ -273,6 +386,46 @@ class FaultMiddleware:
             )
             await send({"type": "http.response.body", "body": b'{"partial": ', "more_body": True})
             raise DroppedConnection(f"fault {fault.id} dropped {scope['method']} {scope['path']}")
+
+    async def _answer_mutated(
+        self, scope: Scope, receive: Receive, send: Send, fault: Fault
+    ) -> None:
+        """Let the app answer, then send its answer changed as the fault says."""
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, capture)
+        status = start.get("status", 200)
+        headers = [
+            (name, value)
+            for name, value in start.get("headers", [])
+            if name.lower() not in (b"content-length", b"content-type")
+        ]
+        if fault.mutation == "replace":
+            answer: Any = fault.body
+            status = fault.status or status
+        else:
+            try:
+                answer = json.loads(b"".join(chunks))
+            except ValueError:  # not JSON (a hosted page): left alone
+                await _send_body(send, status, b"".join(chunks), list(start.get("headers", [])))
+                return
+            answer = mutated(answer, fault)
+        body = json.dumps(answer, ensure_ascii=False).encode()
+        if fault.mutation == "deep":
+            # Nested past any recursive parser's stack: written as text, not built as objects.
+            nested = b"[" * fault.depth + b"]" * fault.depth
+            if body.startswith(b"{") and body != b"{}":
+                body = body[:-1] + b', "sk_nested": ' + nested + b"}"
+            else:
+                body = b'{"sk_nested": ' + nested + b"}"
+        await _send_body(send, status, body, [*headers, (b"content-type", b"application/json")])
 
     async def _answer_status(self, scope: Scope, send: Send, fault: Fault) -> None:
         status = fault.status or 500

@@ -22,6 +22,14 @@ _STYLE = (
 )
 
 
+# No other site may frame the page (clickjacking the Allow button).
+PAGE_HEADERS = {
+    "cache-control": "no-store",
+    "x-frame-options": "DENY",
+    "content-security-policy": "frame-ancestors 'none'",
+}
+
+
 def _page(title: str, body_html: str, status: int = 200) -> HTMLResponse:
     document = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
@@ -30,7 +38,7 @@ def _page(title: str, body_html: str, status: int = 200) -> HTMLResponse:
         '<p class="note">Scalekit AgentKit sandbox — no real provider was contacted.</p>'
         "</body></html>"
     )
-    return HTMLResponse(document, status_code=status, headers={"cache-control": "no-store"})
+    return HTMLResponse(document, status_code=status, headers=PAGE_HEADERS)
 
 
 def _consent_page(hosted: HostedLink, problem: str | None = None) -> HTMLResponse:

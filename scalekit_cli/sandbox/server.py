@@ -76,6 +76,7 @@ def serve(
     if tls is not None and not grpc:
         raise ValueError("TLS is served by the gRPC-capable server: pass grpc=True")
     app = create_app(settings, grpc=grpc)
+    app.state.served_hosts.add(host.strip("[]").lower())  # what Host headers may name
     sock = bind_socket(host, port)
     base_url = url_for(host, sock.getsockname()[1], "https" if tls else "http")
     try:

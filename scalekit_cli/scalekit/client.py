@@ -6,10 +6,9 @@ fields the schema names (the live service drops unknown fields silently).
 
 from __future__ import annotations
 
-import json as jsonlib
 import re
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from . import _httpx as httpx
 from . import rules
@@ -25,7 +24,17 @@ from .errors import (
     Unauthenticated,
 )
 from .http import HttpSession, retry_after_seconds
-from .models import AccountPage, ConnectedAccount, MagicLink, Tool, ToolResult, json_object
+from .models import (
+    AccountPage,
+    ConnectedAccount,
+    MagicLink,
+    ShapeError,
+    Tool,
+    ToolResult,
+    load_json,
+    objects,
+    text_field,
+)
 from .secrets import SecretRegistry
 from .token_cache import TokenCache
 
@@ -53,9 +62,35 @@ def check_request(rpc: str, *, params: Any = None, body: dict[str, Any] | None =
         raise RequestRefused(str(error), rpc=rpc) from None
 
 
+T = TypeVar("T")
+
+
+def unexpected_answer(response: httpx.Response, problem: str) -> InvalidResponse:
+    """A 2xx answer that is JSON, but not the documented JSON."""
+    request = response.request
+    return InvalidResponse(
+        f"unexpected answer from {response.url.host} to {request.method} {request.url.path}: "
+        f"{problem}",
+        status=response.status_code,
+        host=response.url.host,
+    )
+
+
+def read_answer(response: httpx.Response, parse: Callable[[Any], T]) -> T:
+    """The answer's JSON through `parse` (a model's reader); its shape errors become
+    InvalidResponse naming the request. An empty body is an empty message."""
+    data = decode_json(response) if response.content else {}
+    try:
+        return parse(data)
+    except ShapeError as error:
+        raise unexpected_answer(response, str(error)) from None
+
+
 def decode_json(response: httpx.Response) -> Any:
     try:
-        return response.json()
+        return load_json(response.content)
+    except ShapeError as error:
+        raise unexpected_answer(response, str(error)) from None
     except (ValueError, UnicodeDecodeError):
         kind = response.headers.get("content-type", "").split(";")[0] or "an unknown type"
         raise InvalidResponse(
@@ -68,8 +103,8 @@ def decode_json(response: httpx.Response) -> Any:
 def api_error(response: httpx.Response) -> ApiError:
     """The typed error for a non-2xx gateway answer."""
     try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
+        body = load_json(response.content)
+    except (ValueError, UnicodeDecodeError):  # ShapeError (too deep) included
         body = None
     code: int | None = None
     message = ""
@@ -173,18 +208,10 @@ class ScalekitClient:
         body = decode_json(response)
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
-            raise InvalidResponse(
-                f"{response.url.host} answered the token request without an access_token",
-                status=response.status_code,
-                host=response.url.host,
-            )
+            raise unexpected_answer(response, "it has no access_token")
         if not BEARER_TOKEN.fullmatch(token):
             # Refused before it is cached: it could never be sent, and would fail every run.
-            raise InvalidResponse(
-                f"{response.url.host} answered the token request with a malformed access_token",
-                status=response.status_code,
-                host=response.url.host,
-            )
+            raise unexpected_answer(response, "it carries a malformed access_token")
         self.secrets.add(token, credential=True)
         expires_in = body.get("expires_in")
         lifetime = float(expires_in) if isinstance(expires_in, int | float) else 3600.0
@@ -210,9 +237,12 @@ class ScalekitClient:
         params: Any = None,
         body: dict[str, Any] | None = None,
         expect: tuple[int, ...] = (200,),
-    ) -> dict[str, Any]:
+        parse: Callable[[dict[str, Any]], Any] = dict,
+    ) -> Any:
         """One API call of `rpc`, first checked against its field rules (RequestRefused, and
-        nothing sent, on a breach); a 401 renews the machine token once, transparently."""
+        nothing sent, on a breach); a 401 renews the machine token once, transparently. The
+        answer's JSON object goes through `parse` (a model's reader: a wrong shape is
+        InvalidResponse)."""
         check_request(rpc, params=params, body=body)
         for renewed in (False, True):
             token = self.machine_token()
@@ -230,15 +260,13 @@ class ScalekitClient:
             break
         if response.status_code not in expect:
             raise api_error(response)
-        data = decode_json(response) if response.content else {}
-        if not isinstance(data, dict):
-            raise InvalidResponse(
-                f"{response.url.host} answered with JSON that is not an object",
-                status=response.status_code,
-                host=response.url.host,
-            )
-        self.secrets.add_from(data)
-        return data
+        def parse_object(data: Any) -> Any:
+            if not isinstance(data, dict):
+                raise ShapeError("it is JSON, but not an object")
+            self.secrets.add_from(data)
+            return parse(data)
+
+        return read_answer(response, parse_object)
 
     # -- the proxy ----------------------------------------------------------------------------
 
@@ -300,17 +328,17 @@ class ScalekitClient:
         """`/auth` (with credentials) or `/details` (without); NotFound when there is none."""
         path = f"{ACCOUNTS}/auth" if credentials else f"{ACCOUNTS}/details"
         method = "GetConnectedAccountAuth" if credentials else "GetConnectedAccountDetails"
-        data = self.call(
+        return self.call(
             "GET",
             path,
             idempotent=True,
             rpc=f"{_ACCOUNTS_SERVICE}/{method}",
             params=self._account_query(connector, identifier, account_id),
+            parse=ConnectedAccount.from_answer,
         )
-        return ConnectedAccount.from_json(json_object(data, "connected_account"))
 
     def create_account(self, connector: str, identifier: str) -> ConnectedAccount:
-        data = self.call(
+        return self.call(
             "POST",
             ACCOUNTS,
             idempotent=False,
@@ -318,8 +346,8 @@ class ScalekitClient:
             # The field is required, even empty (the official SDK always sends it).
             body={"connector": connector, "identifier": identifier, "connected_account": {}},
             expect=(200, 201),
+            parse=ConnectedAccount.from_answer,
         )
-        return ConnectedAccount.from_json(json_object(data, "connected_account"))
 
     def get_or_create_account(
         self, connector: str, identifier: str
@@ -348,31 +376,26 @@ class ScalekitClient:
         if user_verify_url:
             body["user_verify_url"] = user_verify_url
         # A new link for the same account is harmless, so a failed request may be repeated.
-        data = self.call(
+        # MagicLink.from_json refuses a link that is not https:// (or http:// to loopback).
+        return self.call(
             "POST",
             f"{ACCOUNTS}/magic_link",
             idempotent=True,
             rpc=f"{_ACCOUNTS_SERVICE}/GetMagicLinkForConnectedAccount",
             body=body,
+            parse=MagicLink.from_json,
         )
-        link = MagicLink.from_json(data)
-        if not link.link:
-            raise InvalidResponse(
-                "the magic_link answer carried no link", status=200, host=_host(self.env_url)
-            )
-        return link
 
     def verify_user(self, auth_request_id: str, identifier: str) -> str:
         """Complete custom user verification; returns where to send the browser next."""
-        data = self.call(
+        return self.call(
             "POST",
             f"{ACCOUNTS}/user/verify",
             idempotent=False,
             rpc=f"{_ACCOUNTS_SERVICE}/VerifyConnectedAccountUser",
             body={"auth_request_id": auth_request_id, "identifier": identifier},
+            parse=lambda data: text_field(data, "post_user_verify_redirect_url"),
         )
-        redirect = data.get("post_user_verify_redirect_url")
-        return redirect if isinstance(redirect, str) else ""
 
     def delete_account(
         self,
@@ -408,14 +431,14 @@ class ScalekitClient:
             "page_size": str(size),
             "page_token": page_token,
         }
-        data = self.call(
+        return self.call(
             "GET",
             ACCOUNTS,
             idempotent=True,
             rpc=LIST_ACCOUNTS,
             params={k: v for k, v in params.items() if v},
+            parse=AccountPage.from_json,
         )
-        return AccountPage.from_json(data)
 
     def iter_accounts(self, **filters: Any) -> Iterator[ConnectedAccount]:
         """Every matching account, one page in memory at a time."""
@@ -448,14 +471,13 @@ class ScalekitClient:
             body["connector"] = connector
             body["identifier"] = identifier
         # A tool may act (send mail, post a message): never repeated on an ambiguous failure.
-        return ToolResult.from_json(
-            self.call(
-                "POST",
-                "/api/v1/execute_tool",
-                idempotent=False,
-                rpc=f"{_TOOLS_SERVICE}/ExecuteTool",
-                body=body,
-            )
+        return self.call(
+            "POST",
+            "/api/v1/execute_tool",
+            idempotent=False,
+            rpc=f"{_TOOLS_SERVICE}/ExecuteTool",
+            body=body,
+            parse=ToolResult.from_json,
         )
 
     def iter_tools(
@@ -481,16 +503,24 @@ class ScalekitClient:
             page_params = [*params, ("page_size", str(_TOOLS_PAGE_SIZE))] + (
                 [("page_token", token)] if token else []
             )
-            data = self.call(
-                "GET", "/api/v1/tools", idempotent=True, rpc=LIST_TOOLS, params=page_params
+            tools, token = self.call(
+                "GET",
+                "/api/v1/tools",
+                idempotent=True,
+                rpc=LIST_TOOLS,
+                params=page_params,
+                parse=_tool_page,
             )
-            for item in data.get("tools") or []:
-                if isinstance(item, dict):
-                    yield Tool.from_json(item)
-            token = data.get("next_page_token") or ""
-            if not isinstance(token, str) or not token or token in seen:
+            yield from tools
+            if not token or token in seen:
                 return
             seen.add(token)
+
+
+def _tool_page(data: dict[str, Any]) -> tuple[list[Tool], str]:
+    return [Tool.from_json(item) for item in objects(data, "tools")], text_field(
+        data, "next_page_token"
+    )
 
 
 def _is_gateway_error(response: httpx.Response) -> bool:
@@ -502,11 +532,8 @@ def _is_gateway_error(response: httpx.Response) -> bool:
 
 def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
     try:
-        body = jsonlib.loads(response.content or b"{}")
-    except ValueError:
+        body = load_json(response.content or b"{}")
+    except (ValueError, UnicodeDecodeError):
         return {}
     return body if isinstance(body, dict) else {}
 
-
-def _host(url: str) -> str:
-    return httpx.URL(url).host

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
-from .client import decode_json
+from .client import read_answer
 from .errors import ProviderError
 from .http import HttpSession
-from .models import GmailMessage
+from .models import GmailMessage, ShapeError, load_json, objects
 from .secrets import SecretRegistry
 
 METADATA_HEADERS = ("From", "Subject", "Date")
+T = TypeVar("T")
+
+
+def _json_object(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ShapeError("it is JSON, but not an object")
+    return data
+
+
 # Concurrent metadata reads: enough to hide latency, few enough to stay polite to the API.
 READ_CONCURRENCY = 10
 
@@ -32,7 +42,7 @@ class GmailClient:
         if secrets is not None:
             secrets.add(access_token)
 
-    def _get(self, path: str, params: Any) -> dict[str, Any]:
+    def _get(self, path: str, params: Any, parse: Callable[[dict[str, Any]], T]) -> T:
         response = self.session.send(
             "GET",
             f"{self.base_url}/gmail/v1/users/me{path}",
@@ -44,23 +54,22 @@ class GmailClient:
             raise ProviderError(
                 _google_message(response), status=response.status_code, host=response.url.host
             )
-        data = decode_json(response)
-        return data if isinstance(data, dict) else {}
+        return read_answer(response, lambda data: parse(_json_object(data)))
 
     def list_message_ids(self, query: str, limit: int) -> list[str]:
-        data = self._get("/messages", {"q": query, "maxResults": str(limit)})
-        messages = data.get("messages")  # absent when nothing matches
-        ids = [
-            item["id"]
-            for item in (messages if isinstance(messages, list) else [])
-            if isinstance(item, dict) and isinstance(item.get("id"), str)
-        ]
-        return ids[:limit]
+        def message_ids(data: dict[str, Any]) -> list[str]:
+            # `messages` is absent when nothing matches.
+            ids = [item.get("id") for item in objects(data, "messages")]
+            if not all(isinstance(found, str) and found for found in ids):
+                raise ShapeError("a message of messages has no id")
+            return ids  # type: ignore[return-value]
+
+        return self._get("/messages", {"q": query, "maxResults": str(limit)}, message_ids)[:limit]
 
     def get_metadata(self, message_id: str) -> GmailMessage:
         params = [("format", "metadata")] + [("metadataHeaders", h) for h in METADATA_HEADERS]
         path = f"/messages/{quote(message_id, safe='')}"
-        return GmailMessage.from_json(self._get(path, params))
+        return self._get(path, params, GmailMessage.from_json)
 
     def read_messages(self, message_ids: list[str]) -> list[GmailMessage]:
         """Metadata of every message, read concurrently; the answer keeps the given order."""
@@ -74,7 +83,7 @@ class GmailClient:
 def _google_message(response: Any) -> str:
     """Google's error shape: {"error": {"code", "message", "status", "errors": [...]}}."""
     try:
-        body = response.json()
+        body = load_json(response.content)
     except (ValueError, UnicodeDecodeError):
         body = None
     if isinstance(body, dict) and isinstance(body.get("error"), dict):

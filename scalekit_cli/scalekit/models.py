@@ -1,32 +1,138 @@
 """Typed views of the AgentKit answers.
 
-The gateway may omit unpopulated fields or send them as `""`, `null`, `[]` or `{}`; both mean
+The gateway may omit unpopulated fields or send them as `""`, `null`, `[]` or `{}`; all mean
 "absent" here. Enum values arrive as names and are kept as received, so a status this version
-does not know is still shown rather than rejected.
+does not know is still shown rather than rejected. A field that is present with a value of
+another type is not tolerated: the answer is not what the contract documents, and reading it
+as "absent" would turn a broken server into a missing account (ShapeError).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
+
+# Deeper JSON than this is no answer of the contract's (and would exhaust the stack of any
+# recursive reader): refused as a whole.
+JSON_DEPTH_LIMIT = 64
 
 
-def _text(data: dict[str, Any], key: str) -> str:
+class ShapeError(ValueError):
+    """JSON that does not have the documented shape (or nests beyond JSON_DEPTH_LIMIT)."""
+
+
+def load_json(content: bytes | str) -> Any:
+    """Parse a JSON answer; ValueError when it is not JSON, ShapeError when it nests too deep."""
+    try:
+        document = json.loads(content)
+    except RecursionError:
+        raise ShapeError(f"JSON nested deeper than {JSON_DEPTH_LIMIT} levels") from None
+    # Iterative, so that checking the depth cannot itself run out of stack.
+    pending: list[tuple[Any, int]] = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if not isinstance(value, dict | list):
+            continue
+        if depth > JSON_DEPTH_LIMIT:
+            raise ShapeError(f"JSON nested deeper than {JSON_DEPTH_LIMIT} levels")
+        children = value.values() if isinstance(value, dict) else value
+        pending.extend((child, depth + 1) for child in children)
+    return document
+
+
+def _absent(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | dict) and not value)
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number"
+    )
+
+
+def text_field(data: dict[str, Any], key: str) -> str:
     value = data.get(key)
-    return value if isinstance(value, str) else ""
+    if isinstance(value, str):
+        return value
+    if _absent(value):
+        return ""
+    raise ShapeError(f"{key} is {_kind(value)}, not a string")
 
 
 def json_object(data: dict[str, Any], key: str) -> dict[str, Any]:
     value = data.get(key)
-    return value if isinstance(value, dict) else {}
+    if isinstance(value, dict):
+        return value
+    if _absent(value):
+        return {}
+    raise ShapeError(f"{key} is {_kind(value)}, not an object")
+
+
+def required_object(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """A member the documented answer always has, as a non-empty object."""
+    value = json_object(data, key)
+    if not value:
+        raise ShapeError(f"it has no {key}")
+    return value
+
+
+def objects(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """An array of objects (absent: none)."""
+    value = data.get(key)
+    if _absent(value):
+        return []
+    if not isinstance(value, list):
+        raise ShapeError(f"{key} is {_kind(value)}, not an array")
+    for item in value:
+        if not (isinstance(item, dict) or item is None):
+            raise ShapeError(f"{key} holds {_kind(item)}, not an object")
+    return [item for item in value if item]
 
 
 def _strings(data: dict[str, Any], key: str) -> list[str]:
     value = data.get(key)
-    if not isinstance(value, list):
+    if _absent(value):
         return []
-    return [item for item in value if isinstance(item, str)]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ShapeError(f"{key} is not an array of strings")
+    return value
+
+
+def is_loopback_host(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1 (brackets allowed)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def link_problem(url: str) -> str | None:
+    """Why a URL from a server may not be shown as a link to follow, or handed to a browser:
+    only https:// (or http:// to a loopback host), with a host, and no whitespace or control
+    characters. None when it may."""
+    if not url:
+        return "it is empty"
+    if any(char.isspace() or not char.isprintable() for char in url):
+        return "it holds whitespace or control characters"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return "it is not a URL"
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http"):
+        return "it is not an https:// URL"
+    if not host:
+        return "it names no host"
+    if scheme == "http" and not is_loopback_host(host):
+        return "it is plain http:// to a host that is not loopback"
+    return None
 
 
 def parse_timestamp(value: str) -> datetime | None:
@@ -50,10 +156,10 @@ class OAuthToken:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OAuthToken:
         return cls(
-            access_token=_text(data, "access_token"),
-            refresh_token=_text(data, "refresh_token"),
+            access_token=text_field(data, "access_token"),
+            refresh_token=text_field(data, "refresh_token"),
             scopes=_strings(data, "scopes"),
-            domain=_text(data, "domain"),
+            domain=text_field(data, "domain"),
         )
 
 
@@ -88,19 +194,24 @@ class ConnectedAccount:
     authorization_details: AuthorizationDetails | None = None
 
     @classmethod
+    def from_answer(cls, data: dict[str, Any]) -> ConnectedAccount:
+        """The account of a `{connected_account: {…}}` answer."""
+        return cls.from_json(required_object(data, "connected_account"))
+
+    @classmethod
     def from_json(cls, data: dict[str, Any]) -> ConnectedAccount:
         details = json_object(data, "authorization_details")
         return cls(
-            id=_text(data, "id"),
-            connector=_text(data, "connector"),
-            identifier=_text(data, "identifier"),
-            provider=_text(data, "provider"),
-            status=_text(data, "status"),
-            authorization_type=_text(data, "authorization_type"),
-            connection_id=_text(data, "connection_id"),
-            token_expires_at=_text(data, "token_expires_at"),
-            updated_at=_text(data, "updated_at"),
-            last_used_at=_text(data, "last_used_at"),
+            id=text_field(data, "id"),
+            connector=text_field(data, "connector"),
+            identifier=text_field(data, "identifier"),
+            provider=text_field(data, "provider"),
+            status=text_field(data, "status"),
+            authorization_type=text_field(data, "authorization_type"),
+            connection_id=text_field(data, "connection_id"),
+            token_expires_at=text_field(data, "token_expires_at"),
+            updated_at=text_field(data, "updated_at"),
+            last_used_at=text_field(data, "last_used_at"),
             api_config=json_object(data, "api_config"),
             authorization_details=AuthorizationDetails.from_json(details) if details else None,
         )
@@ -132,19 +243,17 @@ class AccountPage:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AccountPage:
-        items = data.get("connected_accounts")
-        accounts = [
-            ConnectedAccount.from_json(item)
-            for item in (items if isinstance(items, list) else [])
-            if isinstance(item, dict)
-        ]
+        items = objects(data, "connected_accounts")
+        accounts = [ConnectedAccount.from_json(item) for item in items]
         total = data.get("total_size")
         # int64 values may travel as strings through a JSON gateway.
         if isinstance(total, str) and total.isascii() and total.isdigit():
             total = int(total)
+        elif not (_absent(total) or (isinstance(total, int) and not isinstance(total, bool))):
+            raise ShapeError(f"total_size is {_kind(total)}, not an integer")
         return cls(
             accounts=accounts,
-            next_page_token=_text(data, "next_page_token"),
+            next_page_token=text_field(data, "next_page_token"),
             total_size=total if isinstance(total, int) else None,
         )
 
@@ -160,7 +269,11 @@ class MagicLink:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MagicLink:
-        return cls(link=_text(data, "link"), expiry=_text(data, "expiry"))
+        link = text_field(data, "link")
+        problem = link_problem(link)
+        if problem is not None:
+            raise ShapeError(f"the magic link {link!r} cannot be followed: {problem}")
+        return cls(link=link, expiry=text_field(data, "expiry"))
 
 
 @dataclass(frozen=True)
@@ -172,7 +285,7 @@ class ToolResult:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ToolResult:
         return cls(
-            execution_id=_text(data, "execution_id"), data=json_object(data, "data"), raw=data
+            execution_id=text_field(data, "execution_id"), data=json_object(data, "data"), raw=data
         )
 
 
@@ -191,10 +304,10 @@ class Tool:
         definition = json_object(data, "definition")
         schema = json_object(definition, "input_schema") or json_object(definition, "parameters")
         return cls(
-            id=_text(data, "id"),
-            provider=_text(data, "provider"),
-            name=_text(definition, "name"),
-            description=_text(definition, "description"),
+            id=text_field(data, "id"),
+            provider=text_field(data, "provider"),
+            name=text_field(definition, "name"),
+            description=text_field(definition, "description"),
             input_schema=schema,
             tags=_strings(data, "tags"),
             raw=data,
@@ -213,19 +326,17 @@ class GmailMessage:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GmailMessage:
-        headers = json_object(data, "payload").get("headers")
         by_name: dict[str, str] = {}
-        for header in headers if isinstance(headers, list) else []:
-            if isinstance(header, dict):
-                by_name.setdefault(_text(header, "name").lower(), _text(header, "value"))
-        internal = _text(data, "internalDate")
+        for header in objects(json_object(data, "payload"), "headers"):
+            by_name.setdefault(text_field(header, "name").lower(), text_field(header, "value"))
+        internal = text_field(data, "internalDate")
         return cls(
-            id=_text(data, "id"),
-            thread_id=_text(data, "threadId"),
+            id=text_field(data, "id"),
+            thread_id=text_field(data, "threadId"),
             sender=by_name.get("from", ""),
             subject=by_name.get("subject", ""),
             date=by_name.get("date", ""),
-            snippet=_text(data, "snippet"),
+            snippet=text_field(data, "snippet"),
             internal_date=int(internal) if internal.isascii() and internal.isdigit() else 0,
         )
 

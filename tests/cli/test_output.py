@@ -70,3 +70,43 @@ def test_status_json_stays_valid_when_a_later_page_fails(sk, sandbox_factory):
     # The first page's 99 accounts, in an array closed despite the failure.
     assert len(json.loads(result.stdout)) == 99
     assert_one_error_line(result)
+
+
+HOSTILE = "a\x1b]0;T\x07b\x1b[2Jc\x9bd\u202ee\u2066f\rg\nsk: forged\u2028h\ti\x7f"
+
+
+def test_one_neutraliser_on_every_path():
+    """Every writer of the output layer: nothing a terminal would obey, nothing that reorders
+    text, and one line per message."""
+    out, stdout, stderr = _terminal_output()
+    out.result(HOSTILE)
+    out.table(("Name",), [[HOSTILE]])
+    out.pretty_json({"value": HOSTILE})
+    out.raw(HOSTILE.encode())
+    for write in (out.info, out.warn, out.success, out.error):
+        write(HOSTILE)
+    with out.spinner(HOSTILE) as spinner:
+        spinner.update(HOSTILE)
+    own_styling = __import__("re").compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+    for stream in (stdout.getvalue(), stderr.getvalue()):
+        plain = own_styling.sub("", stream)
+        assert not any(ch in plain for ch in "\x07\x9b\u202e\u2066\r\x7f\u2028"), repr(plain)
+        assert "\x1b]" not in plain and "\x1b[2J" not in stream
+    errors = stderr.getvalue().splitlines()
+    assert [line for line in errors if line.startswith("sk:")] == [
+        "sk: a\\x1b]0;T\\x07b\\x1b[2Jc\\x9bd\\u202ee\\u2066f"
+        "\\x0dg\\x0ask: forged\\u2028h\\x09i\\x7f"
+    ]
+    assert not any(line.startswith("sk: forged") for line in errors)
+
+
+def test_json_stays_valid_with_every_hostile_character_escaped():
+    out, stdout, _ = _terminal_output()
+    out.json({"value": HOSTILE})
+    text = stdout.getvalue()
+    assert json.loads(text) == {"value": HOSTILE}  # the same value, losslessly
+    assert not any(ch in text for ch in "\x1b\x07\x9b\u202e\u2066\r\x7f\u2028")
+    assert "\\u009b" in text and "\\u202e" in text
+    out, stdout, _ = _terminal_output()
+    out.json_array([{"value": HOSTILE}, {"value": HOSTILE}])
+    assert json.loads(stdout.getvalue()) == [{"value": HOSTILE}] * 2

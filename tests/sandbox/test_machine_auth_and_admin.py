@@ -154,18 +154,21 @@ ADMIN_CALLS = [
 ]
 
 
+LOOPBACK = "http://127.0.0.1:8765"  # a Host the sandbox serves
+
+
 def test_admin_refuses_remote_callers() -> None:
     app = create_app(SandboxSettings())
 
     async def run() -> None:
         remote = httpx.ASGITransport(app=app, client=("203.0.113.9", 5000))
         local = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
-        async with httpx.AsyncClient(transport=remote, base_url="http://sandbox") as outsider:
+        async with httpx.AsyncClient(transport=remote, base_url=LOOPBACK) as outsider:
             for method, path in ADMIN_CALLS:
                 answer = await outsider.request(method, path, json={"advance_seconds": 60})
                 assert answer.status_code == 403, (method, path)
                 assert "loopback" in answer.json()["error"]
-        async with httpx.AsyncClient(transport=local, base_url="http://sandbox") as insider:
+        async with httpx.AsyncClient(transport=local, base_url=LOOPBACK) as insider:
             assert (await insider.get("/_sandbox/requests")).status_code == 200
 
     asyncio.run(run())
