@@ -15,6 +15,7 @@ import typer
 
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
+from ..scalekit.errors import NotFound
 from ..scalekit.models import ConnectedAccount, MagicLink
 from ._common import (
     ConnectorArgument,
@@ -67,7 +68,13 @@ def run(options: ConnectOptions, runtime: Runtime) -> int:
 
     out = runtime.out
     client = runtime.scalekit()
-    account, created = client.get_or_create_account(options.connector, options.identifier)
+    try:
+        account, created = client.get_or_create_account(options.connector, options.identifier)
+    except NotFound:
+        # Creating is 404 only when the environment has no such connection.
+        from ._known_names import unknown_connection
+
+        raise unknown_connection(runtime, options.connector, options.identifier) from None
     out.detail(
         f"{'created' if created else 'found'} {options.connector} account "
         f"{account.id or '(no id)'} in status {account.status or 'unknown'}"

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ExitCode, connect_command, not_connected
+from ..errors import ExitCode, connect_command
 from ..runtime import Runtime
 from ..scalekit.errors import NotFound
 from ._common import (
@@ -51,9 +51,9 @@ def _one(options: StatusOptions, runtime: Runtime) -> int:
     try:
         account = runtime.scalekit().get_account(options.connector, options.identifier)
     except NotFound:
-        raise not_connected(
-            options.connector, options.identifier, None, **runtime.connect_hint_args()
-        ) from None
+        from ._known_names import missing_account
+
+        raise missing_account(runtime, options.connector, options.identifier) from None
     if options.json:
         out.json(account.summary())
     else:

@@ -77,8 +77,9 @@ def run_show(options: ShowOptions, runtime: Runtime) -> int:
     )
     if found is None:
         # A name that names nothing is wrong input, like a mistyped option: exit 2.
-        prefix = runtime.sk_prefix()
-        raise CliError(f"no tool named {name!r}; see: {prefix} tools list", ExitCode.USAGE)
+        from ._known_names import unknown_tool
+
+        raise unknown_tool(runtime, name)
     if options.json:
         out.json(tool_document(found))
         return ExitCode.OK
