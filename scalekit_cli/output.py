@@ -204,6 +204,12 @@ class Output:
     def error(self, message: str) -> None:
         self._err(f"sk: {printable(message)}")
 
+    def drawing(self, lines: Iterable[str]) -> None:
+        """Lines this program drew itself (a QR code), on stderr with their own colour codes
+        intact. Never for text a server sent: that goes through info() and the neutraliser."""
+        for line in lines:
+            self._err(line)
+
     def detail(self, message: str) -> None:
         """Shown under --verbose only."""
         if self.verbose:

@@ -200,8 +200,7 @@ def _show_qr(runtime: Runtime, link: MagicLink) -> None:
     """The link as a QR code on stderr, to open it on a phone; stdout keeps the bare URL."""
     from ..qr import render
 
-    for line in render(link.link, color=runtime.out.color):
-        runtime.out.info(line)
+    runtime.out.drawing(render(link.link, color=runtime.out.color))
 
 
 def _open_browser(runtime: Runtime, link: MagicLink) -> None:
