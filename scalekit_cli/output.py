@@ -20,6 +20,7 @@ from .scalekit.secrets import GLOBAL_SECRETS, SecretRegistry, redact_document
 
 if TYPE_CHECKING:  # httpx is loaded only by commands that make requests, not by --help
     from .scalekit.http import Exchange
+    from .tables import Column
 
 _TRACE_BODY_LIMIT = 2000
 
@@ -161,26 +162,37 @@ class Output:
         else:
             self.result(text)
 
-    def table(self, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-        """A rich table on a terminal; tab-separated lines (header first) in a pipe, each written
-        as it comes from `rows`."""
+    def table(self, headers: Sequence[str | Column], rows: Iterable[Sequence[str]]) -> None:
+        """On a terminal, a borderless table fitted to its width (scalekit_cli/tables.py: text
+        cut at a word, the least important columns left out first, times relative to now).
+        In a pipe, tab-separated lines (header first) with every value exact, each written as
+        it comes from `rows`."""
+        names = [header if isinstance(header, str) else header.name for header in headers]
         if self.stdout_tty:
-            from rich.console import Console
-            from rich.table import Table
-            from rich.text import Text
+            from .tables import render
 
             self._mask_revealed()
-            table = Table(*headers, header_style="bold" if self.color else "")
-            for row in rows:
-                # Text, not str: a mail subject like "[/]" must not be read as rich markup.
-                table.add_row(*(Text(printable(self.scrub(cell))) for cell in row))
-            Console(file=self.stdout, no_color=not self.color, highlight=False).print(table)
+            cells = [[printable(self.scrub(cell)) for cell in row] for row in rows]
+            for line in render(headers, cells, self.terminal_width(), bold=self.color):
+                self.stdout.write(line + "\n")
+            self.stdout.flush()
             return
-        self.result("\t".join(headers))
+        self.result("\t".join(names))
         for row in rows:
             self.result(
                 "\t".join(printable(cell).replace("\t", " ").replace("\n", " ") for cell in row)
             )
+
+    def terminal_width(self) -> int:
+        """The width of the terminal stdout shows on: $COLUMNS when set (as shutil and rich
+        read it), else the terminal's own size, else 80."""
+        columns = os.environ.get("COLUMNS", "")
+        if columns.isdigit() and int(columns) > 0:
+            return int(columns)
+        try:
+            return os.get_terminal_size(self.stdout.fileno()).columns or 80
+        except (AttributeError, OSError, ValueError):
+            return 80
 
     # -- stderr ---------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import typer
 from ..errors import ExitCode, connect_command
 from ..runtime import Runtime
 from ..scalekit.errors import NotFound
+from ..tables import Column
 from ._common import (
     DebugOption,
     JsonOption,
@@ -27,7 +28,16 @@ from ._common import (
     validate_identifier,
 )
 
-TABLE_HEADERS = ("Connector", "Status", "Type", "Token expires", "Updated", "Id")
+# On a narrow terminal Type goes first, then Updated, then Token expires; the connector, the
+# status and the whole id always show.
+TABLE_HEADERS = (
+    Column("Connector"),
+    Column("Status"),
+    Column("Type", drop=1),
+    Column("Token expires", drop=3, time=True),
+    Column("Updated", drop=2, time=True),
+    Column("Id"),
+)
 
 
 @dataclass

@@ -15,10 +15,11 @@ import typer
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ..scalekit.models import Tool
+from ..tables import Column
 from ._common import DebugOption, JsonOption, VerboseOption, execute, validate_connector
 from .exec_tool import TOOL_NAME_MAX
 
-TABLE_HEADERS = ("Name", "Description")
+TABLE_HEADERS = (Column("Name"), Column("Description", shrink=20))
 
 
 @dataclass
