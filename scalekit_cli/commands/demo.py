@@ -87,8 +87,7 @@ def run(options: DemoOptions, runtime: Runtime) -> int:
     headings = {
         "token": f"2. {here} token {DEMO_CONNECTOR} --user {user}",
         "unread": f"\n3. {here} gmail unread --user {user} --limit 5",
-        "tool": f"\n4. {here} exec-tool gmail_fetch_mails --user {user} "
-        f"-d '{DEMO_TOOL_ARGUMENTS}'",
+        "tool": f"\n4. {here} exec-tool gmail_fetch_mails --user {user} -d '{DEMO_TOOL_ARGUMENTS}'",
     }
     results: dict[str, Any] = {}
     for name, step in steps.items():

@@ -11,7 +11,7 @@ import subprocess
 import httpx
 
 from scalekit_cli.hosted_form import approve_as_browser
-from tests.cli.conftest import SK, assert_no_leak
+from tests.cli.conftest import SK, assert_no_leak, assert_one_error_line
 
 
 def test_version(sk_process):
@@ -88,8 +88,26 @@ def test_sandbox_flag_and_env_value_need_no_credentials(sk_process):
         == 0
     )
     assert sk_process("--sandbox", "token", "gmail", "--user", "fresh", env=env).exit_code == 3
-    assert sk_process("sandbox", "reset").exit_code == 0
+    assert sk_process("sandbox", "reset", "--yes").exit_code == 0
     assert sk_process("--sandbox", "status", "gmail", "--user", "fresh", env=env).exit_code == 3
+
+
+def test_sandbox_reset_asks_on_a_terminal_and_needs_yes_otherwise(sk_process):
+    from tests.cli.test_disconnect import _on_a_terminal
+
+    env = {"SCALEKIT_ENV_URL": "", "SCALEKIT_CLIENT_ID": "", "SCALEKIT_CLIENT_SECRET": ""}
+    status = ("--sandbox", "status", "gmail", "--user", "user_123")
+    assert sk_process("demo", env=env).exit_code == 0
+    refused = sk_process("sandbox", "reset")  # stdin is not a terminal
+    assert refused.exit_code == 2
+    assert "without --yes" in assert_one_error_line(refused)
+    kept = _on_a_terminal(sk_process, "sandbox", "reset", answer="n\n")
+    assert kept.returncode == 1, kept.stderr
+    assert "Empty the sandbox state in " in kept.stderr and "[y/N]" in kept.stderr
+    assert sk_process(*status, env=env).exit_code == 0, "the state is left as it was"
+    emptied = _on_a_terminal(sk_process, "sandbox", "reset", answer="y\n")
+    assert emptied.returncode == 0, emptied.stderr
+    assert sk_process(*status, env=env).exit_code == 3
 
 
 def test_serve_prints_exports_and_stops_cleanly_on_ctrl_c(sk_env, tmp_path):
