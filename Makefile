@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint contract completions screenshots browser node-sdk bench bench-sdk bench-smoke clean
+.PHONY: demo install test lint contract completions screenshots browser node-sdk bench bench-sdk bench-smoke clean
 
 # The runtime install (what a user gets from `pip install`), stamped so reruns are instant.
 $(VENV)/.installed: pyproject.toml
@@ -20,6 +20,24 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(BIN)/sk demo
+
+# `sk` on PATH: with pipx or uv when there is one (an isolated install of this checkout),
+# else a link to .venv/bin/sk in BIN_DIR. INSTALLER=pipx|uv|link chooses.
+BIN_DIR   ?= $(HOME)/.local/bin
+INSTALLER ?= $(shell command -v pipx >/dev/null 2>&1 && echo pipx || \
+                     (command -v uv >/dev/null 2>&1 && echo uv) || echo link)
+install: $(VENV)/.installed
+ifeq ($(INSTALLER),pipx)
+	pipx install --force .
+else ifeq ($(INSTALLER),uv)
+	uv tool install --force .
+else
+	mkdir -p "$(BIN_DIR)"
+	ln -sf "$(CURDIR)/$(BIN)/sk" "$(BIN_DIR)/sk"
+	@echo "linked $(BIN_DIR)/sk -> $(CURDIR)/$(BIN)/sk"
+endif
+	@case ":$$PATH:" in *":$(BIN_DIR):"*) ;; *) [ "$(INSTALLER)" != link ] || \
+	  echo "note: $(BIN_DIR) is not on PATH; add it, e.g. export PATH=\"$(BIN_DIR):\$$PATH\"";; esac
 
 # The browser test drives Debian's Chromium; install it when it is missing and we may.
 browser:

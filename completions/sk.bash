@@ -30,7 +30,7 @@ _sk() {
     "demo") words="--json --debug --verbose --help -v -h" ;;
     "disconnect") words="--user --yes --json --debug --verbose --help -u -y -v -h" ;;
     "doctor") words="--user --json --debug --verbose --help -u -v -h" ;;
-    "exec-tool") words="--user --connector --account-id --data --param --json --debug --verbose --help -u -d -p -v -h" ;;
+    "exec-tool") words="--user --connector --account-id --data --param --no-check --json --debug --verbose --help -u -d -p -v -h" ;;
     "gmail") words="unread --help -h" ;;
     "gmail unread") words="--user --limit --query --connector --json --debug --verbose --help -u -n -q -v -h" ;;
     "login") words="--profile --env-url --client-id --client-secret-stdin --json --debug --verbose --help -v -h" ;;
@@ -39,8 +39,8 @@ _sk() {
     "run") words="--user --env --refresh-env --debug --verbose --help -u -v -h" ;;
     "sandbox") words="force reset serve --help -h" ;;
     "sandbox force") words="--user --status --help -u -h" ;;
-    "sandbox reset") words="--help -h" ;;
-    "sandbox serve") words="--host --port --client-id --client-secret --user-verification --state --memory --tls --debug --verbose --help -v -h" ;;
+    "sandbox reset") words="--yes --help -y -h" ;;
+    "sandbox serve") words="--host --port --client-id --client-secret --user-verification --state --memory --debug --verbose --help -v -h" ;;
     "status") words="--user --json --debug --verbose --help -u -v -h" ;;
     "token") words="--user --field --to-github-env --to-github-output --json --debug --verbose --help -u -v -h" ;;
     "tools") words="list show --help -h" ;;

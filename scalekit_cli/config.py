@@ -107,12 +107,17 @@ class _Layers:
 
 
 def normalize_url(raw: str, *, setting: str, carries: str, origin_only: bool = True) -> str:
-    """Add https:// to a bare host; refuse plain http anywhere but loopback (what the URL is
-    sent with — `carries` — must not cross a network in clear), credentials in the URL, and
-    malformed hosts or ports. Any refusal is exit 5, saying why."""
+    """Add a scheme to a bare host — http:// for a loopback one (a local server such as the
+    sandbox speaks plain HTTP), https:// for any other; refuse plain http anywhere but loopback
+    (what the URL is sent with — `carries` — must not cross a network in clear), credentials
+    in the URL, and malformed hosts or ports. Any refusal is exit 5, saying why."""
     url = raw.strip().rstrip("/")
     if "://" not in url:
-        url = f"https://{url}"
+        try:
+            bare_host = urlsplit(f"//{url}").hostname or ""
+        except ValueError:
+            bare_host = ""
+        url = f"{'http' if is_loopback(bare_host) else 'https'}://{url}"
     try:
         parts = urlsplit(url)
         host, _ = parts.hostname, parts.port  # .port raises on a bad or out-of-range port

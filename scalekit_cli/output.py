@@ -22,6 +22,7 @@ from .scalekit.secrets import GLOBAL_SECRETS, SecretRegistry, redact_document
 
 if TYPE_CHECKING:  # httpx is loaded only by commands that make requests, not by --help
     from .scalekit.http import Exchange
+    from .tables import Column
 
 _TRACE_BODY_LIMIT = 2000
 
@@ -214,24 +215,36 @@ class Output:
             self.stdout.flush()
         return count
 
-    def table(self, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-        """A rich table on a terminal; tab-separated lines (header first) in a pipe, each written
-        as it comes from `rows`."""
+    def table(self, headers: Sequence[str | Column], rows: Iterable[Sequence[str]]) -> None:
+        """On a terminal, a borderless table fitted to its width (scalekit_cli/tables.py: text
+        cut at a word, the least important columns left out first, times relative to now).
+        In a pipe, tab-separated lines (header first) with every value exact, each written as
+        it comes from `rows`."""
+        names = [header if isinstance(header, str) else header.name for header in headers]
         if self.stdout_tty:
-            from rich.console import Console
-            from rich.table import Table
-            from rich.text import Text
+            from .tables import render
 
             self._mask_revealed()
-            table = Table(*headers, header_style="bold" if self.color else "")
-            for row in rows:
-                # Text, not str: a mail subject like "[/]" must not be read as rich markup.
-                table.add_row(*(Text(printable(self.scrub(cell), one_line=True)) for cell in row))
-            Console(file=self.stdout, no_color=not self.color, highlight=False).print(table)
+            cells = [[printable(self.scrub(cell), one_line=True) for cell in row] for row in rows]
+            for line in render(headers, cells, self.terminal_width(), bold=self.color):
+                self.stdout.write(line + "
+")
+            self.stdout.flush()
             return
-        self.result("\t".join(headers))
+        self.result("\t".join(names))
         for row in rows:
             self._line_out("\t".join(printable(self.scrub(cell), one_line=True) for cell in row))
+
+    def terminal_width(self) -> int:
+        """The width of the terminal stdout shows on: $COLUMNS when set (as shutil and rich
+        read it), else the terminal's own size, else 80."""
+        columns = os.environ.get("COLUMNS", "")
+        if columns.isdigit() and int(columns) > 0:
+            return int(columns)
+        try:
+            return os.get_terminal_size(self.stdout.fileno()).columns or 80
+        except (AttributeError, OSError, ValueError):
+            return 80
 
     # -- stderr ---------------------------------------------------------------------------------
 
@@ -254,6 +267,14 @@ class Output:
 
     def error(self, message: str) -> None:
         self._err(message, "sk: ")
+
+    def drawing(self, lines: Iterable[str]) -> None:
+        """Lines this program drew itself (a QR code), on stderr with their own colour codes
+        intact. Never for text a server sent: that goes through info() and the neutraliser."""
+        self._mask_revealed()
+        for line in lines:
+            self.stderr.write(line + "\n")
+        self.stderr.flush()
 
     def detail(self, message: str) -> None:
         """Shown under --verbose only."""

@@ -10,6 +10,9 @@ Covered: `type` (one name or a list), `enum`, `const`, `properties`, `required`,
 `exclusiveMinimum` / `exclusiveMaximum`, `minLength` / `maxLength`, `minItems` / `maxItems`.
 Anything else (`anyOf`, `$ref`, `pattern`, formats, …) is not checked: this check may only
 ever reject what the server would reject too, so what it does not understand it lets through.
+The one exception is `unknown_properties=True` (what exec-tool asks for): a field that
+`properties` does not name is refused unless `additionalProperties` allows it explicitly —
+the live service drops unknown fields silently, so a misspelt name would be a silent bug.
 """
 
 from __future__ import annotations
@@ -58,9 +61,13 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "…"
 
 
-def first_error(schema: Any, value: Any, where: str = "params") -> str | None:
+def first_error(
+    schema: Any, value: Any, where: str = "params", *, unknown_properties: bool = False
+) -> str | None:
     """The first way `value` breaks `schema`, as `params.max_results: expected integer, got
-    string`; None when it fits (or when the schema is nothing this checker understands)."""
+    string`; None when it fits (or when the schema is nothing this checker understands).
+    With `unknown_properties`, an object's field that its `properties` do not name is an
+    error unless `additionalProperties` is `true` or a schema."""
     if not isinstance(schema, dict):
         return None
     problem = _type_error(schema.get("type"), value)
@@ -78,9 +85,9 @@ def first_error(schema: Any, value: Any, where: str = "params") -> str | None:
     elif isinstance(value, list):
         problem = _length_error(schema, len(value), "item", prefix="Items")
         if not problem:
-            return _items_error(schema.get("items"), value, where)
+            return _items_error(schema.get("items"), value, where, unknown_properties)
     elif isinstance(value, dict):
-        return _object_error(schema, value, where)
+        return _object_error(schema, value, where, unknown_properties)
     return f"{where}: {problem}" if problem else None
 
 
@@ -134,27 +141,35 @@ def _count(number: float, unit: str) -> str:
     return f"{number:g} {unit}" + ("" if number == 1 else "s")
 
 
-def _items_error(items: Any, value: list[Any], where: str) -> str | None:
+def _items_error(items: Any, value: list[Any], where: str, strict: bool) -> str | None:
     if not isinstance(items, dict):
         return None
     for index, item in enumerate(value):
-        error = first_error(items, item, f"{where}[{index}]")
+        error = first_error(items, item, f"{where}[{index}]", unknown_properties=strict)
         if error:
             return error
     return None
 
 
-def _object_error(schema: dict[str, Any], value: dict[str, Any], where: str) -> str | None:
-    properties = schema.get("properties")
-    properties = properties if isinstance(properties, dict) else {}
+def _object_error(
+    schema: dict[str, Any], value: dict[str, Any], where: str, strict: bool
+) -> str | None:
+    declared = schema.get("properties")
+    properties = declared if isinstance(declared, dict) else {}
     extra = schema.get("additionalProperties")
+    # Strict: a schema that names its fields and does not invite others takes no others.
+    closed = extra is False or (
+        strict and isinstance(declared, dict) and extra is not True and not isinstance(extra, dict)
+    )
     for name, item in value.items():
         if name in properties:
-            error = first_error(properties[name], item, f"{where}.{name}")
-        elif extra is False:
+            error = first_error(
+                properties[name], item, f"{where}.{name}", unknown_properties=strict
+            )
+        elif closed:
             return f"{where}.{name}: not a parameter of this tool; {_suggest(name, properties)}"
         else:
-            error = first_error(extra, item, f"{where}.{name}")
+            error = first_error(extra, item, f"{where}.{name}", unknown_properties=strict)
         if error:
             return error
     # Missing fields last: `{"chanel": …}` is better told as a typo than as a missing channel.

@@ -9,6 +9,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from ..config import Flags
+from ..output import Output
 from ..runtime import Runtime
 
 # Validation and the run wrapper need no Typer: they live in _runner, for the fast path.
@@ -48,6 +49,15 @@ ConnectorArgument = Annotated[
     str,
     typer.Argument(help="The connection's name, e.g. gmail, slack, notion.", metavar="CONNECTOR"),
 ]
+
+
+def confirm(out: Output, question: str) -> bool:
+    """Ask on stderr, read one line from stdin; only y or yes agrees (end of input does not)."""
+    out.prompt(question)
+    answer = out.stdin.readline()
+    if not answer.endswith("\n"):
+        out.stderr.write("\n")  # end of input: finish the prompt's line
+    return answer.strip().lower() in ("y", "yes")
 
 
 def context_flags(ctx: typer.Context) -> Flags:

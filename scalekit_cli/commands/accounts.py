@@ -19,6 +19,7 @@ from ..errors import ExitCode
 from ..output import Output
 from ..runtime import Runtime
 from ..scalekit.models import ConnectedAccount
+from ..tables import Column
 from ._common import (
     DebugOption,
     JsonOption,
@@ -28,7 +29,17 @@ from ._common import (
     validate_identifier,
 )
 
-TABLE_HEADERS = ("Connector", "User", "Status", "Type", "Updated", "Id")
+# On a narrow terminal the user is cut at a word, then Type and Updated are left out; the
+# status and the whole id (for --account-id) always show.
+TABLE_HEADERS = (
+    Column("Connector"),
+    Column("User", shrink=12),
+    Column("Status"),
+    Column("Type", drop=1),
+    Column("Updated", drop=2, time=True),
+    Column("Id"),
+)
+HEADER_LINE = "\t".join(column.name for column in TABLE_HEADERS)
 
 
 @dataclass
@@ -102,7 +113,7 @@ def _stream_lines(out: Output, rows: Iterable[list[str]]) -> int:
     count = 0
     for row in rows:
         if count == 0:
-            out.result("\t".join(TABLE_HEADERS))
+            out.result(HEADER_LINE)
         out.result("\t".join(" ".join(cell.split()) for cell in row))
         count += 1
     return count

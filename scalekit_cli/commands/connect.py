@@ -15,7 +15,7 @@ import typer
 
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
-from ..scalekit.errors import ApiError, InvalidResponse, NetworkError, ScalekitError
+from ..scalekit.errors import ApiError, InvalidResponse, NetworkError, NotFound, ScalekitError
 from ..scalekit.models import ConnectedAccount, MagicLink
 from ._common import (
     MAGIC_LINK_REQUEST,
@@ -49,6 +49,19 @@ def _is_outage(error: ScalekitError) -> bool:
         return True
     status = error.status if isinstance(error, ApiError | InvalidResponse) else 0
     return status >= 500 or status == 429
+
+
+# The documented statuses an authorization can end in without success (Deny on the hosted
+# page): the account needs a new link. PENDING_AUTH and PENDING_VERIFICATION are on the way.
+ENDED_STATUSES = ("DISCONNECTED", "EXPIRED")
+
+
+class AuthorizationEnded(Exception):
+    """The account moved to an ended status while `sk connect` waited: the user said no."""
+
+    def __init__(self, account: ConnectedAccount) -> None:
+        super().__init__(account.status)
+        self.account = account
 
 
 @dataclass
@@ -85,7 +98,13 @@ def run(options: ConnectOptions, runtime: Runtime) -> int:
 
     out = runtime.out
     client = runtime.scalekit()
-    account, created = client.get_or_create_account(options.connector, options.identifier)
+    try:
+        account, created = client.get_or_create_account(options.connector, options.identifier)
+    except NotFound:
+        # Creating is 404 only when the environment has no such connection.
+        from ._known_names import unknown_connection
+
+        raise unknown_connection(runtime, options.connector, options.identifier) from None
     out.detail(
         f"{'created' if created else 'found'} {options.connector} account "
         f"{account.id or '(no id)'} in status {account.status or 'unknown'}"
@@ -149,7 +168,17 @@ def run(options: ConnectOptions, runtime: Runtime) -> int:
         show_link(runtime, options, link)
         # Re-authorizing an ACTIVE account (--force) is done when the account changes again.
         baseline = account.updated_at if account.is_active else None
-        final = wait_until_active(runtime, options, link, listener, baseline)
+        while True:
+            try:
+                final = wait_until_active(
+                    runtime, options, link, listener, baseline, started_from=account
+                )
+                break
+            except AuthorizationEnded as ended:
+                _offer_new_link(runtime, options, ended.account)
+                account = ended.account
+                link = _request_link(runtime, options, listener)
+                show_link(runtime, options, link)
     finally:
         if listener is not None:
             listener.close()
@@ -190,8 +219,7 @@ def _show_qr(runtime: Runtime, link: MagicLink) -> None:
     """The link as a QR code on stderr, to open it on a phone; stdout keeps the bare URL."""
     from ..qr import render
 
-    for line in render(link.link, color=runtime.out.color):
-        runtime.out.info(line)
+    runtime.out.drawing(render(link.link, color=runtime.out.color))
 
 
 def _open_browser(runtime: Runtime, link: MagicLink) -> None:
@@ -199,6 +227,30 @@ def _open_browser(runtime: Runtime, link: MagicLink) -> None:
 
     if not webbrowser.open(link.link):
         runtime.out.warn("could not open a browser; open the link above yourself")
+
+
+def _offer_new_link(runtime: Runtime, options: ConnectOptions, account: ConnectedAccount) -> None:
+    """After a Deny: on a terminal, Enter asks for a fresh link; anywhere else, exit 1."""
+    out = runtime.out
+    what = (
+        f"{options.identifier} did not authorize {options.connector}: the authorization was "
+        f"denied or ended on the hosted page (the account is now {account.status})"
+    )
+    if not (out.stdin_tty and out.stderr_tty) or options.json:
+        raise CliError(what, ExitCode.FAILURE)
+    out.warn(what)
+    out.info("Press Enter for a new link, or Ctrl-C to stop.")
+    line = out.stdin.readline()
+    if not line:  # end of input: nobody is there to use a new link
+        raise CliError(what, ExitCode.FAILURE)
+
+
+def _ended(account: ConnectedAccount, started_from: ConnectedAccount | None) -> bool:
+    """Whether the account entered an ended status after the link was made: a status it did
+    not have then, or the same one written again (a second Deny moves `updated_at`)."""
+    if started_from is None or account.status not in ENDED_STATUSES:
+        return False
+    return (account.status, account.updated_at) != (started_from.status, started_from.updated_at)
 
 
 def _remaining(link: MagicLink) -> float | None:
@@ -219,7 +271,11 @@ def wait_until_active(
     link: MagicLink,
     listener,
     baseline_update: str | None = None,
+    *,
+    started_from: ConnectedAccount | None = None,
 ) -> ConnectedAccount:
+    """Poll until ACTIVE; AuthorizationEnded when the account enters an ended status after
+    `started_from` (the account as read before the link was made), i.e. on a Deny."""
     out = runtime.out
     client = runtime.scalekit()
     started = time.monotonic()
@@ -274,6 +330,8 @@ def wait_until_active(
             outage, failed_polls = None, 0
             if account.is_active and (not baseline_update or account.updated_at != baseline_update):
                 return account
+            if _ended(account, started_from):
+                raise AuthorizationEnded(account)
             status = account.status
             if (
                 status == "PENDING_VERIFICATION"

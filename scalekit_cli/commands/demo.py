@@ -54,9 +54,11 @@ def run(options: DemoOptions, runtime: Runtime) -> int:
     assert sandbox is not None
     user, as_json = options.identifier, options.json
 
+    sk = invoked_program()
+    here = f"{sk} --sandbox"  # every step as it runs: on the sandbox, with this very program
     out.info("sk demo — the whole flow on the local sandbox (no Scalekit account needed)")
     out.info("")
-    out.info(f"1. sk connect {DEMO_CONNECTOR} --user {user}")
+    out.info(f"1. {here} connect {DEMO_CONNECTOR} --user {user}")
     with contextlib.suppress(NotFound):  # start from scratch each run, with a fresh mailbox
         client.delete_account(DEMO_CONNECTOR, user)
     sandbox.start_server()
@@ -87,9 +89,9 @@ def run(options: DemoOptions, runtime: Runtime) -> int:
         ),
     }
     headings = {
-        "token": f"2. sk token {DEMO_CONNECTOR} --user {user}",
-        "unread": f"3. sk gmail unread --user {user} --limit 5",
-        "tool": f"4. sk exec-tool gmail_fetch_mails --user {user} -d '{DEMO_TOOL_ARGUMENTS}'",
+        "token": f"2. {here} token {DEMO_CONNECTOR} --user {user}",
+        "unread": f"3. {here} gmail unread --user {user} --limit 5",
+        "tool": f"4. {here} exec-tool gmail_fetch_mails --user {user} -d '{DEMO_TOOL_ARGUMENTS}'",
     }
     results: dict[str, Any] = {}
     for name, step in steps.items():
@@ -102,17 +104,45 @@ def run(options: DemoOptions, runtime: Runtime) -> int:
             step()
     if as_json:
         out.json({"account": account.summary(), "link": link.link, **results})
-    for line in (
+    for line in (  # one line each: info() keeps every message to one line
         "",
-        "Done. To do it for real, with your Scalekit environment's API credentials:",
+        "Done. The sandbox keeps its state: go on from here (--debug shows the token):",
+        f"  {here} status --user {user}",
+        f"  {here} token gmail --user {user} --debug",
+        f"  {here} connect slack --user {user}",
+        "To do it for real, with your Scalekit environment's API credentials:",
         "  export SCALEKIT_ENV_URL=https://<your-env>.scalekit.dev "
         "SCALEKIT_CLIENT_ID=<id> SCALEKIT_CLIENT_SECRET=<secret>",
-        f"  sk connect gmail --user {user}",
-        f"  sk token gmail --user {user}",
-        f"  sk gmail unread --user {user}",
+        f"  {sk} connect gmail --user {user}",
+        f"  {sk} gmail unread --user {user}",
     ):
         out.info(line)
     return ExitCode.OK
+
+
+def invoked_program() -> str:
+    """How to run this `sk` again from here: `sk` when that is what PATH finds, else the path
+    it was started by (`.venv/bin/sk` after `make demo`), so printed commands run as shown."""
+    import os
+    import shutil
+    import sys
+
+    from ..errors import shell_word
+
+    started = sys.argv[0] if sys.argv else ""
+    if os.path.basename(started) != "sk" or not os.path.isfile(started):
+        started = os.path.join(os.path.dirname(sys.executable), "sk")
+    found = shutil.which("sk")
+    try:
+        if found and os.path.samefile(found, started):
+            return "sk"
+    except OSError:
+        pass
+    if os.sep not in started:
+        return shell_word(started)
+    relative = os.path.relpath(started)
+    shown = relative if not relative.startswith("..") else os.path.abspath(started)
+    return shell_word(shown if os.sep in shown else f".{os.sep}{shown}")
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,6 @@ from typing import Annotated
 import typer
 
 from ..errors import CliError, ExitCode
-from ..output import Output
 from ..runtime import Runtime
 from ..scalekit.errors import NotFound
 from ._common import (
@@ -22,6 +21,7 @@ from ._common import (
     JsonOption,
     UserOption,
     VerboseOption,
+    confirm,
     execute,
     validate_connector,
     validate_identifier,
@@ -55,7 +55,7 @@ def run(options: DisconnectOptions, runtime: Runtime) -> int:
                 f"{', ' + account.id if account.id else ''})? Its tokens are deleted and the "
                 "user must authorize again. [y/N] "
             )
-            if not _confirm(out, question):
+            if not confirm(out, question):
                 raise CliError(f"not disconnected: {what} is left as it was", ExitCode.FAILURE)
         client.delete_account(options.connector, options.identifier)
     except NotFound:
@@ -68,15 +68,6 @@ def run(options: DisconnectOptions, runtime: Runtime) -> int:
             {"connector": options.connector, "identifier": options.identifier, "deleted": True}
         )
     return ExitCode.OK
-
-
-def _confirm(out: Output, question: str) -> bool:
-    """Ask on stderr, read one line from stdin; only y or yes agrees (end of input does not)."""
-    out.prompt(question)
-    answer = out.stdin.readline()
-    if not answer.endswith("\n"):
-        out.stderr.write("\n")  # end of input: finish the prompt's line
-    return answer.strip().lower() in ("y", "yes")
 
 
 def register(app: typer.Typer) -> None:

@@ -2,11 +2,13 @@
 
 Checks, in order: the configuration (and where each setting came from); the environment URL
 (well-formed, reachable, time to first byte); the client credentials; clock skew against the
-server's `Date`; the token cache directory's permissions; the keyring backend; and, with
+server's `Date`; the token cache directory's permissions; the keyring backend (when a profile
+is, or would have to be, in use); which `sk` the shell finds first on PATH; and, with
 `--user`, the Gmail API when that user has a gmail account.
 
-Exit 0 when every check passes (a skipped check does not count), 5 when the configuration is
-missing or invalid, 1 when any other check fails.
+A check that does not apply is skipped (`-`) with the reason; a warning (`!`) does not fail.
+Exit 0 when every check that applies passes, 5 when the configuration is missing or invalid,
+1 when any other check fails — so `sk doctor` can gate a CI job configured by the environment.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from ._common import DebugOption, JsonOption, VerboseOption, execute, validate_i
 if TYPE_CHECKING:
     from ..scalekit.client import ScalekitClient
 
-PASS, FAIL, SKIP = "pass", "fail", "skip"
-MARKS = {PASS: "✓", FAIL: "✗", SKIP: "-"}
+PASS, FAIL, SKIP, WARN = "pass", "fail", "skip", "warn"
+MARKS = {PASS: "✓", FAIL: "✗", SKIP: "-", WARN: "!"}
 # Links' expiry times come from the server and are compared with this clock: a clock a minute
 # off shows wrong countdowns, one ten minutes off takes every fresh link for an expired one.
 MAX_CLOCK_SKEW_SECONDS = 60.0
@@ -73,6 +75,7 @@ class Diagnosis:
         self.env_url = ""
         self.probe: Probe | None = None
         self.client: ScalekitClient | None = None
+        self.uses_profile = False  # a stored profile supplies a setting (and its secret)
 
 
 # -- the checks ----------------------------------------------------------------------------------
@@ -92,6 +95,9 @@ def check_configuration(diagnosis: Diagnosis) -> Check:
         )
     diagnosis.configured = True
     sources = settings.sources
+    diagnosis.uses_profile = any(
+        name != "profile" and source.startswith("profile ") for name, source in sources.items()
+    )
     if sandbox is not None:
         diagnosis.env_url = sandbox.base_url
         return Check(
@@ -149,10 +155,14 @@ def check_environment(diagnosis: Diagnosis) -> Check:
     finally:
         client.close()
     diagnosis.probe = Probe(status, first_byte, date_header, started + first_byte / 2)
+    # The API lives under /api and /oauth: the root has nothing to serve, and any answer from it
+    # proves the host is there. Only a server error there is worth a word.
+    verdict = "a server error" if status >= 500 else "as expected"
     return Check(
         "environment",
         PASS,
-        f"{url} answered HTTP {status}, first byte after {first_byte * 1000:.0f} ms",
+        f"reachable (HTTP {status} on /, {verdict}): {url}, "
+        f"first byte after {first_byte * 1000:.0f} ms",
     )
 
 
@@ -300,7 +310,11 @@ def _mode(path: Path) -> int:
 
 def check_keyring(diagnosis: Diagnosis) -> Check:
     """The backend `sk login` would keep a profile's secret in, by the same policy (profiles.py):
-    the configured one, else a recommended one; never the fail or null backends."""
+    the configured one, else a recommended one; never the fail or null backends. It applies
+    when a stored profile is in use, or when there is no configuration yet (`sk login` is one
+    way to make one); credentials from the environment need no keyring."""
+    if diagnosis.configured and not diagnosis.uses_profile:
+        return Check("keyring", SKIP, "no profile in use (the credentials need no keyring)")
     from ..profiles import KeyringUnavailable, backend_name, keyring_backend
 
     try:
@@ -317,6 +331,60 @@ def check_keyring(diagnosis: Diagnosis) -> Check:
     name = backend_name(backend)
     note = " (stores secrets unencrypted in a file)" if "Plaintext" in name else ""
     return Check("keyring", PASS, f"{name}{note}")
+
+
+def check_path(diagnosis: Diagnosis) -> Check:
+    """Which `sk` a shell runs: another program of the same name earlier on PATH (Scalekit's
+    npm CLI, `@scalekit-inc/cli`, installs one) would answer every command copied from here."""
+    import shutil
+
+    this = _this_program()
+    found = shutil.which("sk")
+    if found is None:
+        return Check("path", SKIP, f"no `sk` on PATH; this one is {this}")
+    first = Path(found)
+    if _same_file(first, this):
+        return Check("path", PASS, f"the first `sk` on PATH is this one ({first})")
+    what = _describe_program(first)
+    return Check(
+        "path",
+        WARN,
+        f"the first `sk` on PATH is {first}{what}, not this one ({this}); "
+        f"a plain `sk` runs that program",
+        f"put {this.parent} earlier on PATH, or run {this}",
+    )
+
+
+def _this_program() -> Path:
+    import sys
+
+    launched = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if launched is not None and launched.name == "sk" and launched.is_file():
+        return launched.absolute()
+    return Path(sys.executable).with_name("sk")  # `python -m scalekit_cli`: the venv's script
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    try:
+        return one.resolve() == other.resolve() or os.path.samefile(one, other)
+    except OSError:
+        return False
+
+
+def _describe_program(path: Path) -> str:
+    """What the other `sk` is, when that can be told from its file: npm's shim links into
+    node_modules; a Python console script of this CLI names its package."""
+    try:
+        real = path.resolve()
+        head = real.read_bytes()[:4096].decode("utf-8", "replace")
+    except OSError:
+        return ""
+    shebang = head.splitlines()[0] if head.startswith("#!") else ""
+    if "node_modules" in real.parts or "node" in shebang:
+        return " (a Node.js program: Scalekit's npm CLI @scalekit-inc/cli installs one)"
+    if "scalekit_cli" in head:
+        return " (another install of this CLI)"
+    return ""
 
 
 def check_gmail(diagnosis: Diagnosis) -> Check:
@@ -374,6 +442,7 @@ CHECKS: tuple[Callable[[Diagnosis], Check], ...] = (
     check_clock,
     check_cache_directory,
     check_keyring,
+    check_path,
     check_gmail,
 )
 
@@ -408,10 +477,10 @@ def _line(runtime: Runtime, check: Check) -> tuple[str, str]:
     out = runtime.out
     mark = MARKS[check.status]
     if out.color and out.stdout_tty:
-        colour = {PASS: "32", FAIL: "31", SKIP: "2"}[check.status]
+        colour = {PASS: "32", FAIL: "31", SKIP: "2", WARN: "33"}[check.status]
         mark = f"\033[{colour}m{mark}\033[0m"
     line = f" {check.name:<13} {check.detail}"
-    if check.status == FAIL and check.fix:
+    if check.status in (FAIL, WARN) and check.fix:
         line += f" — fix: {check.fix}"
     return mark, line
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import CliError, ExitCode, not_connected
+from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ..scalekit.errors import ApiError, FailedPrecondition, InvalidResponse, NotFound
 from ._common import (
@@ -39,6 +39,7 @@ class ExecToolOptions:
     data: str | None = None
     params: list[str] = field(default_factory=list)
     json: bool = False
+    check: bool = True  # --no-check: send the params without reading the tool's schema
 
 
 def read_document(source: str, stdin) -> dict[str, Any]:
@@ -132,7 +133,8 @@ def run(options: ExecToolOptions, runtime: Runtime) -> int:
         out.detail(f"connector {connector!r} taken from the tool name (--connector overrides)")
     if connector is not None:
         validate_connector(connector)
-    _check_params(runtime, tool, params)
+    if options.check:
+        _check_params(runtime, tool, params)
 
     try:
         result = runtime.scalekit().execute_tool(
@@ -143,20 +145,20 @@ def run(options: ExecToolOptions, runtime: Runtime) -> int:
             connected_account_id=options.account_id,
         )
     except (FailedPrecondition, NotFound) as refused:
+        from ._known_names import missing_account, unknown_tool
+
+        if isinstance(refused, NotFound) and refused.error_code == "TOOL_NOT_FOUND":
+            raise unknown_tool(runtime, tool) from None
         # 400/9 is "not ACTIVE"; a 404 may be the account or the tool: ask the account itself.
         if options.account_id or connector is None or options.identifier is None:
             raise
         try:
             account = runtime.scalekit().get_account(connector, options.identifier)
         except NotFound:
-            raise not_connected(
-                connector, options.identifier, None, **runtime.connect_hint_args()
-            ) from None
+            raise missing_account(runtime, connector, options.identifier) from None
         if account.is_active:
             raise refused from None
-        raise not_connected(
-            connector, options.identifier, account.status, **runtime.connect_hint_args()
-        ) from None
+        raise missing_account(runtime, connector, options.identifier, account.status) from None
     out.detail(f"execution {result.execution_id}")
     if options.json:
         out.json(result.raw, redact=False)
@@ -167,8 +169,10 @@ def run(options: ExecToolOptions, runtime: Runtime) -> int:
 
 def _check_params(runtime: Runtime, tool: str, params: dict[str, Any]) -> None:
     """Check `params` against the tool's input schema (one `GET /api/v1/tools`), exit 2 before
-    executing when they do not fit. A schema that cannot be read is no reason to refuse:
-    the server then checks the params itself. An environment that cannot be reached at all is
+    executing when they do not fit — including a param the schema does not name, since the
+    live service drops unknown fields silently. A tool the catalogue does not hold is exit 2
+    with the closest names. A catalogue that cannot be read is no reason to refuse: the
+    server then checks the params itself. An environment that cannot be reached at all is
     (a NetworkError propagates): the execution would only wait for the same host again."""
     out = runtime.out
     try:
@@ -178,15 +182,22 @@ def _check_params(runtime: Runtime, tool: str, params: dict[str, Any]) -> None:
     except (ApiError, InvalidResponse) as exc:
         out.detail(f"could not read the schema of {tool} ({exc}); sending the params unchecked")
         return
-    if found is None or not found.input_schema:
+    if found is None:
+        from ._known_names import unknown_tool
+
+        raise unknown_tool(runtime, tool)
+    if not found.input_schema:
         out.detail(f"no input schema known for {tool}; sending the params unchecked")
         return
     from ..schema_check import first_error
 
-    problem = first_error(found.input_schema, params)
+    problem = first_error(found.input_schema, params, unknown_properties=True)
     if problem:
         prefix = runtime.sk_prefix()
-        raise CliError(f"{problem} (see: {prefix} tools show {tool})", ExitCode.USAGE)
+        raise CliError(
+            f"{problem} (see: {prefix} tools show {tool}; --no-check sends them as they are)",
+            ExitCode.USAGE,
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -223,12 +234,19 @@ def register(app: typer.Typer) -> None:
                 "--param", "-p", help="One argument as KEY=VALUE (repeatable).", metavar="KEY=VALUE"
             ),
         ] = None,
+        no_check: Annotated[
+            bool,
+            typer.Option(
+                "--no-check",
+                help="Send the params without checking them against the tool's input schema.",
+            ),
+        ] = False,
         json_mode: JsonOption = False,
         debug: DebugOption = False,
         verbose: VerboseOption = False,
     ) -> None:
         """Run a Scalekit tool for the user and print its data."""
         options = ExecToolOptions(
-            tool, user, connector, account_id, data, list(param or []), json_mode
+            tool, user, connector, account_id, data, list(param or []), json_mode, not no_check
         )
         execute(ctx, run, options, json_mode=json_mode, verbose=verbose, debug=debug)

@@ -15,6 +15,7 @@ from ..errors import CliError, ExitCode, connect_command
 from ..runtime import Runtime
 from ..scalekit.errors import ProviderError
 from ..scalekit.models import GmailMessage
+from ..tables import Column
 from ._common import (
     DebugOption,
     JsonOption,
@@ -80,7 +81,12 @@ def run(options: UnreadOptions, runtime: Runtime) -> int:
         out.info(f"no messages match {options.query!r}")
         return ExitCode.OK
     out.table(
-        ("From", "Subject", "Date", "Snippet"),
+        (
+            Column("From", shrink=12),
+            Column("Subject", shrink=16),
+            Column("Date", drop=2, time=True),
+            Column("Snippet", shrink=12, drop=1),
+        ),
         [[m.sender, m.subject, m.date, m.snippet] for m in messages],
     )
     return ExitCode.OK

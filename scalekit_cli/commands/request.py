@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlencode
 
 import typer
 
-from ..errors import CliError, ExitCode, not_connected
+from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ..scalekit.models import load_json
 from ._common import (
@@ -224,10 +224,10 @@ def run(options: RequestOptions, runtime: Runtime) -> int:
     document = _decoded(response.content, content_type)
     refusal = unusable_account_code(response.status_code, document)
     if refusal is not None:
+        from ._known_names import missing_account
+
         status = "not ACTIVE" if refusal.endswith("NOT_ACTIVE") else None
-        raise not_connected(
-            options.connector, options.identifier, status, **runtime.connect_hint_args()
-        )
+        raise missing_account(runtime, options.connector, options.identifier, status)
     # Secret-keyed fields of a JSON answer are redacted like everywhere else (unless --debug).
     out.secrets.add_from(document)
 

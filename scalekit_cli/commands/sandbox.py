@@ -12,7 +12,14 @@ import typer
 from ..config import is_loopback
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
-from ._common import DebugOption, VerboseOption, execute, validate_connector, validate_identifier
+from ._common import (
+    DebugOption,
+    VerboseOption,
+    confirm,
+    execute,
+    validate_connector,
+    validate_identifier,
+)
 
 FORCEABLE = ("ACTIVE", "EXPIRED", "DISCONNECTED", "PENDING_VERIFICATION", "PENDING_AUTH")
 
@@ -105,11 +112,30 @@ def run_serve(options: ServeOptions, runtime: Runtime) -> int:
     return ExitCode.OK
 
 
-def run_reset(_: None, runtime: Runtime) -> int:
+@dataclass
+class ResetOptions:
+    yes: bool = False
+
+
+def run_reset(options: ResetOptions, runtime: Runtime) -> int:
+    """Empty the persisted state: every account and token of the embedded sandbox. Like
+    `sk disconnect`, it asks on a terminal, and a script must say --yes."""
     from ..sandbox import default_state_path, reset_state
 
-    reset_state(default_state_path())
-    runtime.out.success("sandbox state emptied")
+    out = runtime.out
+    path = default_state_path()
+    if not options.yes:
+        if not out.stdin_tty:
+            raise CliError(
+                "refusing to reset the sandbox without --yes: standard input is not a "
+                "terminal to ask on",
+                ExitCode.USAGE,
+            )
+        question = f"Empty the sandbox state in {path}? Every account and token goes. [y/N] "
+        if not confirm(out, question):
+            raise CliError("not reset: the sandbox state is left as it was", ExitCode.FAILURE)
+    reset_state(path)
+    out.success("sandbox state emptied")
     return ExitCode.OK
 
 
@@ -191,9 +217,14 @@ def register(app: typer.Typer) -> None:
         execute(ctx, run_serve, options, verbose=verbose, debug=debug)
 
     @sandbox_app.command("reset")
-    def reset_command(ctx: typer.Context) -> None:
-        """Empty the persisted sandbox state."""
-        execute(ctx, run_reset, None)
+    def reset_command(
+        ctx: typer.Context,
+        yes: Annotated[
+            bool, typer.Option("--yes", "-y", help="Do not ask (needed without a terminal).")
+        ] = False,
+    ) -> None:
+        """Empty the persisted sandbox state (asks first unless --yes)."""
+        execute(ctx, run_reset, ResetOptions(yes))
 
     @sandbox_app.command("force")
     def force_command(

@@ -13,9 +13,10 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ExitCode, connect_command, not_connected
+from ..errors import ExitCode, connect_command
 from ..runtime import Runtime
 from ..scalekit.errors import NotFound
+from ..tables import Column
 from ._common import (
     DebugOption,
     JsonOption,
@@ -26,7 +27,16 @@ from ._common import (
     validate_identifier,
 )
 
-TABLE_HEADERS = ("Connector", "Status", "Type", "Token expires", "Updated", "Id")
+# On a narrow terminal Type goes first, then Updated, then Token expires; the connector, the
+# status and the whole id always show.
+TABLE_HEADERS = (
+    Column("Connector"),
+    Column("Status"),
+    Column("Type", drop=1),
+    Column("Token expires", drop=3, time=True),
+    Column("Updated", drop=2, time=True),
+    Column("Id"),
+)
 
 
 @dataclass
@@ -50,9 +60,9 @@ def _one(options: StatusOptions, runtime: Runtime) -> int:
     try:
         account = runtime.scalekit().get_account(options.connector, options.identifier)
     except NotFound:
-        raise not_connected(
-            options.connector, options.identifier, None, **runtime.connect_hint_args()
-        ) from None
+        from ._known_names import missing_account
+
+        raise missing_account(runtime, options.connector, options.identifier) from None
     if options.json:
         out.json(account.summary())
     else:

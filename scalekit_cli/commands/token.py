@@ -38,7 +38,9 @@ def read_active_account(runtime: Runtime, connector: str, identifier: str) -> Co
     try:
         account = runtime.scalekit().get_account(connector, identifier, credentials=True)
     except NotFound:
-        raise not_connected(connector, identifier, None, **runtime.connect_hint_args()) from None
+        from ._known_names import missing_account  # the failure path only
+
+        raise missing_account(runtime, connector, identifier) from None
     if not account.is_active:
         raise not_connected(connector, identifier, account.status, **runtime.connect_hint_args())
     return account

@@ -15,10 +15,11 @@ import typer
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ..scalekit.models import Tool
+from ..tables import Column
 from ._common import DebugOption, JsonOption, VerboseOption, execute, validate_connector
 from .exec_tool import TOOL_NAME_MAX
 
-TABLE_HEADERS = ("Name", "Description")
+TABLE_HEADERS = (Column("Name"), Column("Description", shrink=20))
 
 
 @dataclass
@@ -77,8 +78,9 @@ def run_show(options: ShowOptions, runtime: Runtime) -> int:
     )
     if found is None:
         # A name that names nothing is wrong input, like a mistyped option: exit 2.
-        prefix = runtime.sk_prefix()
-        raise CliError(f"no tool named {name!r}; see: {prefix} tools list", ExitCode.USAGE)
+        from ._known_names import unknown_tool
+
+        raise unknown_tool(runtime, name)
     if options.json:
         out.json(tool_document(found))
         return ExitCode.OK

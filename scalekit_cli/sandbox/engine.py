@@ -605,6 +605,7 @@ class SandboxEngine:
                 key = (api_key or "").strip()
                 if decision == "deny":
                     session.mark_link_used(token, now)
+                    self._end_authorization(session, account, now)
                     return LinkOutcome("denied", account, connection)
                 if not key:
                     return LinkOutcome("missing_api_key", account, connection)
@@ -617,6 +618,7 @@ class SandboxEngine:
                 return LinkOutcome("connected", account, connection)
             session.mark_link_used(token, now)
             if decision != "allow":
+                self._end_authorization(session, account, now)
                 return LinkOutcome("denied", account, connection)
             tokens = self._new_oauth_token(connection)
             expires_at = now + self.settings.access_token_ttl
@@ -659,6 +661,19 @@ class SandboxEngine:
                 redirect_url=append_query(link.user_verify_url, params),
                 auth_request_id=request_id,
             )
+
+    @staticmethod
+    def _end_authorization(session: StoreSession, account: AccountRecord, now: float) -> None:
+        """Deny ends the authorization the link began, and that must be visible to the app
+        waiting for it. The documented statuses name no "denied": of them, DISCONNECTED (an
+        account a person ended; status_updated lists "any state to DISCONNECTED") is what an
+        account without credentials becomes. An ACTIVE account being re-authorized keeps its
+        working credentials: refusing a new consent does not revoke the old one."""
+        if account.status == ACTIVE:
+            return
+        account.status = DISCONNECTED
+        account.updated_at = now
+        session.save_account(account)
 
     def verify_user(self, auth_request_id: Any, identifier: Any, base_url: str) -> str:
         if not isinstance(auth_request_id, str) or not auth_request_id:

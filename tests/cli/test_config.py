@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 import sys
 
@@ -34,11 +35,22 @@ def test_plain_http_is_refused_off_loopback(sk):
 
 
 def test_bare_host_gets_https(sk):
-    # Nothing listens on 127.0.0.1:9 over https, so the failure names the https URL's host.
-    result = sk("token", "gmail", "--user", "u", "-v", env={"SCALEKIT_ENV_URL": "127.0.0.1:9"})
+    # Nothing listens on acme.invalid, so the failure names the https URL the host became.
+    result = sk("token", "gmail", "--user", "u", "-v", env={"SCALEKIT_ENV_URL": "acme.invalid:9"})
     assert result.exit_code == 1
-    assert "https://127.0.0.1:9/oauth/token" in result.stderr
-    assert "cannot reach 127.0.0.1" in assert_one_error_line(result)
+    assert "https://acme.invalid:9/oauth/token" in result.stderr
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_bare_loopback_host_gets_http(sk, driver, sandbox, host):
+    # A local server (the sandbox) speaks plain HTTP: `127.0.0.1:8765` means http://.
+    driver.connect("gmail", "u")
+    bare = f"{host}:{sandbox.url.rsplit(':', 1)[1]}"
+    result = sk("token", "gmail", "--user", "u", "-v", env={"SCALEKIT_ENV_URL": bare})
+    assert result.exit_code == 0, result.stderr
+    assert f"POST http://{bare}/oauth/token" in result.stderr
+    shown = sk("--env-url", bare, "config", "show", "--json")
+    assert json.loads(shown.stdout)["env_url"]["value"] == f"http://{bare}"
 
 
 def test_environment_url_alias_and_flag_precedence(sk, driver, sandbox):
@@ -174,7 +186,7 @@ def test_gmail_url_follows_the_same_rules(sk, driver, sandbox):
     refused = sk("gmail", "unread", "--user", "u", env={"SK_GMAIL_API_URL": "http://gmail.example"})
     assert refused.exit_code == 5
     assert "Gmail access token would cross the network in clear" in assert_one_error_line(refused)
-    # A bare loopback host:port gets https:// like the environment URL (and so fails TLS here).
+    # A bare loopback host:port gets http://, like the environment URL.
     bare = sk(
         "gmail",
         "unread",
@@ -183,11 +195,8 @@ def test_gmail_url_follows_the_same_rules(sk, driver, sandbox):
         "-v",
         env={"SK_GMAIL_API_URL": sandbox.url.removeprefix("http://")},
     )
-    assert bare.exit_code == 1
-    assert (
-        f"GET https://{sandbox.url.removeprefix('http://')}/gmail/v1/users/me/messages"
-        in bare.stderr
-    )
+    assert bare.exit_code == 0, bare.stderr
+    assert f"GET {sandbox.url}/gmail/v1/users/me/messages" in bare.stderr
 
 
 # -- a .env supplies the credentials, nothing else -------------------------------------------------

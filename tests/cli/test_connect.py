@@ -82,10 +82,23 @@ def test_timeout_exits_4(sk):
     assert "timed out" in assert_one_error_line(result)
 
 
-def test_deny_keeps_waiting_until_timeout(sk, driver):
-    driver.approve_later("gmail", "u", after_polls=1, press="Deny")
-    result = sk("connect", "gmail", "--user", "u", "--interval", "0.1", "--timeout", "1.5")
-    assert result.exit_code == 4
+def test_deny_is_noticed_at_the_next_poll_and_exits_1(sk, driver):
+    driver.approve_later("gmail", "u", after_polls=2, press="Deny")
+    result = sk("connect", "gmail", "--user", "u", "--interval", "0.1", "--timeout", "20")
+    assert result.exit_code == 1
+    line = assert_one_error_line(result)
+    assert "u did not authorize gmail: the authorization was denied or ended on the" in line
+    assert "(the account is now DISCONNECTED)" in line
+    assert driver.account("gmail", "u")["status"] == "DISCONNECTED"
+
+
+def test_reconnecting_an_expired_account_waits_rather_than_taking_it_for_a_deny(sk, driver):
+    driver.connect("gmail", "u")
+    driver.force("gmail", "u", "EXPIRED")
+    driver.approve_later("gmail", "u", after_polls=3)
+    result = sk("connect", "gmail", "--user", "u", *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert driver.account("gmail", "u")["status"] == "ACTIVE"
 
 
 def test_expired_link_is_renewed_and_printed(sk_process, sandbox_factory):

@@ -120,8 +120,8 @@ def test_errors(sk, driver, sandbox):
     assert "sk connect gmail --user u" in assert_one_error_line(missing_account)
     driver.connect("gmail", "u")
     unknown = sk("exec-tool", "gmail_no_such_tool", "--user", "u")
-    assert unknown.exit_code == 1
-    assert "404" in assert_one_error_line(unknown)
+    assert unknown.exit_code == 2  # wrong input, like a mistyped option
+    assert "no tool named 'gmail_no_such_tool'" in assert_one_error_line(unknown)
     driver.link("gmail", "pending")
     not_active = sk("exec-tool", "gmail_fetch_mails", "--user", "pending")
     assert not_active.exit_code == 3

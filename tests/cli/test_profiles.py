@@ -389,3 +389,18 @@ def test_profiles_file_round_trips_any_text(entries, tmp_path_factory):
         else {}
     )
     assert load_profiles(path) == profiles
+
+
+def test_login_with_a_bare_loopback_url_uses_http(sk, sandbox, keyring_env):
+    # `sk login --env-url 127.0.0.1:8765` once became https:// and failed in the TLS handshake.
+    bare = sandbox.url.removeprefix("http://")
+    result = sk(
+        "login", "--profile", "local", "--env-url", bare, "--client-id", CANARY_CLIENT_ID,
+        "--client-secret-stdin", input=CANARY_CLIENT_SECRET + "\n",
+        env={**NO_CREDENTIALS, **keyring_env},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    shown = sk(
+        "--profile", "local", "config", "show", "--json", env={**NO_CREDENTIALS, **keyring_env}
+    )
+    assert json.loads(shown.stdout)["env_url"]["value"] == sandbox.url

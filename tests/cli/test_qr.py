@@ -97,3 +97,33 @@ def test_segno_is_imported_only_for_a_code():
     code = "import sys, scalekit_cli.app; print('segno' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_on_a_colour_terminal_the_code_keeps_its_escape_codes(sk_env, tmp_path):
+    import os
+    import pty
+
+    from tests.cli.conftest import SK, read_terminal
+
+    leader, follower = pty.openpty()
+    env = {**os.environ, **sk_env, "TERM": "xterm-256color", "COLUMNS": "80"}
+    process = subprocess.Popen(
+        [str(SK), "connect", "gmail", "--user", "u", "--no-wait", "--qr"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        cwd=tmp_path,
+    )
+    os.close(follower)
+    screen = read_terminal(leader, finished=lambda: process.poll() is not None)
+    process.wait(timeout=10)
+    os.close(leader)
+    text = screen.decode("utf-8")
+    assert process.returncode == 0, text
+    # The renderer's own colour codes reach the terminal as codes, not as their escaped text.
+    assert "\\x1b" not in text
+    drawn = [line for line in text.splitlines() if line.startswith("\033[97;40m")]
+    assert drawn and all(line.endswith("\033[0m") for line in drawn)
+    (link,) = re.findall(r"http://127\.0\.0\.1:\d+/magic/[A-Za-z0-9_\-]+", text)
+    assert_encodes(qr_lines("\n".join(drawn)), link)

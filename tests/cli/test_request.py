@@ -254,3 +254,34 @@ def test_the_traversal_corpus_is_refused_and_nothing_leaves_the_proxy(sk, driver
         assert result.exit_code in (0, 1), (path, result.stderr)
         log = [entry for entry in sandbox.requests() if entry["path"] != "/oauth/token"]
         assert [(entry["path"], entry["query"]) for entry in log] == [(proxied, query)], path
+
+
+def test_a_body_without_a_final_newline_gets_one_on_a_terminal_only(sk, sk_env, driver, sandbox):
+    """On a terminal the next line (an `sk:` error, the shell prompt) must not run into the
+    body; in a pipe or a file the bytes stay exactly as the provider sent them."""
+    import os
+    import pty
+    import subprocess
+
+    from tests.cli.conftest import SK, read_terminal
+
+    driver.connect("gmail", "u")
+    sandbox.fault(path="/proxy/*", kind="not_json")  # an HTML page, no final newline
+    piped = sk("request", "gmail", "--user", "u", "/gmail/v1/users/me/profile")
+    assert piped.exit_code == 0
+    assert piped.stdout.startswith("<html>") and piped.stdout.endswith("</html>")
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [str(SK), "request", "gmail", "--user", "u", "/gmail/v1/users/me/profile", "-v"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, **sk_env, "TERM": "xterm-256color"},
+    )
+    os.close(follower)
+    screen = read_terminal(leader, finished=lambda: process.poll() is not None)
+    process.wait(timeout=10)
+    os.close(leader)
+    assert process.returncode == 0
+    assert screen.endswith(b"</html>\r\n"), screen[-80:]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 
 import httpx
 
 from scalekit_cli.hosted_form import approve_as_browser
-from tests.cli.conftest import SK, assert_no_leak
+from tests.cli.conftest import SK, assert_no_leak, assert_one_error_line
 
 
 def test_version(sk_process):
@@ -27,9 +28,39 @@ def test_demo_runs_the_whole_flow_unattended(sk_process, sk_env):
     assert "…[redacted]" in result.stdout  # the token, redacted
     assert "From\tSubject\tDate\tSnippet" in result.stdout
     assert '"messages"' in result.stdout  # gmail_fetch_mails' data
-    assert "sk connect gmail --user user_123" in result.stderr.splitlines()[-3]
+    assert result.stderr.splitlines()[-2] == f"  {SK} connect gmail --user user_123"
     # Runs again from scratch: the demo account is recreated.
     assert sk_process("demo").exit_code == 0
+
+
+def test_the_commands_the_demo_prints_next_run_as_written(sk_process, sk_env):
+    """After `make demo` the user copies what it printed: each line must work as it stands
+    (the program as it was started, on the same sandbox), not exit 5 for want of --sandbox."""
+    env = {"SCALEKIT_ENV_URL": "", "SCALEKIT_CLIENT_ID": "", "SCALEKIT_CLIENT_SECRET": ""}
+    demo = sk_process("demo", env=env)
+    assert demo.exit_code == 0, demo.stderr
+    lines = demo.stderr.splitlines()
+    steps = [line.split(". ", 1)[1] for line in lines if line[:3] in ("1. ", "2. ", "3. ", "4. ")]
+    done_at = next(i for i, line in enumerate(lines) if line.startswith("Done."))
+    next_steps = [line.strip() for line in lines[done_at:] if line.startswith(f"  {SK} --sandbox ")]
+    assert len(steps) == 4 and len(next_steps) == 3, demo.stderr
+    full = {**os.environ, **sk_env, **env}
+    for command in [*steps[1:], *next_steps]:
+        words = shlex.split(command)
+        assert words[:2] == [str(SK), "--sandbox"], command
+        if "connect" in words:  # it waits for the user: be the user
+            process = subprocess.Popen(
+                words, env=full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True, cwd=sk_process.cwd,
+            )  # fmt: skip
+            approve_as_browser(process.stdout.readline().strip())
+            _, err = process.communicate(timeout=30)
+            assert process.returncode == 0, (command, err)
+            continue
+        done = subprocess.run(
+            words, env=full, capture_output=True, text=True, timeout=60, cwd=sk_process.cwd
+        )
+        assert done.returncode == 0, (command, done.stderr)
 
 
 def test_sandbox_flag_and_env_value_need_no_credentials(sk_process):
@@ -57,8 +88,26 @@ def test_sandbox_flag_and_env_value_need_no_credentials(sk_process):
         == 0
     )
     assert sk_process("--sandbox", "token", "gmail", "--user", "fresh", env=env).exit_code == 3
-    assert sk_process("sandbox", "reset").exit_code == 0
+    assert sk_process("sandbox", "reset", "--yes").exit_code == 0
     assert sk_process("--sandbox", "status", "gmail", "--user", "fresh", env=env).exit_code == 3
+
+
+def test_sandbox_reset_asks_on_a_terminal_and_needs_yes_otherwise(sk_process):
+    from tests.cli.test_disconnect import _on_a_terminal
+
+    env = {"SCALEKIT_ENV_URL": "", "SCALEKIT_CLIENT_ID": "", "SCALEKIT_CLIENT_SECRET": ""}
+    status = ("--sandbox", "status", "gmail", "--user", "user_123")
+    assert sk_process("demo", env=env).exit_code == 0
+    refused = sk_process("sandbox", "reset")  # stdin is not a terminal
+    assert refused.exit_code == 2
+    assert "without --yes" in assert_one_error_line(refused)
+    kept = _on_a_terminal(sk_process, "sandbox", "reset", answer="n\n")
+    assert kept.returncode == 1, kept.stderr
+    assert "Empty the sandbox state in " in kept.stderr and "[y/N]" in kept.stderr
+    assert sk_process(*status, env=env).exit_code == 0, "the state is left as it was"
+    emptied = _on_a_terminal(sk_process, "sandbox", "reset", answer="y\n")
+    assert emptied.returncode == 0, emptied.stderr
+    assert sk_process(*status, env=env).exit_code == 3
 
 
 def test_serve_prints_exports_and_stops_cleanly_on_ctrl_c(sk_env, tmp_path):

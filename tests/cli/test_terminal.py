@@ -55,3 +55,40 @@ def test_no_color_means_no_escape_codes_and_no_spinner(sk_env, tmp_path, driver)
     screen = _run_on_a_terminal(sk_env, tmp_path, {"NO_COLOR": "1"}, driver)
     assert not ANSI.search(screen), repr(screen[:300])
     assert "Waiting for u to authorize gmail" in screen  # plain progress lines instead
+
+
+def test_after_a_deny_enter_on_a_terminal_prints_a_new_link(sk_env, tmp_path, driver):
+    leader, follower = pty.openpty()
+    env = {**os.environ, **sk_env, "TERM": "xterm-256color", "COLUMNS": "200"}
+    process = subprocess.Popen(
+        [str(SK), "connect", "gmail", "--user", "u", "--interval", "0.2", "--timeout", "30"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        cwd=tmp_path,
+    )
+    os.close(follower)
+    pressed: list[str] = []
+
+    def play_the_user(screen: bytes) -> None:
+        text = ANSI.sub("", screen.decode("utf-8", "replace"))
+        links = LINK.findall(text)
+        if not pressed and links:
+            approve_as_browser(links[0], press="Deny")
+            pressed.append("deny")
+        elif pressed == ["deny"] and "Press Enter for a new link" in text:
+            os.write(leader, b"\r")
+            pressed.append("enter")
+        elif pressed == ["deny", "enter"] and len(set(links)) == 2:
+            approve_as_browser(links[-1])
+            pressed.append("allow")
+
+    screen = read_terminal(leader, play_the_user, finished=lambda: process.poll() is not None)
+    process.wait(timeout=10)
+    os.close(leader)
+    text = ANSI.sub("", screen.decode("utf-8", "replace"))
+    assert process.returncode == 0, text
+    assert pressed == ["deny", "enter", "allow"], text
+    assert "u did not authorize gmail: the authorization was denied" in text
+    assert "gmail is connected for u (ACTIVE)" in text

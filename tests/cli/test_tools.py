@@ -187,11 +187,46 @@ def test_without_a_readable_catalogue_the_server_decides(sk, driver, sandbox):
     assert len(_executions(sandbox)) == 2
 
 
-def test_a_tool_missing_from_the_catalogue_is_sent_unchecked(sk, driver, sandbox):
+def test_a_tool_missing_from_the_catalogue_is_exit_2_with_the_closest_names(
+    sk, driver, sandbox
+):
     driver.connect("gmail", "u")
     sandbox.clear_requests()
-    result = sk("exec-tool", "gmail_no_such_tool", "--user", "u", "-p", "x=1", "-v")
-    assert result.exit_code == 1
-    assert "no input schema known for gmail_no_such_tool" in result.stderr
-    assert "TOOL_NOT_FOUND" in assert_one_error_line(result)
+    result = sk("exec-tool", "gmail_fetch_mail", "--user", "u")
+    assert result.exit_code == 2
+    line = assert_one_error_line(result)
+    assert "no tool named 'gmail_fetch_mail'; did you mean 'gmail_fetch_mails'" in line
+    assert "sk connect" not in line
+    assert _executions(sandbox) == []
+    # --no-check skips the catalogue; the server's TOOL_NOT_FOUND then reads the same.
+    unchecked = sk("exec-tool", "gmail_fetch_mail", "--user", "u", "--no-check")
+    assert unchecked.exit_code == 2
+    assert assert_one_error_line(unchecked) == line
     assert len(_executions(sandbox)) == 1
+    # tools show says it in the same words.
+    shown = sk("tools", "show", "gmail_fetch_mail")
+    assert shown.exit_code == 2
+    assert assert_one_error_line(shown) == line
+
+
+def test_a_param_the_schema_does_not_name_is_refused_with_the_closest_name(sk, driver, sandbox):
+    # gmail_fetch_mails' schema leaves additionalProperties open: the live service would drop
+    # `max_result` silently and return the default count.
+    assert "additionalProperties" not in CATALOGUE["gmail_fetch_mails"].input_schema
+    driver.connect("gmail", "u")
+    sandbox.clear_requests()
+    typo = sk("exec-tool", "gmail_fetch_mails", "--user", "u", "-d", '{"max_result": 1}')
+    assert typo.exit_code == 2
+    line = assert_one_error_line(typo)
+    assert "params.max_result: not a parameter of this tool; did you mean max_results?" in line
+    assert _executions(sandbox) == []
+    # --no-check skips the whole check: not even the catalogue is read, and the params go out.
+    sandbox.clear_requests()
+    sent = sk(
+        "exec-tool", "gmail_fetch_mails", "--user", "u", "-d", '{"max_result": "x"}', "--no-check"
+    )
+    assert sent.exit_code == 0, sent.stderr
+    assert _queries(sandbox) == []
+    assert [json.loads(r["body"])["params"] for r in _executions(sandbox)] == [
+        {"max_result": "x"}
+    ]

@@ -6,7 +6,10 @@ missing the tests fail (they never skip) and say how to install it.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.cli.conftest import SK
 from tests.contract.client import AgentKitClient
 
 pytestmark = pytest.mark.browser
@@ -83,7 +87,7 @@ def test_allow_in_chromium_activates_the_account(sandbox: Any, page: Any) -> Non
         assert api.details(connector=GMAIL, identifier=identifier)["status"] == "ACTIVE"
 
 
-def test_deny_in_chromium_keeps_the_account_pending(sandbox: Any, page: Any) -> None:
+def test_deny_in_chromium_ends_the_authorization(sandbox: Any, page: Any) -> None:
     with client_for(sandbox) as api:
         link = new_link(api, "denying-user")
         page.goto(link)
@@ -91,7 +95,54 @@ def test_deny_in_chromium_keeps_the_account_pending(sandbox: Any, page: Any) -> 
         page.wait_for_load_state()
         text = page.locator("body").inner_text().lower()
         assert any(w in text for w in ("denied", "declined", "cancel", "not connected")), text
-        assert api.details(connector=GMAIL, identifier="denying-user")["status"] != "ACTIVE"
+        assert api.details(connector=GMAIL, identifier="denying-user")["status"] == "DISCONNECTED"
+
+
+def test_deny_in_chromium_while_sk_connect_waits(sandbox: Any, page: Any, tmp_path: Path) -> None:
+    """The user presses Deny in a real browser on the link `sk connect` printed: `sk` says so
+    at its next poll and exits 1, long before its timeout."""
+    env = {
+        **os.environ,
+        "SCALEKIT_ENV_URL": sandbox.url,
+        "SCALEKIT_CLIENT_ID": sandbox.settings.client_id,
+        "SCALEKIT_CLIENT_SECRET": sandbox.settings.client_secret,
+        "SK_CACHE_DIR": str(tmp_path / "cache"),
+        "SK_DATA_DIR": str(tmp_path / "data"),
+        "SK_CONFIG_DIR": str(tmp_path / "config"),
+    }
+    command = [str(SK), "connect", GMAIL, "--user", "denier", "--interval", "0.3"]
+    process = subprocess.Popen(
+        [*command, "--timeout", "60"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert process.stdout is not None
+        link = process.stdout.readline().strip()
+        assert "/magic/" in link, link
+        page.goto(link)
+        page.get_by_role("button", name="Deny", exact=True).click()
+        page.wait_for_load_state()
+        denied_at = time.monotonic()
+        _, stderr = process.communicate(timeout=30)
+        noticed_after = time.monotonic() - denied_at
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("sk: denier did not authorize gmail: the authorization was denied")
+    assert "DISCONNECTED" in last
+    # Within one poll: the first status read after the Deny (one more may have been in flight).
+    log = sandbox.requests()
+    deny = max(i for i, r in enumerate(log) if r["method"] == "POST" and "/magic/" in r["path"])
+    polls_after = [r for r in log[deny + 1 :] if r["path"].endswith("/details")]
+    assert 1 <= len(polls_after) <= 2, polls_after
+    assert noticed_after < 10, "noticed at the next poll, not at the timeout"
 
 
 class _VerifyCatcher(BaseHTTPRequestHandler):

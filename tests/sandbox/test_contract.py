@@ -751,12 +751,15 @@ def test_allow_activates_in_dashboard_mode(sandbox: Any, api: AgentKitClient) ->
     assert api.details(connector=GMAIL, identifier="dash-user")["status"] == "ACTIVE"
 
 
-def test_deny_leaves_account_pending(api: AgentKitClient) -> None:
-    api.create(GMAIL, "denier")
+def test_deny_ends_the_authorization_visibly(api: AgentKitClient) -> None:
+    # The statuses the document names: Deny must leave one an app can tell from "not yet".
+    created = api.create(GMAIL, "denier")
     link = api.magic_link(connector=GMAIL, identifier="denier")["link"]
     text = consent_page_after(api, link, "Deny")
     assert any(word in text.lower() for word in ("denied", "declined", "cancel", "not connected"))
-    assert api.details(connector=GMAIL, identifier="denier")["status"] == "PENDING_AUTH"
+    account = api.details(connector=GMAIL, identifier="denier")
+    assert account["status"] == "DISCONNECTED"
+    assert account["updated_at"] != created["updated_at"]
 
 
 def test_link_is_single_use(api: AgentKitClient) -> None:

@@ -43,14 +43,22 @@ def test_allow_connects_in_dashboard_mode(agent: Agent) -> None:
     assert token["refresh_token"]
 
 
-def test_deny_leaves_the_account_pending(agent: Agent) -> None:
+def test_deny_disconnects_the_account(agent: Agent) -> None:
     link = agent.magic_link("gmail", "deny@example.com")  # creates the account
     answer = agent.decide(link, "deny")
     assert answer.status_code == 200
     assert "denied" in answer.text
     account = agent.auth("gmail", "deny@example.com")
-    assert account["status"] == "PENDING_AUTH"
+    assert account["status"] == "DISCONNECTED"
     assert "authorization_details" not in account
+
+
+def test_deny_on_a_reauthorization_keeps_the_working_account(agent: Agent) -> None:
+    agent.decide(agent.magic_link("gmail", "keep@example.com"), "allow")
+    agent.decide(agent.magic_link("gmail", "keep@example.com"), "deny")
+    account = agent.auth("gmail", "keep@example.com")
+    assert account["status"] == "ACTIVE"
+    assert account["authorization_details"]["oauth_token"]["access_token"]
 
 
 def test_links_work_once(agent: Agent) -> None:
