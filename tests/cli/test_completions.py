@@ -1,4 +1,5 @@
-"""Shell completions in completions/ are generated from the command tree and kept current."""
+"""Shell completions in scalekit_cli/completions/ are generated from the command tree and kept
+current; `sk completion SHELL` prints them from the installed package."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from scalekit_cli.completion_gen import render_all
 
-COMPLETIONS = Path(__file__).resolve().parents[2] / "completions"
+COMPLETIONS = Path(__file__).resolve().parents[2] / "scalekit_cli" / "completions"
 
 
 def test_committed_completions_match_the_command_tree():
