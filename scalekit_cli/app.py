@@ -165,6 +165,9 @@ def _usage_pieces(command: Any, ctx: Any) -> list[str]:
         if param.param_type_name != "argument":
             continue
         name = argument_name(param)
+        if "[" in name or " " in name:  # a metavar that spells out its own shape
+            pieces.append(name)
+            continue
         name = name if param.required else f"[{name}]"
         pieces.append(name + ("..." if param.nargs != 1 else ""))
     return pieces
