@@ -9,11 +9,13 @@ invoked — `sk --help` imports none, `sk status …` only commands/status.py. A
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
+from typer._click.core import Command as ClickCommand
 from typer.core import TyperCommand, TyperGroup
 
 from . import __version__
@@ -66,6 +68,23 @@ def load(name: str) -> Any:
     return _loaded[name]
 
 
+def leaf_commands() -> list[tuple[tuple[str, ...], Any]]:
+    """(path, click command) of every command that runs (`("gmail", "unread")`, …), loading
+    every module: for the tests, the completion scripts and the docs, not for a command line."""
+    found: list[tuple[tuple[str, ...], Any]] = []
+
+    def walk(path: tuple[str, ...], command: Any) -> None:
+        children = getattr(command, "commands", None)
+        if not children:
+            found.append((path, command))
+        for name, child in (children or {}).items():
+            walk((*path, name), child)
+
+    for entry in COMMANDS:
+        walk((entry.name,), load(entry.name))
+    return found
+
+
 def _walk(command: Any):
     yield command
     for child in getattr(command, "commands", {}).values():
@@ -73,7 +92,8 @@ def _walk(command: Any):
 
 
 def _adopt(command: Any) -> None:
-    """Give every command of the tree sk's help: value names for metavars, the global options.
+    """Give every command of the tree sk's help (value names for metavars, the global options)
+    and its values without pydantic when they need no conversion.
 
     Typer builds its own classes; ours only add help formatting (no state), so the instances
     take them over in place.
@@ -81,8 +101,57 @@ def _adopt(command: Any) -> None:
     for node in _walk(command):
         node.__class__ = SkSubGroup if isinstance(node, TyperGroup) else SkCommand
         for param in node.params:
+            plain_values(param)
             if param.param_type_name == "option" and not param.is_flag and not param.count:
                 param.metavar = param.metavar or default_metavar(param)
+
+
+_INTEGER = re.compile(r"[0-9]{1,18}")
+_DECIMAL = re.compile(r"[0-9]{1,15}(\.[0-9]{1,15})?")
+
+
+class PlainValues:
+    """Typer converts every parameter's value through a pydantic TypeAdapter, and importing
+    pydantic costs more than the rest of sk's start-up. A value that already has its
+    parameter's type needs no conversion: any text for a `str` parameter, a flag's bool, an
+    unset option's None; nor does a plain decimal number for an `int` or `float` one. Any
+    other value goes to Typer's own conversion, built the first time one comes."""
+
+    def __init__(self, descriptor: Any) -> None:
+        self.descriptor = descriptor
+        self._typer: Any = None
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        many = param.multiple or param.nargs == -1
+        annotation = self.descriptor.annotation
+        if value is None and not many:
+            return None
+        if not many and annotation in (str, bool, int, float) and type(value) is annotation:
+            return value  # given as text, or a default of the right type
+        if not many and type(value) is str and not self.descriptor.is_ranged:
+            # Plain decimal numbers; anything else (and every error message) is Typer's.
+            if annotation is int and _INTEGER.fullmatch(value):
+                return int(value)
+            if annotation is float and _DECIMAL.fullmatch(value):
+                return float(value)
+        if self._typer is None:
+            from typer._coercion import build_runtime_param
+
+            self._typer = build_runtime_param(self.descriptor)
+        return self._typer.coerce(value, param=param, ctx=ctx)
+
+
+def plain_values(param: Any) -> Any:
+    # Typer keeps a parameter's conversion in `_runtime_param`, built on first use; where a
+    # Typer release has no such slot, its own conversion is left alone (slower, as correct).
+    if getattr(param, "_runtime_param", False) is None and hasattr(param, "type_descriptor"):
+        param._runtime_param = PlainValues(param.type_descriptor)
+    return param
+
+
+def _plain_help_option(command: Any, ctx: Any) -> Any:
+    option = ClickCommand.get_help_option(command, ctx)
+    return plain_values(option) if option is not None else None
 
 
 def default_metavar(param: Any) -> str:
@@ -174,6 +243,8 @@ def _usage_pieces(command: Any, ctx: Any) -> list[str]:
 
 
 class SkCommand(TyperCommand):
+    get_help_option = _plain_help_option
+
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         return _usage_pieces(self, ctx)
 
@@ -183,6 +254,8 @@ class SkCommand(TyperCommand):
 
 
 class SkSubGroup(TyperGroup):
+    get_help_option = _plain_help_option
+
     def format_options(self, ctx: Any, formatter: Any) -> None:
         _format_params(self, ctx, formatter)
         self.format_commands(ctx, formatter)
@@ -192,6 +265,8 @@ class SkSubGroup(TyperGroup):
 class SkGroup(TyperGroup):
     """The root: lazily loaded commands, global options anywhere, and usage errors that end in
     one line on stderr (`sk: …`), never a usage block or a traceback."""
+
+    get_help_option = _plain_help_option
 
     def list_commands(self, ctx: Any) -> list[str]:
         return [command.name for command in COMMANDS]
@@ -237,6 +312,8 @@ class SkGroup(TyperGroup):
         return code
 
     def _main(self, args: list[str], prog_name: str | None, complete_var: Any, **extra: Any) -> Any:
+        for param in self.params:
+            plain_values(param)
         try:
             placement = place(args, root_shape())
         except CliError as exc:

@@ -18,27 +18,10 @@ import pytest
 
 from scalekit_cli import fastpath
 from scalekit_cli.__main__ import main
-from scalekit_cli.app import COMMANDS, load
+from scalekit_cli.app import COMMANDS, leaf_commands
 from scalekit_cli.global_options import GLOBAL_OPTIONS, GlobalOption, Shape, place
 
 VALUES = {"env_url": "http://127.0.0.1:7", "client_id": "skc_probe", "profile": "probe"}
-
-
-def leaves() -> list[tuple[tuple[str, ...], Any]]:
-    """(command path, click command) of every command that runs, from the registry down."""
-    found = []
-
-    def walk(path: tuple[str, ...], command: Any) -> None:
-        children = getattr(command, "commands", None)
-        if children:
-            for name, child in children.items():
-                walk((*path, name), child)
-        else:
-            found.append((path, command))
-
-    for entry in COMMANDS:
-        walk((entry.name,), load(entry.name))
-    return found
 
 
 def required_args(command: Any) -> list[str]:
@@ -89,7 +72,7 @@ def _call(recorded: list[dict[str, Any]], argv: list[str]) -> dict[str, Any]:
     return recorded[0]
 
 
-LEAVES = leaves()
+LEAVES = leaf_commands()
 
 
 @pytest.mark.parametrize("option", GLOBAL_OPTIONS, ids=lambda o: o.names[-1])
