@@ -20,7 +20,6 @@ import errno
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from .errors import CliError
 from .global_options import GlobalValues, Shape, place
@@ -43,13 +42,15 @@ TOKEN_SHAPE = Shape(frozenset(TOKEN_FLAGS), frozenset(TOKEN_VALUES))
 ROOT_SHAPE = Shape(subcommand=lambda name: TOKEN_SHAPE if name == COMMAND else None)
 
 
-@dataclass
 class TokenCall:
     """A parsed `sk … token CONNECTOR …`: the global options token does not declare itself,
-    and token's own parameters."""
+    and token's own parameters. (Not a dataclass: see global_options.)"""
 
-    root: GlobalValues = field(default_factory=GlobalValues)
-    params: dict[str, str | bool] = field(default_factory=dict)
+    __slots__ = ("params", "root")
+
+    def __init__(self, root: GlobalValues) -> None:
+        self.root = root
+        self.params: dict[str, str | bool] = {}
 
 
 def _is_text(arg: str) -> bool:

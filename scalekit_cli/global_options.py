@@ -14,18 +14,23 @@ Typer-free: the Typer app (app.py) and `sk token`'s fast path (fastpath.py) shar
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from .config import Flags
 from .errors import CliError, ExitCode
 
 
-@dataclass(frozen=True)
+# Plain classes rather than dataclasses: this module is on `sk token`'s fast path, and making
+# a dataclass (its generated methods are compiled at import) costs ~0.3 ms each.
 class GlobalOption:
-    names: tuple[str, ...]  # the long name last
-    dest: str  # the GlobalValues field
-    help: str
-    metavar: str | None = None  # None: a flag
+    __slots__ = ("dest", "help", "metavar", "names")
+
+    def __init__(
+        self, names: tuple[str, ...], dest: str, help: str, metavar: str | None = None
+    ) -> None:
+        self.names = names  # the long name last
+        self.dest = dest  # the GlobalValues attribute
+        self.help = help
+        self.metavar = metavar  # None: a flag
 
     @property
     def takes_value(self) -> bool:
@@ -55,17 +60,40 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
 BY_NAME = {name: option for option in GLOBAL_OPTIONS for name in option.names}
 
 
-@dataclass
 class GlobalValues:
     """The global options of one command line that its command does not declare itself."""
 
-    sandbox: bool = False
-    env_url: str | None = None
-    client_id: str | None = None
-    profile: str | None = None
-    json: bool = False
-    debug: bool = False
-    verbose: bool = False
+    __slots__ = ("client_id", "debug", "env_url", "json", "profile", "sandbox", "verbose")
+
+    def __init__(
+        self,
+        sandbox: bool = False,
+        env_url: str | None = None,
+        client_id: str | None = None,
+        profile: str | None = None,
+        json: bool = False,
+        debug: bool = False,
+        verbose: bool = False,
+    ) -> None:
+        self.sandbox = sandbox
+        self.env_url = env_url
+        self.client_id = client_id
+        self.profile = profile
+        self.json = json
+        self.debug = debug
+        self.verbose = verbose
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, GlobalValues) and self._values() == other._values()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        given = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__ if getattr(self, n))
+        return f"GlobalValues({given})"
 
     def flags(self) -> Flags:
         return Flags(
@@ -76,24 +104,33 @@ class GlobalValues:
         )
 
 
-@dataclass
 class Shape:
     """What `place` needs to know of one command: its own options (flags and those that take a
     value), and for a group, its sub-commands by name."""
 
-    flags: frozenset[str] = frozenset()
-    values: frozenset[str] = frozenset()
-    subcommand: Callable[[str], Shape | None] | None = None
+    __slots__ = ("flags", "subcommand", "values")
+
+    def __init__(
+        self,
+        flags: frozenset[str] = frozenset(),
+        values: frozenset[str] = frozenset(),
+        subcommand: Callable[[str], Shape | None] | None = None,
+    ) -> None:
+        self.flags = flags
+        self.values = values
+        self.subcommand = subcommand
 
     def declares(self, option: GlobalOption) -> str | None:
         """The name under which this command declares the option itself, if it does."""
         return next((n for n in option.names if n in self.flags or n in self.values), None)
 
 
-@dataclass
 class Placement:
-    args: list[str]  # the command line, every global option where it is handled
-    values: GlobalValues = field(default_factory=GlobalValues)
+    __slots__ = ("args", "values")
+
+    def __init__(self, args: list[str]) -> None:
+        self.args = args  # the command line, every global option where it is handled
+        self.values = GlobalValues()
 
 
 def _split(token: str) -> tuple[str, str | None]:
