@@ -67,7 +67,7 @@ contract: $(VENV)/.installed-dev
 	$(BIN)/python scripts/contract.py --descriptors
 
 completions: $(VENV)/.installed
-	$(BIN)/python -m scalekit_cli.completion_gen completions
+	$(BIN)/python -m scalekit_cli.completion_gen scalekit_cli/completions
 
 # The README's terminal pictures, from real runs on an in-memory sandbox.
 screenshots: $(VENV)/.installed

@@ -26,6 +26,7 @@ from .sdk import SdkVenv, install
 @dataclass(frozen=True)
 class Plan:
     runs: int  # samples per side of the start-up pairs
+    help_runs: int  # samples per side for each command's --help
     gmail_runs: int
     connect_runs: int
     status_sizes: tuple[int, int, int]
@@ -36,6 +37,7 @@ class Plan:
 
 FULL = Plan(
     runs=21,
+    help_runs=5,
     gmail_runs=9,
     connect_runs=8,
     status_sizes=(250, 500, 1000),
@@ -45,6 +47,7 @@ FULL = Plan(
 )
 SMOKE = Plan(
     runs=2,
+    help_runs=1,
     gmail_runs=1,
     connect_runs=1,
     status_sizes=(5, 10, 20),
@@ -108,8 +111,13 @@ def measure_everything(plan: Plan, with_sdk: bool, report: Report, work: Path) -
             if with_sdk and isinstance(sdk, SdkVenv):
                 progress("sk token vs the SDK …")
             report.rows.append(measures.token_vs_sdk(ctx, plan.runs, plan.warmup, sdk))
-            progress("sk --help vs python -c pass …")
+            progress("sk --help and sk status --help vs python -c pass …")
             report.rows.append(measures.help_vs_bare(ctx, plan.runs, plan.warmup))
+            report.rows.append(
+                measures.help_vs_bare(ctx, plan.runs, plan.warmup, ("status", "--help"))
+            )
+            progress("every command's --help vs python -c pass …")
+            report.rows.append(measures.every_help_vs_bare(ctx, plan.help_runs, plan.warmup))
             progress("sk gmail unread vs the one-by-one loop …")
             report.rows.append(measures.gmail_vs_loop(ctx, plan.gmail_runs, plan.warmup))
             progress("sk connect noticing approvals …")
@@ -134,6 +142,7 @@ def import_breakdowns(ctx: Context, runs: int) -> list[importtime.Breakdown]:
     cases = [
         ("sk token", [str(SK), "token", "gmail", "--user", USER, "--debug"]),
         ("sk --help", [str(SK), "--help"]),
+        ("sk status --help", [str(SK), "status", "--help"]),
         ("sk gmail unread", [str(SK), "gmail", "unread", "--user", USER]),
         (
             "quickstart_token.py",

@@ -1,7 +1,8 @@
 """Static shell completions generated from the app's command tree (`make completions`).
 
-Static scripts complete instantly (no Python start per TAB) and are what `completions/` ships;
-a test regenerates them and fails when the committed copies are stale.
+Static scripts complete instantly (no Python start per TAB); they ship in the package
+(`scalekit_cli/completions/`, printed by `sk completion SHELL`), and a test regenerates them
+and fails when the committed copies are stale. The global options complete at every level.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class Node:
 def command_tree() -> Node:
     import typer
 
-    from .app import app
+    from .app import app, shape_of
+    from .global_options import GLOBAL_OPTIONS
 
     def build(command, path: str) -> Node:
         node = Node(
@@ -47,9 +49,14 @@ def command_tree() -> Node:
             short = next((n for n in names if not n.startswith("--")), "")
             help_text = (getattr(param, "help", "") or "").replace("\n", " ")
             node.options.append((long, short, help_text))
+        shape = shape_of(command)
+        for option in GLOBAL_OPTIONS:
+            if shape.declares(option) is None:
+                short = next((n for n in option.names if not n.startswith("--")), "")
+                node.options.append((option.names[-1], short, option.help))
         node.options.append(("--help", "-h", "Show help and exit."))
-        for name, sub in sorted(getattr(command, "commands", {}).items()):
-            node.children[name] = build(sub, f"{path} {name}".strip())
+        for name in sorted(command.list_commands(None) if hasattr(command, "commands") else []):
+            node.children[name] = build(command.get_command(None, name), f"{path} {name}".strip())
         return node
 
     return build(typer.main.get_command(app), "")
@@ -196,7 +203,7 @@ def render_all() -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    target = Path(argv[0] if argv else "completions")
+    target = Path(argv[0] if argv else "scalekit_cli/completions")
     target.mkdir(parents=True, exist_ok=True)
     for name, text in render_all().items():
         (target / name).write_text(text, encoding="utf-8")

@@ -1,16 +1,17 @@
 """`sk token …` without building the Typer app.
 
 CI jobs and shell loops run `sk token` over and over, and the Typer app costs more than the
-command: importing Typer, building every command's parameters, and the pydantic type adapters
-Typer coerces each value with (~200 ms together, against one HTTP request). When the command
+command: importing Typer, building the command's parameters, and the pydantic type adapters
+Typer coerces each value with (~100 ms together, against one HTTP request). When the command
 line has exactly a shape this module understands, it runs the same function the Typer command
-runs (`commands.token.run_from_cli`). Anything else — help, `--version`, an option it does
-not know, a repeated option, a value that starts with '-', a missing `--user`, `--` — goes to
-the Typer app, so usage errors and their exit codes are always Typer's own.
+runs (`commands.token.run_from_cli`). The global options are taken out by the same
+`global_options.place` the Typer app uses, so they are accepted before or after `token` here
+too. Anything else — help, `--version`, an option it does not know, a repeated option, a
+value that starts with '-', a missing `--user`, `--` — goes to the Typer app, so usage
+errors and their exit codes are always Typer's own.
 
-The tables below mirror the root callback (app.py) and commands/token_cli.py, parameter for
-parameter; tests/cli/test_fast_path.py fails when they drift apart and runs both paths side
-by side.
+TOKEN_FLAGS and TOKEN_VALUES mirror commands/token_cli.py, parameter for parameter;
+tests/cli/test_fast_path.py fails when they drift apart and runs both paths side by side.
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ import errno
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+
+from .errors import CliError
+from .global_options import GlobalValues, Shape, place
 
 COMMAND = "token"
 # Typer's shell-completion hook reads this variable before parsing anything.
 COMPLETE_VARIABLE = "_SK_COMPLETE"
 
 # option → Typer parameter name; flags take no value, the others exactly one.
-ROOT_FLAGS = {"--sandbox": "sandbox"}
-ROOT_VALUES = {"--env-url": "env_url", "--client-id": "client_id", "--profile": "profile"}
 TOKEN_FLAGS = {"--json": "json_mode", "--debug": "debug", "-v": "verbose", "--verbose": "verbose"}
 TOKEN_VALUES = {
     "--user": "user",
@@ -36,14 +37,20 @@ TOKEN_VALUES = {
     "--to-github-env": "to_github_env",
     "--to-github-output": "to_github_output",
 }
+TOKEN_SHAPE = Shape(frozenset(TOKEN_FLAGS), frozenset(TOKEN_VALUES))
+# Only `token` is known here: any other command word leaves the line to the Typer app.
+ROOT_SHAPE = Shape(subcommand=lambda name: TOKEN_SHAPE if name == COMMAND else None)
 
 
-@dataclass
 class TokenCall:
-    """A parsed `sk [root options] token CONNECTOR [options]`."""
+    """A parsed `sk … token CONNECTOR …`: the global options token does not declare itself,
+    and token's own parameters. (Not a dataclass: see global_options.)"""
 
-    root: dict[str, str | bool] = field(default_factory=dict)
-    params: dict[str, str | bool] = field(default_factory=dict)
+    __slots__ = ("params", "root")
+
+    def __init__(self, root: GlobalValues) -> None:
+        self.root = root
+        self.params: dict[str, str | bool] = {}
 
 
 def _is_text(arg: str) -> bool:
@@ -85,25 +92,24 @@ def parse(args: Sequence[str]) -> TokenCall | None:
         return None  # Typer expands wildcards on Windows, and completes when asked
     if not all(_is_text(arg) for arg in args):
         return None
-    call = TokenCall()
-    position = 0
-    while position < len(args) and args[position] != COMMAND:
-        used = _take_option(args, position, ROOT_FLAGS, ROOT_VALUES, call.root)
-        if used is None:
-            return None
-        position += used
-    if position >= len(args):
+    try:
+        placement = place(args, ROOT_SHAPE)
+    except CliError:
+        return None  # a global option without its value: Typer's path says so
+    if placement.args[:1] != [COMMAND]:
         return None
-    position += 1
-    while position < len(args):
-        arg = args[position]
+    call = TokenCall(root=placement.values)
+    rest = placement.args[1:]
+    position = 0
+    while position < len(rest):
+        arg = rest[position]
         if not arg.startswith("-"):
             if "connector" in call.params:
                 return None  # an extra argument: Typer's error
             call.params["connector"] = arg
             position += 1
             continue
-        used = _take_option(args, position, TOKEN_FLAGS, TOKEN_VALUES, call.params)
+        used = _take_option(rest, position, TOKEN_FLAGS, TOKEN_VALUES, call.params)
         if used is None:
             return None
         position += used
@@ -124,10 +130,9 @@ def run(args: Sequence[str]) -> int | None:
     if call is None:
         return None
     from .commands.token import run_from_cli
-    from .config import Flags
 
     try:
-        return run_from_cli(Flags(**call.root), **call.params)  # type: ignore[arg-type]
+        return run_from_cli(call.root.flags(), **call.params)  # type: ignore[arg-type]
     except KeyboardInterrupt:
         return 130
     except EOFError:

@@ -10,6 +10,7 @@ import typer
 
 from ..config import Flags
 from ..output import Output
+from ..global_options import GlobalValues
 from ..runtime import Runtime
 
 # Validation and the run wrapper need no Typer: they live in _runner, for the fast path.
@@ -58,11 +59,16 @@ def confirm(out: Output, question: str) -> bool:
     if not answer.endswith("\n"):
         out.stderr.write("\n")  # end of input: finish the prompt's line
     return answer.strip().lower() in ("y", "yes")
+def global_values(ctx: typer.Context) -> GlobalValues:
+    """The global options of this command line that the command does not declare itself
+    (scalekit_cli/global_options.py); the root hands them down as the context's object."""
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, GlobalValues) else GlobalValues()
 
 
 def context_flags(ctx: typer.Context) -> Flags:
-    """The root options, as the root callback left them on the context."""
-    return ctx.obj if isinstance(ctx.obj, Flags) else Flags()
+    """--sandbox, --env-url, --client-id and --profile, wherever they stood."""
+    return global_values(ctx).flags()
 
 
 def execute(
@@ -74,8 +80,17 @@ def execute(
     verbose: bool = False,
     debug: bool = False,
 ) -> NoReturn:
-    """Run a command's `run` with a fresh Output and Runtime, and exit with its code."""
+    """Run a command's `run` with a fresh Output and Runtime, and exit with its code.
+
+    `json_mode`, `verbose` and `debug` are the command's own --json, -v and --debug, when it
+    declares them; a command that does not still honours them as global options."""
+    given = global_values(ctx)
     code = run_command(
-        run, options, context_flags(ctx), json_mode=json_mode, verbose=verbose, debug=debug
+        run,
+        options,
+        given.flags(),
+        json_mode=json_mode or given.json,
+        verbose=verbose or given.verbose,
+        debug=debug or given.debug,
     )
     raise typer.Exit(code)

@@ -13,7 +13,9 @@ from ..config import is_loopback
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ._common import (
+    ConnectorArgument,
     DebugOption,
+    UserOption,
     VerboseOption,
     confirm,
     execute,
@@ -186,12 +188,29 @@ def register(app: typer.Typer) -> None:
         port: Annotated[
             int, typer.Option("--port", help="Port to bind (0: any free port).")
         ] = 8765,
-        client_id: Annotated[str | None, typer.Option("--client-id", metavar="ID")] = None,
+        client_id: Annotated[
+            str | None,
+            typer.Option(
+                "--client-id",
+                help="Client id the sandbox accepts (with --client-secret; default: its own).",
+                metavar="ID",
+            ),
+        ] = None,
         client_secret: Annotated[
-            str | None, typer.Option("--client-secret", metavar="SECRET")
+            str | None,
+            typer.Option(
+                "--client-secret",
+                help="Client secret the sandbox accepts (with --client-id).",
+                metavar="SECRET",
+            ),
         ] = None,
         user_verification: Annotated[
-            str, typer.Option("--user-verification", help="dashboard or custom.")
+            str,
+            typer.Option(
+                "--user-verification",
+                help="Who verifies users after consent: Scalekit's dashboard, or your app.",
+                metavar="dashboard|custom",
+            ),
         ] = "dashboard",
         state: Annotated[
             Path | None, typer.Option("--state", help="SQLite state file.", metavar="PATH")
@@ -229,9 +248,12 @@ def register(app: typer.Typer) -> None:
     @sandbox_app.command("force")
     def force_command(
         ctx: typer.Context,
-        connector: Annotated[str, typer.Argument(metavar="CONNECTOR")],
-        user: Annotated[str, typer.Option("--user", "-u", metavar="ID")],
-        status: Annotated[str, typer.Option("--status", help=", ".join(FORCEABLE))],
+        connector: ConnectorArgument,
+        user: UserOption,
+        status: Annotated[
+            str,
+            typer.Option("--status", help="The status to force: " + ", ".join(FORCEABLE) + "."),
+        ],
     ) -> None:
         """Force an embedded-sandbox account into a status (EXPIRED, DISCONNECTED, …)."""
         execute(ctx, run_force, ForceOptions(connector, user, status))

@@ -26,6 +26,8 @@ def test_the_smoke_run_measures_every_row(tmp_path: Path):
         "`sk token`, warm cache ÷ quickstart httpx script",
         "`sk token`, warm cache ÷ SDK import",
         "`sk --help` − `python -c pass`",
+        "`sk status --help` − `python -c pass`",
+        "every command's `--help` − `python -c pass`",
         "`sk gmail unread --limit 20`",
         "`sk connect --interval 1` approval → success line",
         "`sk connect --interval 1` approval → exit",

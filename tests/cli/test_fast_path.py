@@ -14,12 +14,11 @@ import subprocess
 import sys
 
 import pytest
-import typer
 
 from scalekit_cli import fastpath
-from scalekit_cli.app import app
+from scalekit_cli.app import load, shape_of
 from scalekit_cli.commands.token import run_from_cli
-from scalekit_cli.config import Flags
+from scalekit_cli.global_options import GlobalValues
 from tests.cli.conftest import SK, SkProcess, SkResult
 
 TYPER_PATH = (
@@ -66,16 +65,15 @@ def _tables(flags: dict[str, str], values: dict[str, str]) -> dict[str, tuple[fr
 
 
 def test_the_fast_path_knows_exactly_the_typer_parameters():
-    group = typer.main.get_command(app)
-    token = group.commands["token"]  # type: ignore[attr-defined]
-    assert _options(group.params) == _tables(fastpath.ROOT_FLAGS, fastpath.ROOT_VALUES)
+    token = load("token")
     assert _options(token.params) == _tables(fastpath.TOKEN_FLAGS, fastpath.TOKEN_VALUES)
-    for param in [*group.params, *token.params]:
+    for param in token.params:
         assert param.nargs == 1 and not param.multiple, param.name
-    # The parsed names are handed on as keywords: Flags(**root), run_from_cli(**params).
-    assert set(fastpath.ROOT_FLAGS.values()) | set(fastpath.ROOT_VALUES.values()) == set(
-        Flags.__dataclass_fields__
-    )
+    # The fast path and the Typer app read the command line against the same shape.
+    shape = shape_of(token)
+    assert shape.values == fastpath.TOKEN_SHAPE.values
+    assert shape.flags - {"-h", "--help"} == fastpath.TOKEN_SHAPE.flags
+    # The parsed names are handed on as keywords: run_from_cli(**params).
     token_names = {param.name for param in token.params if param.name != "help"}
     assert token_names == set(inspect.signature(run_from_cli).parameters) - {"flags"}
     assert [p.name for p in token.params if p.param_type_name == "argument"] == ["connector"]
@@ -97,12 +95,28 @@ def test_the_fast_path_knows_exactly_the_typer_parameters():
             {"connector": "x", "user": "u", "field": "scopes", "json_mode": True, "debug": True},
         ),
         (["token", "gmail", "--user", ""], {}, {"connector": "gmail", "user": ""}),
+        # The global options, after the command as before it.
+        (
+            ["token", "gmail", "--user", "u", "--sandbox", "--profile=p", "--client-id", "c"],
+            {"sandbox": True, "profile": "p", "client_id": "c"},
+            {"connector": "gmail", "user": "u"},
+        ),
+        (
+            ["--json", "--debug", "-v", "token", "gmail", "--user", "u"],
+            {},
+            {"connector": "gmail", "user": "u", "json_mode": True, "debug": True, "verbose": True},
+        ),
+        (
+            ["--sandbox", "--sandbox", "token", "g", "-u", "u"],
+            {"sandbox": True},
+            {"connector": "g", "user": "u"},
+        ),
     ],
 )
 def test_plain_command_lines_take_the_fast_path(args, root, params):
     call = fastpath.parse(args)
     assert call is not None
-    assert (call.root, call.params) == (root, params)
+    assert (call.root, call.params) == (GlobalValues(**root), params)
 
 
 @pytest.mark.parametrize(
@@ -125,9 +139,8 @@ def test_plain_command_lines_take_the_fast_path(args, root, params):
         ["token", "gmail", "-vu", "u"],
         ["token", "gmail", "--json=1", "--user", "u"],
         ["token", "--", "gmail", "--user", "u"],
-        ["token", "gmail", "--user", "u", "--sandbox"],
+        ["token", "gmail", "--user", "u", "--env-url"],
         ["token", "gmail", "--user", "u", "--nope"],
-        ["--sandbox", "--sandbox", "token", "gmail", "--user", "u"],
         ["--nope", "token", "gmail", "--user", "u"],
         ["status", "gmail", "--user", "u"],
         ["token", "gmail", "--user", "caf\udce9"],  # an undecodable byte
@@ -175,6 +188,10 @@ CASES = [
     ("--client-id", "skc_other", "token", "gmail", "--user", "u"),
     ("--profile", "nope", "token", "gmail", "--user", "u"),
     ("--sandbox", "token", "gmail", "--user", "u"),
+    ("token", "gmail", "--user", "u", "--env-url", "http://127.0.0.1:9"),
+    ("token", "gmail", "--profile", "nope", "--user", "u"),
+    ("--json", "token", "gmail", "--user", "u"),
+    ("token", "gmail", "--user", "u", "--env-url"),
     # Left to Typer by the fast path; here to show the console script still answers them.
     ("token", "gmail"),
     ("token", "gmail", "--user", "-u"),

@@ -1,16 +1,24 @@
-"""`sk gmail unread`: one list call, concurrent metadata reads, newest first; a Gmail 401 gets
-one fresh token and one retry."""
+"""`sk gmail unread`: one list call, every message's metadata in one batch request (Gmail's
+batch endpoint), newest first; a Gmail 401 gets one fresh token and one retry."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
+
+import pytest
 
 from tests.cli.conftest import assert_no_leak, assert_one_error_line
 
 
 def _gmail_requests(sandbox) -> list[dict]:
-    return [r for r in sandbox.requests() if r["path"].startswith("/gmail/")]
+    return [r for r in sandbox.requests() if r["path"].startswith(("/gmail/", "/batch/gmail/"))]
+
+
+def _batched_reads(request: dict) -> list[str]:
+    """The calls inside one batch request, as `GET path?query` lines."""
+    return re.findall(r"^GET (/gmail/v1/\S+)", request["body"], re.MULTILINE)
 
 
 def test_unread_json_newest_first(sk, driver, sandbox):
@@ -25,9 +33,14 @@ def test_unread_json_newest_first(sk, driver, sandbox):
     )
     assert all(m["from"] and m["subject"] and m["date"] for m in messages)
     requests = _gmail_requests(sandbox)
-    assert len([r for r in requests if r["path"].endswith("/messages")]) == 1
-    assert len(requests) == 6  # one list + five metadata reads
-    assert all("format=metadata" in r["query"] for r in requests[1:])
+    # One list, then one batch request holding the five metadata reads.
+    assert [(r["method"], r["path"]) for r in requests] == [
+        ("GET", "/gmail/v1/users/me/messages"),
+        ("POST", "/batch/gmail/v1"),
+    ]
+    reads = _batched_reads(requests[1])
+    assert len(reads) == 5 and all("format=metadata" in read for read in reads)
+    assert requests[1]["headers"]["content-type"].startswith("multipart/mixed; boundary=")
     # The same five the API lists for is:unread, newest first.
     listed = driver.api_gmail(
         tokens["access_token"], "/messages", params={"q": "is:unread", "maxResults": 5}
@@ -36,16 +49,24 @@ def test_unread_json_newest_first(sk, driver, sandbox):
     assert_no_leak(result, tokens["access_token"])
 
 
-def test_unread_reads_concurrently(sk, driver, sandbox):
-    driver.connect("gmail", "u")
-    sandbox.fault(path="/gmail/v1/users/me/messages/*", kind="latency", latency_ms=300)
+def test_unread_reads_every_message_in_one_round_trip(sk, driver, sandbox):
+    tokens = driver.connect("gmail", "u")["authorization_details"]["oauth_token"]
+    sandbox.fault(path="/batch/gmail/*", kind="latency", latency_ms=300)
+    sandbox.clear_requests()
     started = time.monotonic()
-    result = sk("gmail", "unread", "--user", "u", "--limit", "8", "--json")
+    result = sk("gmail", "unread", "--user", "u", "--limit", "8", "--query", "in:inbox", "--json")
     elapsed = time.monotonic() - started
     assert result.exit_code == 0, result.stderr
-    assert len(json.loads(result.stdout)) == 8
-    # One after another would take 8 × 300 ms; concurrent reads overlap.
+    messages = json.loads(result.stdout)
+    # One after another would take 8 × 300 ms; one batch answer takes one.
     assert elapsed < 8 * 0.3 * 0.6, elapsed
+    (batch,) = [r for r in _gmail_requests(sandbox) if r["path"] == "/batch/gmail/v1"]
+    listed = driver.api_gmail(
+        tokens["access_token"], "/messages", params={"q": "in:inbox", "maxResults": 8}
+    )
+    ids = [m["id"] for m in listed["messages"]]
+    assert [read.split("?")[0].rsplit("/", 1)[1] for read in _batched_reads(batch)] == ids
+    assert sorted(m["id"] for m in messages) == sorted(ids)
 
 
 def test_table_on_a_pipe_and_query(sk, driver):
@@ -60,9 +81,10 @@ def test_table_on_a_pipe_and_query(sk, driver):
     assert none.exit_code == 0 and json.loads(none.stdout) == []
 
 
-def test_gmail_401_gets_a_fresh_token_and_one_retry(sk, driver, sandbox):
+@pytest.mark.parametrize("refused", ["/gmail/v1/users/me/messages", "/batch/gmail/v1"])
+def test_gmail_401_gets_a_fresh_token_and_one_retry(sk, driver, sandbox, refused):
     driver.connect("gmail", "u")
-    sandbox.fault(path="/gmail/v1/users/me/messages", kind="status", status=401, times=1)
+    sandbox.fault(path=refused, kind="status", status=401, times=1)
     sandbox.clear_requests()
     result = sk("gmail", "unread", "--user", "u", "--json")
     assert result.exit_code == 0, result.stderr

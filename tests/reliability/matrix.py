@@ -37,7 +37,7 @@ EXECUTE = "/api/v1/execute_tool"
 TOOLS = "/api/v1/tools"
 TOKEN = "/oauth/token"
 GMAIL_LIST = "/gmail/v1/users/me/messages"
-GMAIL_MESSAGE = "/gmail/v1/users/me/messages/*"
+GMAIL_BATCH = "/batch/gmail/v1"  # every message's metadata, in one batch request
 PROXIED_PROFILE = "/proxy/gmail/v1/users/me/profile"
 
 # Command groups: their sub-commands are the commands (`sk gmail unread`, `sk tools list`).
@@ -51,6 +51,7 @@ NOT_IN_MATRIX: dict[str, str] = {
     "sandbox force": "talks to the embedded sandbox in-process: no network",
     "config show": "reads settings and the profiles file: no network",
     "logout": "removes a profile and its keyring entry: no network",
+    "completion": "prints a script shipped in the package: no network",
     "doctor": "reports a failed request as a ✗ check rather than failing; "
     "`tests/cli/test_doctor.py` covers each check",
 }
@@ -191,8 +192,8 @@ ROWS: tuple[Row, ...] = (
         "gmail-read",
         "sk gmail unread --limit 1",
         ("gmail", "unread", "--user", "{user}", "--limit", "1"),
-        "GET",
-        GMAIL_MESSAGE,
+        "POST",
+        GMAIL_BATCH,
         idempotent=True,
         first_call=False,
         account="active",

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import typer
-
-from scalekit_cli.app import app
+from scalekit_cli.app import leaf_commands as app_leaf_commands
 from tests.reliability import figures, matrix
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
@@ -32,16 +30,7 @@ def test_the_cache_figures_match_the_tests() -> None:
 
 
 def leaf_commands() -> set[str]:
-    def walk(command, path: tuple[str, ...]) -> set[str]:
-        children = getattr(command, "commands", None)
-        if not children:
-            return {" ".join(path)}
-        found: set[str] = set()
-        for name, child in children.items():
-            found |= walk(child, (*path, name))
-        return found
-
-    return walk(typer.main.get_command(app), ())
+    return {" ".join(path) for path, _ in app_leaf_commands()}
 
 
 def test_every_command_has_a_row_or_a_reason() -> None:

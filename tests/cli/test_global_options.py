@@ -1,0 +1,166 @@
+"""The global options (--sandbox, --env-url, --client-id, --profile, --json, --debug, -v) are
+accepted before or after the sub-command, for every command, with the same meaning.
+
+The table is the command tree itself: every command found by walking the Typer app, every
+global option, in every position. Each command line goes through the console script's own
+`main` (the `sk token` fast path included), and what reaches the command is recorded at the
+one place every command runs through (`run_command`), instead of running it. Other tests
+below run real commands against the sandbox with the options after the command.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+
+from scalekit_cli import fastpath
+from scalekit_cli.__main__ import main
+from scalekit_cli.app import COMMANDS, leaf_commands
+from scalekit_cli.global_options import GLOBAL_OPTIONS, GlobalOption, Shape, place
+
+VALUES = {"env_url": "http://127.0.0.1:7", "client_id": "skc_probe", "profile": "probe"}
+
+
+def required_args(command: Any) -> list[str]:
+    """The least a command line needs to reach the command: every required parameter."""
+    args: list[str] = []
+    for param in command.params:
+        if not param.required:
+            continue
+        if param.param_type_name == "argument":
+            args.append("1")
+        else:
+            args += [param.opts[0], "1"]
+    return args
+
+
+def option_tokens(option: GlobalOption) -> list[str]:
+    name = option.names[-1]
+    return [name, VALUES[option.dest]] if option.takes_value else [name]
+
+
+@pytest.fixture
+def recorded(monkeypatch) -> list[dict[str, Any]]:
+    """What each command would have run with: its options, the flags, the output modes."""
+    calls: list[dict[str, Any]] = []
+
+    def record(run, options, flags, *, json_mode=False, verbose=False, debug=False) -> int:
+        calls.append(
+            {
+                "run": f"{run.__module__}.{run.__name__}",
+                "options": repr(options),
+                "flags": dataclasses.asdict(flags),
+                "json": json_mode,
+                "verbose": verbose,
+                "debug": debug,
+            }
+        )
+        return 0
+
+    monkeypatch.setattr("scalekit_cli.commands._common.run_command", record)
+    monkeypatch.setattr("scalekit_cli.commands.token.run_command", record)
+    return calls
+
+
+def _call(recorded: list[dict[str, Any]], argv: list[str]) -> dict[str, Any]:
+    recorded.clear()
+    code = main(argv)
+    assert code == 0 and len(recorded) == 1, (argv, code)
+    return recorded[0]
+
+
+LEAVES = leaf_commands()
+
+
+@pytest.mark.parametrize("option", GLOBAL_OPTIONS, ids=lambda o: o.names[-1])
+@pytest.mark.parametrize(("path", "command"), LEAVES, ids=[" ".join(p) for p, _ in LEAVES])
+def test_every_global_option_means_the_same_before_and_after_every_command(
+    recorded, path, command, option
+):
+    rest = required_args(command)
+    tokens = option_tokens(option)
+    without = _call(recorded, [*path, *rest])
+    positions = {
+        "before": [*tokens, *path, *rest],
+        "right after": [*path, *tokens, *rest],
+        "at the end": [*path, *rest, *tokens],
+    }
+    if len(path) > 1:
+        positions["between"] = [path[0], *tokens, *path[1:], *rest]
+    seen = {where: _call(recorded, argv) for where, argv in positions.items()}
+    first = seen["before"]
+    for where, call in seen.items():
+        assert call == first, f"{where}: {call} != {first}"
+    assert first != without, "the option changed nothing"
+    # The meaning: the setting the root hands every command, or the command's own parameter
+    # of that name (sk login --profile, sk sandbox serve --client-id) given the same value.
+    if option.takes_value:
+        value = VALUES[option.dest]
+        assert first["flags"][option.dest] == value or repr(value) in first["options"]
+    elif option.dest == "sandbox":
+        assert first["flags"]["sandbox"] is True
+    else:
+        assert first[option.dest] is True
+
+
+def test_the_table_covers_every_command_and_the_fast_path():
+    names = {path[0] for path, _ in LEAVES}
+    assert names == {entry.name for entry in COMMANDS}
+    assert ("gmail", "unread") in [path for path, _ in LEAVES]
+    # `sk token` lines with global options in either place still take the fast path.
+    for argv in (
+        ["--sandbox", "--json", "token", "gmail", "--user", "u"],
+        ["token", "gmail", "--user", "u", "--sandbox", "--json", "--profile", "p"],
+    ):
+        call = fastpath.parse(argv)
+        assert call is not None and call.root.sandbox and call.params["json_mode"] is True
+
+
+def test_nothing_after_a_double_dash_is_taken():
+    shape = Shape(frozenset({"--help"}), frozenset({"--user"}))
+    root = Shape(subcommand=lambda name: shape if name == "run" else None)
+    placement = place(["run", "gmail", "--user", "--json", "--", "cmd", "--json", "-v"], root)
+    # `--json` after --user is --user's value; the child's own flags stay the child's.
+    assert placement.args == ["run", "gmail", "--user", "--json", "--", "cmd", "--json", "-v"]
+    assert not placement.values.json and not placement.values.verbose
+
+
+def test_the_last_value_wins_wherever_each_stands(recorded):
+    call = _call(
+        recorded,
+        [
+            "--env-url",
+            "http://127.0.0.1:1",
+            "status",
+            "--user",
+            "u",
+            "--env-url",
+            VALUES["env_url"],
+        ],
+    )
+    assert call["flags"]["env_url"] == VALUES["env_url"]
+
+
+def test_a_global_option_without_its_value_is_one_usage_line(sk):
+    result = sk("status", "--user", "u", "--env-url")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "sk: option --env-url needs a value (URL) (see 'sk --help')"
+    ]
+
+
+def test_global_options_after_the_command_reach_the_sandbox(sk_process, driver, sandbox):
+    account = driver.connect("gmail", "u")
+    token = account["authorization_details"]["oauth_token"]["access_token"]
+    result = sk_process("status", "gmail", "--user", "u", "--json", "--env-url", sandbox.url)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "ACTIVE"
+    # The fast path, with --json and --debug after `token`, then a wrong environment.
+    result = sk_process("token", "gmail", "--user", "u", "--json", "--debug")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["access_token"] == token
+    wrong = sk_process("token", "gmail", "--user", "u", "--env-url", "http://127.0.0.1:9")
+    assert wrong.exit_code == 1 and "cannot reach 127.0.0.1" in wrong.stderr

@@ -1,0 +1,127 @@
+"""`--help` of every command names its values (CONNECTOR, SECONDS, KEY=VALUE — never a Python
+type such as `<str>` or `<list[str]>`), describes every option, and `sk --help` gives each
+command a summary that fits one line, on an 80- and a 120-column terminal.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import struct
+import subprocess
+import termios
+
+import pytest
+
+from scalekit_cli.app import COMMANDS, load
+from tests.cli.conftest import SK, read_terminal
+
+PYTHON_TYPE = re.compile(r"<[\w\[\], |.]+>|\{[A-Z_]+\}")
+# A value name: upper case (ID, KEY=VALUE), alternatives (JSON|@FILE|-), or choices (a|b).
+_NAME = r"(?:@?[A-Z][A-Z0-9_]*(?:=[A-Z]+)?|-)"
+VALUE_NAME = re.compile(rf"{_NAME}(?:\|{_NAME})*|[a-z]+(?:\|[a-z]+)+")
+SECTIONS = ("Arguments:", "Options:", "Global options (before or after the command):")
+
+
+def command_paths() -> list[tuple[str, ...]]:
+    paths: list[tuple[str, ...]] = [()]
+
+    def walk(path: tuple[str, ...], command) -> None:
+        paths.append(path)
+        for name, child in getattr(command, "commands", {}).items():
+            walk((*path, name), child)
+
+    for entry in COMMANDS:
+        walk((entry.name,), load(entry.name))
+    return paths
+
+
+def rows(help_text: str) -> dict[str, list[tuple[str, str]]]:
+    """Section title → (term, help) rows, a help text wrapped onto later lines joined up."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    section = None
+    for line in help_text.splitlines():
+        if line and not line.startswith(" "):
+            section = line if line.endswith(":") else None
+            if section:
+                found[section] = []
+            continue
+        if section is None or not line.strip():
+            continue
+        if line.startswith("  ") and not line.startswith("   "):
+            term, _, text = line.strip().partition("  ")
+            found[section].append((term, text.strip()))
+        elif found[section]:
+            term, text = found[section][-1]
+            found[section][-1] = (term, f"{text} {line.strip()}".strip())
+    return found
+
+
+PATHS = command_paths()
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: " ".join(p) or "sk")
+def test_help_names_every_value_and_describes_every_option(sk, path):
+    result = sk(*path, "--help", env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    assert not PYTHON_TYPE.findall(text), PYTHON_TYPE.findall(text)
+    sections = rows(text)
+    assert "Options:" in sections
+    for title in SECTIONS:
+        for term, description in sections.get(title, []):
+            assert description, f"{' '.join(path)}: {term} has no help text"
+            if title == "Arguments:":
+                for word in term.split():
+                    assert VALUE_NAME.fullmatch(word.strip("[]")), term
+                continue
+            # `-u, --user ID`: the last word names the value unless the option is a flag.
+            words = term.replace(",", " ").split()
+            values = [word for word in words if not word.startswith("-")]
+            for value in values:
+                assert VALUE_NAME.fullmatch(value.strip("'")), f"{term}: {value}"
+    usage = text.splitlines()[0]
+    assert usage.startswith("Usage: sk") and "{" not in usage, usage
+
+
+def test_the_values_are_named_for_what_they_are(sk):
+    connect = sk("connect", "--help").stdout
+    assert (
+        re.search(r"--timeout SECONDS\b", connect)
+        and "Usage: sk connect [OPTIONS] CONNECTOR" in connect
+    )
+    assert re.search(r"-p, --param KEY=VALUE\b", sk("exec-tool", "--help").stdout)
+    assert re.search(r"-n, --limit N\b", sk("gmail", "unread", "--help").stdout)
+    serve = rows(sk("sandbox", "serve", "--help").stdout)["Options:"]
+    described = dict(serve)
+    assert described["--client-id ID"] and described["--client-secret SECRET"]
+
+
+def _help_on_a_terminal(columns: int) -> str:
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    env = {name: value for name, value in os.environ.items() if name not in ("COLUMNS", "LINES")}
+    process = subprocess.Popen(
+        [str(SK), "--help"], stdin=follower, stdout=follower, stderr=follower, env=env
+    )
+    os.close(follower)
+    screen = read_terminal(leader, lambda _: None, finished=lambda: process.poll() is not None)
+    process.wait(timeout=30)
+    os.close(leader)
+    assert process.returncode == 0
+    return screen.decode("utf-8").replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_every_summary_fits_one_line(columns):
+    text = _help_on_a_terminal(columns)
+    lines = text.splitlines()
+    start = lines.index("Commands:") + 1
+    listed = lines[start : start + len(COMMANDS)]
+    assert [line.split()[0] for line in listed] == [entry.name for entry in COMMANDS]
+    for line in listed:
+        assert len(line) <= columns and not line.endswith("..."), line
+    # Nothing wrapped: the next line after the table is not a continuation of it.
+    assert start + len(COMMANDS) == len(lines) or not lines[start + len(COMMANDS)].strip()

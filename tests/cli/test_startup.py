@@ -1,0 +1,71 @@
+"""Start-up loads only what the invoked command needs: its own module (not every command's),
+and neither pydantic (which Typer converts values with) nor the HTTP stack for `--help`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from scalekit_cli.app import COMMANDS
+
+PROBE = """
+import json, sys
+from scalekit_cli.__main__ import main
+main(sys.argv[1:])
+loaded = sorted(m for m in sys.modules if m.startswith("scalekit_cli.commands."))
+heavy = [m for m in ("pydantic", "httpx", "rich", "starlette", "keyring") if m in sys.modules]
+sys.stderr.write("\\nLOADED " + json.dumps({"commands": loaded, "heavy": heavy}) + "\\n")
+"""
+SHARED = {"scalekit_cli.commands._common", "scalekit_cli.commands._runner"}
+
+
+def loaded_by(*args: str, env: dict[str, str] | None = None) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("LOADED "), done.stderr
+    return json.loads(line.removeprefix("LOADED "))
+
+
+def imported_by(module: str) -> set[str]:
+    """The command modules that importing `module` alone loads (its own imports)."""
+    probe = (
+        f"import sys, {module}; "
+        "print(' '.join(m for m in sys.modules if m.startswith('scalekit_cli.commands.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+@pytest.mark.parametrize("entry", COMMANDS, ids=lambda entry: entry.name)
+def test_a_commands_help_loads_its_own_module_only(entry):
+    seen = loaded_by(entry.name, "--help")
+    own = f"scalekit_cli.commands.{entry.module}"
+    assert own in seen["commands"]
+    # Nothing beyond what the module itself imports (`sk token`: also its Typer signature).
+    allowed = imported_by(own) | SHARED | {"scalekit_cli.commands.token_cli"}
+    assert set(seen["commands"]) <= allowed, seen
+    assert len(seen["commands"]) < len(COMMANDS), seen
+    assert seen["heavy"] == [], seen
+
+
+def test_the_root_help_loads_no_command():
+    assert loaded_by("--help") == {"commands": [], "heavy": []}
+
+
+def test_running_a_command_needs_no_pydantic(sk_env):
+    # Text, flags and plain numbers need no conversion; the run fails (nothing listens at the
+    # port), after parsing every kind of value.
+    env = {**sk_env, "SCALEKIT_ENV_URL": "http://127.0.0.1:9"}
+    seen = loaded_by("gmail", "unread", "--user", "u", "--limit", "20", "--json", env=env)
+    assert "pydantic" not in seen["heavy"], seen
+    seen = loaded_by("connect", "gmail", "-u", "u", "--timeout", "1.5", "--no-wait", env=env)
+    assert "pydantic" not in seen["heavy"], seen
