@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,6 +23,9 @@ from ._common import (
     validate_connector,
     validate_identifier,
 )
+
+if TYPE_CHECKING:
+    from ..mcp.install import Change
 
 CLIENT_HELP = "claude-code, claude-desktop, cursor or vscode."
 
@@ -47,10 +50,10 @@ class UninstallOptions:
     json: bool = False
 
 
-def _show_diff(runtime: Runtime, change: object) -> None:
+def _show_diff(runtime: Runtime, change: Change) -> None:
     from ..mcp.install import redact_context, unified_diff
 
-    diff = unified_diff(change)  # type: ignore[arg-type]
+    diff = unified_diff(change)
     if not runtime.out.debug:
         diff = redact_context(diff)
     for line in diff.splitlines():
@@ -96,7 +99,7 @@ def run_install(options: InstallOptions, runtime: Runtime) -> int:
         verb = "Updated" if change.replaced else "Added"
         out.success(f"{verb} MCP server {name!r} in {location.path}")
         if backup is not None:
-            out.detail(f"previous file kept as {backup}")
+            out.info(f"previous file kept as {backup}")
     if credentials.kind == "environment":
         out.warn(
             f"{client.title} must start sk with SCALEKIT_ENV_URL, SCALEKIT_CLIENT_ID and "
@@ -104,8 +107,8 @@ def run_install(options: InstallOptions, runtime: Runtime) -> int:
             "or run sk login and install again to use a stored profile"
         )
     if client.name == "claude-code":
-        out.detail(f"the same as: {install.claude_add_command(name, entry)}")
-    out.detail(f"restart {client.title} to load it")
+        out.info(f"the same as: {install.claude_add_command(name, entry)}")
+    out.info(f"restart {client.title} to load it")
     return ExitCode.OK
 
 
@@ -124,10 +127,16 @@ def run_uninstall(options: UninstallOptions, runtime: Runtime) -> int:
         backup = install.apply(change)
         out.success(f"Removed MCP server {name!r} from {location.path}")
         if backup is not None:
-            out.detail(f"previous file kept as {backup}")
+            out.info(f"previous file kept as {backup}")
     if options.json and not options.dry_run:
-        out.json({"client": client.name, "name": name, "path": str(location.path),
-                  "removed": change.changed})
+        out.json(
+            {
+                "client": client.name,
+                "name": name,
+                "path": str(location.path),
+                "removed": change.changed,
+            }
+        )
     if not change.changed:
         out.info(f"no MCP server {name!r} in {location.path}; nothing to remove")
     return ExitCode.OK
@@ -159,7 +168,8 @@ def register(mcp_app: typer.Typer) -> None:
         connector: Annotated[
             list[str] | None,
             typer.Option(
-                "--connector", help="Serve only this connector's tools (repeatable).",
+                "--connector",
+                help="Serve only this connector's tools (repeatable).",
                 metavar="NAME",
             ),
         ] = None,

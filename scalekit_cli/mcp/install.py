@@ -3,12 +3,11 @@
 A plain module: it edits files and imports no MCP SDK. Each client's file, key and entry
 shape are the ones its own documentation gives:
 
-| client | file | key |
-| --- | --- | --- |
-| claude-code | `~/.claude.json` (user scope, what `claude mcp add --scope user` writes) | `mcpServers` |
-| claude-desktop | `claude_desktop_config.json` in the platform's application-support dir | `mcpServers` |
-| cursor | `~/.cursor/mcp.json` (global) | `mcpServers` |
-| vscode | the workspace's `.vscode/mcp.json` (JSONC) | `servers` |
+- claude-code: `~/.claude.json`, key `mcpServers` (user scope: `claude mcp add --scope user`);
+- claude-desktop: `claude_desktop_config.json` in the platform's application-support
+  directory, key `mcpServers`;
+- cursor: `~/.cursor/mcp.json` (global), key `mcpServers`;
+- vscode: the workspace's `.vscode/mcp.json` (JSONC), key `servers`.
 
 Every path is treated as hostile: a symbolic link, a directory, a FIFO, a file too large or
 not a JSON object is refused with one reason and left as it was. The previous file is kept
@@ -35,7 +34,8 @@ from ..errors import CliError, ExitCode
 from . import jsonc
 
 DEFAULT_NAME = "scalekit"
-MAX_CONFIG_BYTES = 64 * 1024 * 1024  # ~/.claude.json grows with history; anything past this is not a config
+# ~/.claude.json grows with history; anything past this is not a configuration file.
+MAX_CONFIG_BYTES = 64 * 1024 * 1024
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 CREDENTIAL_VARIABLES = ("SCALEKIT_ENV_URL", "SCALEKIT_CLIENT_ID", "SCALEKIT_CLIENT_SECRET")
 
@@ -253,13 +253,18 @@ def read_config(location: ConfigLocation) -> ConfigFile:
         return ConfigFile(location, None)
     except OSError as exc:
         raise _refuse(path, f"cannot be read ({exc.strerror})") from None
-    with os.fdopen(descriptor, "rb") as handle:
-        info = os.fstat(handle.fileno())
+    try:
+        info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode):
             raise _refuse(path, "is not a regular file")
         if info.st_size > MAX_CONFIG_BYTES:
             raise _refuse(path, f"is larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB")
-        data = handle.read(MAX_CONFIG_BYTES + 1)
+        with os.fdopen(os.dup(descriptor), "rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise _refuse(path, f"cannot be read ({exc.strerror})") from None
+    finally:
+        os.close(descriptor)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -305,9 +310,7 @@ class Change:
         return self.new_text is not None and self.new_text != (self.config.text or "")
 
 
-def _checked(
-    new_text: str, client: Client, expected: dict[str, Any], config: ConfigFile
-) -> str:
+def _checked(new_text: str, client: Client, expected: dict[str, Any], config: ConfigFile) -> str:
     """The edit must read back as exactly the intended document, or nothing is written."""
     try:
         reread = jsonc.parse(new_text, comments=client.comments).value
@@ -318,9 +321,7 @@ def _checked(
     return new_text
 
 
-def plan_install(
-    config: ConfigFile, client: Client, name: str, entry: dict[str, Any]
-) -> Change:
+def plan_install(config: ConfigFile, client: Client, name: str, entry: dict[str, Any]) -> Change:
     parsed = _parse(config, client)
     if parsed is None:
         layout = jsonc.Layout(newline="\r\n" if "\r\n" in (config.text or "") else "\n")
@@ -372,7 +373,10 @@ def unified_diff(change: Change) -> str:
         fromfile=path if change.config.text is not None else "/dev/null",
         tofile=path,
     )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    # As diff(1) writes it: a last line without a newline is marked, so `patch` keeps it so.
+    return "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
 
 
 _SECRET_LOOKING = re.compile(
@@ -394,7 +398,9 @@ def redact_context(diff: str) -> str:
 
 
 def _write_atomically(path: Path, data: bytes, mode: int) -> None:
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
