@@ -3,7 +3,8 @@
 A plain module: it edits files and imports no MCP SDK. Each client's file, key and entry
 shape are the ones its own documentation gives:
 
-- claude-code: `~/.claude.json`, key `mcpServers` (user scope: `claude mcp add --scope user`);
+- claude-code: `~/.claude.json` (`$CLAUDE_CONFIG_DIR/.claude.json` when that is set), key
+  `mcpServers` (its user scope: what `claude mcp add --scope user` writes);
 - claude-desktop: `claude_desktop_config.json` in the platform's application-support
   directory, key `mcpServers`;
 - cursor: `~/.cursor/mcp.json` (global), key `mcpServers`;
@@ -102,6 +103,10 @@ def config_location(
     APPDATA and XDG_CONFIG_HOME are read from `environ`, as the clients themselves do)."""
     home = _home(environ)
     if client.name == "claude-code":
+        # CLAUDE_CONFIG_DIR moves Claude Code's whole configuration, .claude.json included.
+        moved = environ.get("CLAUDE_CONFIG_DIR")
+        if moved and Path(moved).is_absolute():
+            return ConfigLocation(Path(moved) / ".claude.json", Path(moved))
         return ConfigLocation(home / ".claude.json", home)
     if client.name == "cursor":
         return ConfigLocation(home / ".cursor" / "mcp.json", home)

@@ -41,7 +41,11 @@ class Host:
         self.workspace.mkdir()
         monkeypatch.chdir(self.workspace)
         for name in list(os.environ):
-            if name.startswith(("SCALEKIT_", "SK_")) or name in ("XDG_CONFIG_HOME", "APPDATA"):
+            if name.startswith(("SCALEKIT_", "SK_")) or name in (
+                "XDG_CONFIG_HOME",
+                "APPDATA",
+                "CLAUDE_CONFIG_DIR",
+            ):
                 monkeypatch.delenv(name, raising=False)
         self.env = {
             "HOME": str(self.home),
@@ -399,3 +403,10 @@ def test_the_installed_sk_configures_its_own_absolute_path(host: Host, tmp_path:
     entry = json.loads(host.path("cursor").read_text())["mcpServers"]["scalekit"]
     assert entry["command"] == str(SK) and Path(entry["command"]).is_absolute()
     assert entry["args"] == ["--sandbox", "mcp", "serve", "--user", "ana"]
+
+
+def test_claude_code_follows_claude_config_dir() -> None:
+    client = CLIENTS["claude-code"]
+    assert config_location(client, {"HOME": "/home/ana"}).path == Path("/home/ana/.claude.json")
+    moved = {"HOME": "/home/ana", "CLAUDE_CONFIG_DIR": "/home/ana/.config/claude-work"}
+    assert config_location(client, moved).path == Path("/home/ana/.config/claude-work/.claude.json")
