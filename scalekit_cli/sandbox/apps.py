@@ -338,16 +338,9 @@ def slack_send_message(context: ToolContext, params: dict[str, Any]) -> dict[str
 
     def build(existing: list[dict[str, Any]]) -> dict[str, Any]:
         # `ts` identifies a message in its channel: strictly increasing, even within one
-        # microsecond of the sandbox clock.
-        latest = max(
-            (
-                float(m["ts"])
-                for m in _seed_messages(context.account, channel) + existing
-                if m.get("channel", channel["id"]) == channel["id"]
-            ),
-            default=0.0,
-        )
-        ts = max(context.now.timestamp(), latest + 0.000001)
+        # microsecond of the sandbox clock (the seeded ones all predate the account).
+        posted = [float(m["ts"]) for m in existing if m["channel"] == channel["id"]]
+        ts = max([context.now.timestamp(), *(earlier + 0.000001 for earlier in posted)])
         return {
             "channel": channel["id"],
             "type": "message",
@@ -399,10 +392,10 @@ def _notion_time(epoch: float) -> str:
 
 def _notion_pages(account: AccountRecord) -> list[dict[str, Any]]:
     key = (account.identifier, account.created_at)
-    author = {"object": "user", "id": str(uuid.UUID(bytes=_digest(*key, "author")[:16]))}
+    author = {"object": "user", "id": str(uuid.UUID(bytes=_digest(*key, "author")[:16], version=4))}
     pages = []
     for title, emoji, days in _NOTION_PAGES:
-        page_id = str(uuid.UUID(bytes=_digest(*key, "page", title)[:16]))
+        page_id = str(uuid.UUID(bytes=_digest(*key, "page", title)[:16], version=4))
         edited = account.created_at - 86400 * days
         slug = re.sub(r"[^A-Za-z0-9]+", "-", title).strip("-")
         text = {
