@@ -37,9 +37,8 @@ def _round_trip(client_name: str, text: str) -> str:
         (
             "cursor",
             '{"mcpServers": {"a": {"command": "x"}}}',
-            '{"mcpServers": {"a": {"command": "x"}, "scalekit": {\n    "command": "/opt/sk",\n'
-            '    "args": [\n      "--sandbox",\n      "mcp",\n      "serve",\n      "--user",\n'
-            '      "u"\n    ]\n  }}}',
+            '{"mcpServers": {"a": {"command": "x"}, "scalekit": {"command": "/opt/sk", "args": '
+            '["--sandbox", "mcp", "serve", "--user", "u"]}}}',
         ),
         (
             "vscode",

@@ -282,7 +282,9 @@ def set_member(
             line_end -= 1
         inserted = f"{layout.newline}{indent}{member}{after}"
         return text[:anchor] + before + text[anchor:line_end] + inserted + text[line_end:]
-    return text[:anchor] + f"{before} {member}{after}" + text[anchor:]
+    # A one-line object stays on one line.
+    compact = f"{json.dumps(key, ensure_ascii=False)}: {json.dumps(value, ensure_ascii=False)}"
+    return text[:anchor] + f"{before} {compact}{after}" + text[anchor:]
 
 
 def remove_member(text: str, span: ObjectSpan, key: str) -> str:
