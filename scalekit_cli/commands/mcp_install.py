@@ -5,6 +5,7 @@ out again. The file editing lives in `scalekit_cli/mcp/install.py`."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -50,6 +51,10 @@ class UninstallOptions:
     json: bool = False
 
 
+def _environ(runtime: Runtime) -> Mapping[str, str]:
+    return os.environ if runtime.environ is None else runtime.environ
+
+
 def _show_diff(runtime: Runtime, change: Change) -> None:
     from ..mcp.install import redact_context, unified_diff
 
@@ -67,12 +72,12 @@ def run_install(options: InstallOptions, runtime: Runtime) -> int:
     name = install.validate_name(options.name)
     user = validate_identifier(options.user)
     connectors = [validate_connector(connector) for connector in options.connectors]
-    flags = runtime.flags
+    flags, environ = runtime.flags, _environ(runtime)
     credentials = install.credential_reference(
-        sandbox=flags.sandbox, profile=flags.profile, environ=os.environ
+        sandbox=flags.sandbox, profile=flags.profile, environ=environ
     )
     entry = install.server_entry(client, install.sk_command(), credentials, user, connectors)
-    location = install.config_location(client, os.environ, workspace=options.workspace)
+    location = install.config_location(client, environ, workspace=options.workspace)
     config = install.read_config(location)
     change = install.plan_install(config, client, name, entry)
     out = runtime.out
@@ -117,7 +122,7 @@ def run_uninstall(options: UninstallOptions, runtime: Runtime) -> int:
 
     client = install.client_named(options.client)
     name = install.validate_name(options.name)
-    location = install.config_location(client, os.environ, workspace=options.workspace)
+    location = install.config_location(client, _environ(runtime), workspace=options.workspace)
     config = install.read_config(location)
     change = install.plan_uninstall(config, client, name)
     out = runtime.out

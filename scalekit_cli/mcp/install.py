@@ -143,7 +143,7 @@ def credential_reference(
     """Which stored profile, or which environment variables, the entry relies on; exit 5 when
     there is neither (`sk login` first). A `.env` file does not count: the client starts `sk`
     in a directory of its own, where this one's `.env` is not."""
-    from ..config import ENV_URL_VARIABLES, SANDBOX
+    from ..config import ENV_URL_VARIABLES, SANDBOX, normalize_env_url
     from ..profiles import DEFAULT_PROFILE, load_profiles, validate_profile_name
 
     env_url = next((environ[n] for n in ENV_URL_VARIABLES if environ.get(n, "").strip()), "")
@@ -160,6 +160,7 @@ def credential_reference(
             )
         return Credentials("profile", ("--profile", named), named)
     if env_url and all(environ.get(n, "").strip() for n in CREDENTIAL_VARIABLES[1:]):
+        normalize_env_url(env_url)  # a URL sk would refuse is refused now, not at start-up
         return Credentials("environment", ())
     if DEFAULT_PROFILE in stored:
         return Credentials("profile", ("--profile", DEFAULT_PROFILE), DEFAULT_PROFILE)

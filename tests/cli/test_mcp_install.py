@@ -257,6 +257,13 @@ def test_environment_credentials_stay_in_the_environment(host: Host) -> None:
     assert "SCALEKIT_CLIENT_SECRET in its environment" in result.stderr
     assert_no_leak(result, CANARY_CLIENT_SECRET)
     assert_no_leak(written, CANARY_CLIENT_SECRET, "tenant-9f3k.example.dev")
+    # A URL serve would refuse is refused now.
+    plain = host.sk(
+        "mcp", "install", "cursor", "-u", "ana", env={**env, "SCALEKIT_ENV_URL": "http://a.example"}
+    )
+    assert plain.exit_code == 5
+    assert "plain http://" in assert_one_error_line(plain)
+    assert not host.path("cursor").exists()
 
 
 def test_without_credentials_install_says_to_log_in_and_writes_nothing(host: Host) -> None:
