@@ -1,7 +1,9 @@
 """The tool catalog: definitions, a small JSON-Schema check of params, and the executors.
 
-Pure Python. Executors get a `ToolContext` (the account, its mailbox, the sandbox time) and
-return the `data` object of `execute_tool`; the engine does lookups, status checks and errors.
+Pure Python. Executors get a `ToolContext` (the account, its mailbox, the sandbox time, the
+records of what its earlier calls did in its apps) and return the `data` object of
+`execute_tool`; the engine does lookups, status checks and errors. The Calendar, Slack and
+Notion executors live in `apps.py`.
 """
 
 from __future__ import annotations
@@ -14,11 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from . import apps
-from .errors import ToolInputError
+from .errors import ToolInputError  # raised here and by the app executors; engine catches it
 from .mailbox import Mailbox, MailMessage
 from .store import AccountRecord, AppRecords
-
-__all__ = ["ToolContext", "ToolInputError", "ToolSpec", "check_input", "default_tools"]
 
 TOOLS_UPDATED_AT = "2025-01-15T00:00:00Z"
 
