@@ -49,6 +49,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("doctor", "doctor", "Check that sk can work from here, one line per check."),
     Command("demo", "demo", "Run the whole flow on the local sandbox."),
     Command("sandbox", "sandbox", "The local AgentKit sandbox: serve, reset, force states."),
+    Command("mcp", "mcp", "Serve a user's connected apps to AI agents over MCP."),
     Command("completion", "completion", "Print the shell completion script for bash, zsh, …"),
 )
 BY_NAME = {command.name: command for command in COMMANDS}

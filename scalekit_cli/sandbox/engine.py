@@ -35,6 +35,7 @@ from .settings import USER_VERIFICATION_MODES, Connection, SandboxSettings
 from .store import (
     AccountFilter,
     AccountRecord,
+    AppRecords,
     AuthRequestRecord,
     LinkRecord,
     Store,
@@ -977,6 +978,7 @@ class SandboxEngine:
             account=account,
             now=datetime.fromtimestamp(now, tz=UTC),
             mailbox=lambda: self.mailbox_for(account),
+            records=AppRecords(self.store, account.id, now),
         )
         try:
             data = tool.run(context, params)

@@ -151,3 +151,8 @@ class GmailError(Exception):
 
     def body(self) -> dict[str, Any]:
         return google_error_body(self.status, self.message)
+
+
+class ToolInputError(ValueError):
+    """Params a tool cannot take: outside its input schema, or naming what its app lacks (a
+    channel the workspace has no such). The engine answers INVALID_ARGUMENT with the text."""

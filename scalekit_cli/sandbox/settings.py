@@ -41,7 +41,11 @@ def default_connections() -> list[Connection]:
             "googlecalendar",
             "GOOGLE",
             "OAUTH",
-            ["https://www.googleapis.com/auth/calendar.readonly"],
+            # read, and create events (googlecalendar_create_event)
+            [
+                "https://www.googleapis.com/auth/calendar.readonly",
+                "https://www.googleapis.com/auth/calendar.events",
+            ],
         ),
         Connection("slack", "SLACK", "OAUTH", ["chat:write", "channels:read", "users:read"]),
         Connection("notion", "NOTION", "OAUTH", []),

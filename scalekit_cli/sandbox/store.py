@@ -12,7 +12,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +84,16 @@ CREATE TABLE IF NOT EXISTS custom_providers (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
+-- What tools did in a connected app (a created calendar event, a posted Slack message), per
+-- account, in order: later tool calls of that account read them back.
+CREATE TABLE IF NOT EXISTS app_records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS app_records_by_account ON app_records (account_id, kind, seq);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -97,6 +107,7 @@ _TABLES = (
     "machine_tokens",
     "mcp_configs",
     "custom_providers",
+    "app_records",
     "meta",
 )
 
@@ -260,6 +271,7 @@ class StoreSession:
         self._db.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
         self._db.execute("DELETE FROM links WHERE account_id = ?", (account_id,))
         self._db.execute("DELETE FROM auth_requests WHERE account_id = ?", (account_id,))
+        self._db.execute("DELETE FROM app_records WHERE account_id = ?", (account_id,))
 
     def account_by_id(self, account_id: str) -> AccountRecord | None:
         row = self._db.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone()
@@ -486,6 +498,23 @@ class StoreSession:
     def revoke_machine_tokens(self) -> int:
         return self._db.execute("UPDATE machine_tokens SET revoked = 1 WHERE revoked = 0").rowcount
 
+    # --- what tools did in the connected apps ------------------------------------------------
+
+    def app_records(self, account_id: str, kind: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT body FROM app_records WHERE account_id = ? AND kind = ? ORDER BY seq",
+            (account_id, kind),
+        ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def insert_app_record(
+        self, account_id: str, kind: str, body: dict[str, Any], created_at: float
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO app_records (account_id, kind, body, created_at) VALUES (?, ?, ?, ?)",
+            (account_id, kind, json.dumps(body), created_at),
+        )
+
     # --- small key/value facts (the clock offset) ---------------------------------------------
 
     def meta(self, key: str) -> str | None:
@@ -502,6 +531,28 @@ class StoreSession:
     def clear(self) -> None:
         for table in _TABLES:
             self._db.execute(f"DELETE FROM {table}")
+
+
+class AppRecords:
+    """One account's records of one store, for the tool executors: `append` reads what is
+    there and adds one more in a single transaction (a new record may depend on the last)."""
+
+    def __init__(self, store: Store, account_id: str, now: float) -> None:
+        self._store = store
+        self._account_id = account_id
+        self._now = now
+
+    def list(self, kind: str) -> list[dict[str, Any]]:
+        with self._store.read() as session:
+            return session.app_records(self._account_id, kind)
+
+    def append(
+        self, kind: str, build: Callable[[list[dict[str, Any]]], dict[str, Any]]
+    ) -> dict[str, Any]:
+        with self._store.write() as session:
+            body = build(session.app_records(self._account_id, kind))
+            session.insert_app_record(self._account_id, kind, body, self._now)
+            return body
 
 
 class Store:

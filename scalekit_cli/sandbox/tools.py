@@ -1,7 +1,9 @@
 """The tool catalog: definitions, a small JSON-Schema check of params, and the executors.
 
-Pure Python. Executors get a `ToolContext` (the account, its mailbox, the sandbox time) and
-return the `data` object of `execute_tool`; the engine does lookups, status checks and errors.
+Pure Python. Executors get a `ToolContext` (the account, its mailbox, the sandbox time, the
+records of what its earlier calls did in its apps) and return the `data` object of
+`execute_tool`; the engine does lookups, status checks and errors. The Calendar, Slack and
+Notion executors live in `apps.py`.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .mailbox import Mailbox, MailMessage, mailbox_address
-from .store import AccountRecord
+from . import apps
+from .errors import ToolInputError  # raised here and by the app executors; engine catches it
+from .mailbox import Mailbox, MailMessage
+from .store import AccountRecord, AppRecords
 
 TOOLS_UPDATED_AT = "2025-01-15T00:00:00Z"
 
@@ -24,10 +28,7 @@ class ToolContext:
     account: AccountRecord
     now: datetime
     mailbox: Callable[[], Mailbox]
-
-
-class ToolInputError(ValueError):
-    """Params that do not fit the tool's input schema."""
+    records: AppRecords  # what this account's earlier tool calls did in its apps
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ _JSON_TYPES: dict[str, Callable[[Any], bool]] = {
 
 def check_input(schema: dict[str, Any], value: Any, where: str = "params") -> None:
     """The subset of JSON Schema the catalog uses: type, required, properties,
-    additionalProperties (false), items, enum, minimum, maximum, minLength."""
+    additionalProperties (false), items, enum, minimum, maximum, minLength, maxLength
+    (`format` and `description` are annotations)."""
     expected = schema.get("type")
     if expected is not None and not _JSON_TYPES[expected](value):
         raise ToolInputError(f"{where} must be of type {expected}")
@@ -87,7 +89,13 @@ def check_input(schema: dict[str, Any], value: Any, where: str = "params") -> No
         if "maximum" in schema and value > schema["maximum"]:
             raise ToolInputError(f"{where} must be <= {schema['maximum']}")
     if isinstance(value, str) and len(value) < schema.get("minLength", 0):
-        raise ToolInputError(f"{where} must not be empty")
+        raise ToolInputError(
+            f"{where} must not be empty"
+            if schema["minLength"] == 1
+            else f"{where} must be at least {schema['minLength']} characters"
+        )
+    if isinstance(value, str) and len(value) > schema.get("maxLength", len(value)):
+        raise ToolInputError(f"{where} must be at most {schema['maxLength']} characters")
     if isinstance(value, list) and "items" in schema:
         for index, item in enumerate(value):
             check_input(schema["items"], item, f"{where}[{index}]")
@@ -150,24 +158,6 @@ def gmail_profile(mailbox: Mailbox) -> dict[str, Any]:
         "messagesTotal": len(mailbox.messages),
         "threadsTotal": mailbox.threads_total,
         "historyId": str(mailbox.history_id),
-    }
-
-
-def _slack_send_message(context: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
-    seconds = context.now.timestamp()
-    return {
-        "ok": True,
-        "channel": params["channel"],
-        "ts": f"{seconds:.6f}",
-        "message": {"text": params["text"], "type": "message"},
-    }
-
-
-def _calendar_list_events(context: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "kind": "calendar#events",
-        "summary": mailbox_address(context.account.identifier),
-        "items": [],
     }
 
 
@@ -234,32 +224,178 @@ def default_tools() -> list[ToolSpec]:
         ToolSpec(
             name="googlecalendar_list_events",
             connector="googlecalendar",
-            description="List upcoming events of the connected Google Calendar.",
+            description="List upcoming events of the connected Google Calendar, soonest "
+            "first: events that have not ended by time_min (default: now).",
             input_schema=_object_schema(
                 {
-                    "max_results": {"type": "integer", "minimum": 1, "maximum": 250},
-                    "time_min": {"type": "string", "description": "RFC 3339 lower bound"},
+                    "max_results": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 250,
+                        "description": "How many events to return (default 10)",
+                    },
+                    "time_min": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "RFC 3339 lower bound, e.g. 2026-12-01T00:00:00Z "
+                        "(default: now)",
+                    },
+                    "time_max": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "RFC 3339 upper bound: only events starting before it",
+                    },
+                    "query": {
+                        "type": "string",
+                        "description": "Free text matched against summary, description "
+                        "and location",
+                    },
+                    "page_token": {
+                        "type": "string",
+                        "description": "nextPageToken of a previous call",
+                    },
                 }
             ),
             category="calendar",
             tags=("calendar", "read"),
-            run=_calendar_list_events,
+            run=apps.calendar_list_events,
+        ),
+        ToolSpec(
+            name="googlecalendar_create_event",
+            connector="googlecalendar",
+            description="Create an event in the connected Google Calendar (primary "
+            "calendar) and return it.",
+            input_schema=_object_schema(
+                {
+                    "summary": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 1024,
+                        "description": "The event's title",
+                    },
+                    "start_time": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "RFC 3339 start with a time zone, "
+                        "e.g. 2026-12-02T15:00:00Z or 2026-12-02T16:00:00+01:00",
+                    },
+                    "end_time": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "RFC 3339 end, after start_time",
+                    },
+                    "description": {"type": "string", "description": "Notes for the event"},
+                    "location": {"type": "string", "description": "Where it takes place"},
+                    "attendees": {
+                        "type": "array",
+                        "items": {"type": "string", "minLength": 3},
+                        "description": "E-mail addresses to invite",
+                    },
+                },
+                required=("summary", "start_time", "end_time"),
+                closed=True,
+            ),
+            category="calendar",
+            tags=("calendar", "write"),
+            run=apps.calendar_create_event,
+        ),
+        ToolSpec(
+            name="slack_list_channels",
+            connector="slack",
+            description="List the public channels of the connected Slack workspace.",
+            input_schema=_object_schema(
+                {
+                    "limit": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 1000,
+                        "description": "How many channels to return (default 100)",
+                    },
+                    "cursor": {
+                        "type": "string",
+                        "description": "response_metadata.next_cursor of a previous call",
+                    },
+                }
+            ),
+            category="chat",
+            tags=("chat", "read"),
+            run=apps.slack_list_channels,
         ),
         ToolSpec(
             name="slack_send_message",
             connector="slack",
-            description="Send a message to a Slack channel.",
+            description="Send a message to a Slack channel as the connected user.",
             input_schema=_object_schema(
                 {
-                    "channel": {"type": "string", "minLength": 1},
-                    "text": {"type": "string", "minLength": 1},
+                    "channel": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "The channel's id (C…) or name (general or #general)",
+                    },
+                    "text": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 40000,
+                        "description": "The message text (Slack mrkdwn)",
+                    },
                 },
                 required=("channel", "text"),
                 closed=True,
             ),
             category="chat",
             tags=("chat", "write"),
-            run=_slack_send_message,
+            run=apps.slack_send_message,
+        ),
+        ToolSpec(
+            name="slack_fetch_conversation_history",
+            connector="slack",
+            description="Fetch the latest messages of a Slack channel, newest first.",
+            input_schema=_object_schema(
+                {
+                    "channel": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "The channel's id (C…) or name (general or #general)",
+                    },
+                    "limit": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 1000,
+                        "description": "How many messages to return (default 20)",
+                    },
+                },
+                required=("channel",),
+            ),
+            category="chat",
+            tags=("chat", "read"),
+            run=apps.slack_conversation_history,
+        ),
+        ToolSpec(
+            name="notion_search_pages",
+            connector="notion",
+            description="Search the pages the connected Notion integration can see, by "
+            "title; most recently edited first.",
+            input_schema=_object_schema(
+                {
+                    "query": {
+                        "type": "string",
+                        "description": "Text the page title contains (empty: every page)",
+                    },
+                    "page_size": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 100,
+                        "description": "How many pages to return (default 10)",
+                    },
+                    "start_cursor": {
+                        "type": "string",
+                        "description": "next_cursor of a previous call",
+                    },
+                }
+            ),
+            category="knowledge",
+            tags=("knowledge", "read"),
+            run=apps.notion_search_pages,
         ),
         ToolSpec(
             name="github_get_authenticated_user",

@@ -56,6 +56,7 @@ def test_list_json_carries_the_input_schemas(sk, sandbox):
         "gmail_fetch_mails",
         "gmail_get_profile",
         "googlecalendar_list_events",
+        "googlecalendar_create_event",
     ]
     for document in documents:
         assert set(document) == {"name", "description", "provider", "input_schema"}
@@ -104,7 +105,7 @@ def test_show_prints_the_description_and_schema(sk, sandbox):
     head, _, schema = result.stdout.partition("Input schema:\n")
     assert head.splitlines()[:2] == [
         "slack_send_message (SLACK)",
-        "Send a message to a Slack channel.",
+        "Send a message to a Slack channel as the connected user.",
     ]
     assert json.loads(schema) == CATALOGUE["slack_send_message"].input_schema
     (query,) = _queries(sandbox)

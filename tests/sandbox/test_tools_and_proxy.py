@@ -54,7 +54,11 @@ def test_identifier_filter_keeps_tools_of_connected_connectors(agent: Agent) -> 
     assert _tools(agent, **{"filter.identifier": "toolsy"})["total_size"] == 0
     agent.create("slack", "toolsy")
     names = _tools(agent, **{"filter.identifier": "toolsy", "filter.summary": "true"})
-    assert names["tool_names"] == ["slack_send_message"]
+    assert names["tool_names"] == [
+        "slack_list_channels",
+        "slack_send_message",
+        "slack_fetch_conversation_history",
+    ]
 
 
 def test_paging(agent: Agent) -> None:
@@ -200,12 +204,12 @@ def test_other_connectors_tools_run(agent: Agent) -> None:
         json={
             "tool_name": "slack_send_message",
             "identifier": "team",
-            "params": {"channel": "#a", "text": "hi"},
+            "params": {"channel": "#general", "text": "hi"},
         },
     )
     assert sent.status_code == 200
     assert sent.json()["data"]["ok"] is True
-    assert sent.json()["data"]["channel"] == "#a"
+    assert sent.json()["data"]["channel"].startswith("C")  # Slack answers with the id
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""`sk mcp`: Scalekit tools for AI agents over the Model Context Protocol."""
