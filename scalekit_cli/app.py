@@ -139,6 +139,7 @@ def _register() -> None:
         doctor,
         exec_tool,
         gmail,
+        mcp,
         sandbox,
         status,
         token,
@@ -157,6 +158,7 @@ def _register() -> None:
         doctor,
         demo,
         sandbox,
+        mcp,
     ):
         module.register(app)
     _register_profiles_and_ci()

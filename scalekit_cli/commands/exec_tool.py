@@ -14,9 +14,10 @@ from typing import Annotated, Any
 
 import typer
 
+from ..connecting import AccountUnusable, execute_tool
 from ..errors import CliError, ExitCode, not_connected
 from ..runtime import Runtime
-from ..scalekit.errors import ApiError, FailedPrecondition, InvalidResponse, NotFound
+from ..scalekit.errors import ApiError, InvalidResponse
 from ._common import (
     DebugOption,
     JsonOption,
@@ -133,27 +134,17 @@ def run(options: ExecToolOptions, runtime: Runtime) -> int:
     _check_params(runtime, tool, params)
 
     try:
-        result = runtime.scalekit().execute_tool(
+        result = execute_tool(
+            runtime.scalekit(),
             tool,
             params,
             connector=connector,
             identifier=options.identifier,
             connected_account_id=options.account_id,
         )
-    except (FailedPrecondition, NotFound) as refused:
-        # 400/9 is "not ACTIVE"; a 404 may be the account or the tool: ask the account itself.
-        if options.account_id or connector is None or options.identifier is None:
-            raise
-        try:
-            account = runtime.scalekit().get_account(connector, options.identifier)
-        except NotFound:
-            raise not_connected(
-                connector, options.identifier, None, **runtime.connect_hint_args()
-            ) from None
-        if account.is_active:
-            raise refused from None
+    except AccountUnusable as unusable:
         raise not_connected(
-            connector, options.identifier, account.status, **runtime.connect_hint_args()
+            unusable.connector, unusable.identifier, unusable.status, **runtime.connect_hint_args()
         ) from None
     out.detail(f"execution {result.execution_id}")
     if options.json:
