@@ -54,3 +54,149 @@ def test_lists_the_catalogue_and_runs_a_tool(harness, driver, transport):
     assert result.structured_content == expected
     assert json.loads(result.content[0].text) == expected
     harness.assert_no_secret(driver, "gmail")
+
+
+FETCH = {"query": "is:unread", "max_results": 1}
+
+
+def executions(sandbox) -> list[dict]:
+    return [
+        entry
+        for entry in sandbox.requests()
+        if entry["method"] == "POST" and entry["path"] == "/api/v1/execute_tool"
+    ]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_connecting_by_url_elicitation(harness, driver, sandbox, transport):
+    asked: list[types.ElicitRequestURLParams] = []
+
+    async def press_allow(context, params):
+        asked.append(params)
+        await anyio.to_thread.run_sync(approve_as_browser, params.url)
+        return types.ElicitResult(action="accept")
+
+    async def main():
+        async with harness.client(transport, elicitation=press_allow) as client:
+            return await client.call_tool("gmail_fetch_mails", FETCH)
+
+    result = anyio.run(main)
+    assert len(asked) == 1
+    assert asked[0].mode == "url"
+    assert asked[0].url.startswith(f"{sandbox.url}/magic/")
+    assert "gmail" in asked[0].message
+    assert not result.is_error, result.content
+    assert result.structured_content["messages"]
+    assert driver.account("gmail", "user_123")["status"] == "ACTIVE"
+    harness.assert_no_secret(driver, "gmail")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_declined_elicitation_executes_nothing(harness, driver, sandbox, transport):
+    async def decline(context, params):
+        return types.ElicitResult(action="decline")
+
+    async def main():
+        async with harness.client(transport, elicitation=decline) as client:
+            return await client.call_tool("gmail_fetch_mails", FETCH)
+
+    result = anyio.run(main)
+    assert result.is_error
+    text = result.content[0].text
+    assert "did not open the link" in text and f"{sandbox.url}/magic/" in text
+    assert driver.account("gmail", "user_123")["status"] != "ACTIVE"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_connecting_without_elicitation_gives_the_link(harness, driver, sandbox, transport):
+    async def main():
+        async with harness.client(transport) as client:
+            first = await client.call_tool("gmail_fetch_mails", FETCH)
+            link = first.content[0].text.rsplit(" ", 1)[-1]
+            await anyio.to_thread.run_sync(approve_as_browser, link)
+            second = await client.call_tool("gmail_fetch_mails", FETCH)
+        return first, link, second
+
+    first, link, second = anyio.run(main)
+    assert first.is_error
+    text = first.content[0].text
+    assert "gmail is not connected for user_123" in text
+    assert link.startswith(f"{sandbox.url}/magic/")
+    assert not second.is_error
+    assert second.structured_content["messages"]
+    harness.assert_no_secret(driver, "gmail")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_arguments_breaking_the_schema_execute_nothing(harness, driver, sandbox, transport):
+    driver.connect("gmail", "user_123")
+
+    async def main():
+        async with harness.client(transport) as client:
+            sandbox.clear_requests()
+            wrong_type = await client.call_tool("gmail_fetch_mails", {"max_results": "five"})
+            unknown = await client.call_tool("scalekit_authorize", {"connectr": "gmail"})
+            return wrong_type, unknown
+
+    wrong_type, unknown = anyio.run(main)
+    assert wrong_type.is_error
+    assert "arguments.max_results: expected integer, got string" in wrong_type.content[0].text
+    assert unknown.is_error
+    assert "arguments.connectr: not a parameter of this tool" in unknown.content[0].text
+    assert executions(sandbox) == []
+    assert [e for e in sandbox.requests() if "magic_link" in e["path"]] == []
+    harness.assert_no_secret(driver, "gmail")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_unknown_tool_is_a_protocol_error(harness, transport):
+    from mcp.shared.exceptions import MCPError
+
+    async def main():
+        async with harness.client(transport) as client:
+            with pytest.raises(MCPError) as raised:
+                await client.call_tool("gmail_send_everything", {})
+            # The server is still there.
+            return raised.value, await client.list_tools()
+
+    error, listed = anyio.run(main)
+    assert error.code == types.INVALID_PARAMS
+    assert "unknown tool: gmail_send_everything" in error.message
+    assert listed.tools
+
+
+FAULTS = [
+    {"kind": "status", "status": 500},
+    {"kind": "status", "status": 429, "retry_after": 60},
+    {"kind": "drop"},
+    {"kind": "not_json"},
+]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_scalekit_faults_are_clean_tool_errors(harness, driver, sandbox, transport):
+    driver.connect("gmail", "user_123")
+
+    async def main():
+        outcomes = []
+        async with harness.client(transport) as client:
+            for fault in FAULTS:
+                sandbox.fault(path="/api/v1/execute_tool", method="POST", times=None, **fault)
+                failed = await client.call_tool("gmail_fetch_mails", FETCH)
+                sandbox.admin("DELETE", "/_sandbox/faults")
+                # The server keeps serving: the next call goes through.
+                recovered = await client.call_tool("gmail_fetch_mails", FETCH)
+                outcomes.append((fault, failed, recovered))
+        return outcomes
+
+    for fault, failed, recovered in anyio.run(main):
+        assert failed.is_error, fault
+        text = failed.content[0].text
+        assert text.startswith(("POST /api/v1/execute_tool failed", "cannot reach", "127.0.0.1")), (
+            fault,
+            text,
+        )
+        assert not recovered.is_error, fault
+        assert recovered.structured_content["messages"]
+    assert "Traceback" not in harness.written()
+    harness.assert_no_secret(driver, "gmail")
