@@ -112,7 +112,7 @@ class McpHarness:
                 ) as client:
                     yield client
             return
-        url, process = self.start_http(*serve)
+        url = self.start_http(*serve)
         http = httpx2.AsyncClient(
             transport=_RecordingTransport(self.chunks), timeout=httpx2.Timeout(30, read=300)
         )
@@ -127,7 +127,7 @@ class McpHarness:
         ):
             yield client
 
-    def start_http(self, *serve: str) -> tuple[str, subprocess.Popen[bytes]]:
+    def start_http(self, *serve: str) -> str:
         stdout_log, stderr_log = self._log("stdout"), self._log("stderr")
         process = subprocess.Popen(
             [str(SK), *serve, "--transport", "http", "--port", "0"],
@@ -142,7 +142,7 @@ class McpHarness:
         while True:
             lines = stdout_log.read_text().splitlines()
             if lines:
-                return lines[0], process
+                return lines[0]
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"sk mcp serve did not start: {stderr_log.read_text()}")
             time.sleep(0.05)

@@ -200,3 +200,69 @@ def test_scalekit_faults_are_clean_tool_errors(harness, driver, sandbox, transpo
         assert recovered.structured_content["messages"]
     assert "Traceback" not in harness.written()
     harness.assert_no_secret(driver, "gmail")
+
+
+def test_built_in_tools(harness, driver, sandbox):
+    driver.connect("gmail", "user_123")
+
+    async def main():
+        async with harness.client("http", "--allow-proxy") as client:
+            listed = await client.list_tools()
+            connections = await client.call_tool("scalekit_list_connections", {})
+            authorize = await client.call_tool("scalekit_authorize", {"connector": "slack"})
+            already = await client.call_tool("scalekit_authorize", {"connector": "gmail"})
+            profile = await client.call_tool(
+                "scalekit_request",
+                {"connector": "gmail", "path": "/gmail/v1/users/me/profile"},
+            )
+            not_connected = await client.call_tool(
+                "scalekit_request", {"connector": "slack", "path": "/api/conversations.list"}
+            )
+        return listed, connections, authorize, already, profile, not_connected
+
+    listed, connections, authorize, already, profile, not_connected = anyio.run(main)
+    names = {tool.name for tool in listed.tools}
+    assert {"scalekit_list_connections", "scalekit_authorize", "scalekit_request"} <= names
+    [gmail] = connections.structured_content["connections"]
+    assert gmail["connector"] == "gmail" and gmail["status"] == "ACTIVE"
+    assert "authorization_details" not in json.dumps(connections.structured_content)
+    assert authorize.structured_content["link"].startswith(f"{sandbox.url}/magic/")
+    assert already.structured_content["status"] == "ACTIVE"
+    assert already.structured_content["link"] is None
+    assert not profile.is_error
+    assert profile.structured_content["status"] == 200
+    assert "@" in profile.structured_content["body"]["emailAddress"]
+    assert not any("auth" in name.lower() for name in profile.structured_content["headers"])
+    # The proxy was called with the account named in headers, and sk's machine token.
+    [proxied] = [e for e in sandbox.requests() if e["path"].startswith("/proxy/gmail")]
+    assert proxied["headers"]["connection_name"] == "gmail"
+    assert not_connected.is_error
+    assert "slack is not connected for user_123" in not_connected.content[0].text
+    harness.assert_no_secret(driver, "gmail")
+
+
+def test_proxy_tool_only_with_allow_proxy(harness):
+    async def main():
+        async with harness.client("stdio") as client:
+            return {tool.name for tool in (await client.list_tools()).tools}
+
+    assert "scalekit_request" not in anyio.run(main)
+
+
+def test_filters_by_connector_and_tool(harness, driver):
+    async def main():
+        async with harness.client(
+            "stdio", "--connector", "slack", "--tool", "gmail_get_profile"
+        ) as client:
+            return await client.list_tools()
+
+    listed = anyio.run(main)
+    slack = {
+        e["definition"]["name"]
+        for e in catalogue(driver)
+        if e["definition"]["name"].startswith("slack_")
+    }
+    names = {tool.name for tool in listed.tools}
+    assert names == slack | {"gmail_get_profile", "scalekit_list_connections", "scalekit_authorize"}
+    authorize = next(tool for tool in listed.tools if tool.name == "scalekit_authorize")
+    assert authorize.input_schema["properties"]["connector"]["enum"] == ["slack"]
