@@ -266,3 +266,103 @@ def test_filters_by_connector_and_tool(harness, driver):
     assert names == slack | {"gmail_get_profile", "scalekit_list_connections", "scalekit_authorize"}
     authorize = next(tool for tool in listed.tools if tool.name == "scalekit_authorize")
     assert authorize.input_schema["properties"]["connector"]["enum"] == ["slack"]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_connecting_on_the_2026_protocol(harness, driver, sandbox, transport):
+    """The SDK's default client negotiates 2026-07-28, which has no server-to-client
+    requests: the link travels in an InputRequiredResult and the client calls again."""
+    asked: list[types.ElicitRequestURLParams] = []
+
+    async def press_allow(context, params):
+        asked.append(params)
+        await anyio.to_thread.run_sync(approve_as_browser, params.url)
+        return types.ElicitResult(action="accept")
+
+    async def main():
+        async with harness.client(transport, elicitation=press_allow, mode="auto") as client:
+            version = client.protocol_version
+            listed = await client.list_tools()
+            result = await client.call_tool("gmail_fetch_mails", FETCH)
+        return version, listed, result
+
+    version, listed, result = anyio.run(main)
+    assert version == "2026-07-28"
+    assert "gmail_fetch_mails" in {tool.name for tool in listed.tools}
+    assert len(asked) == 1 and asked[0].url.startswith(f"{sandbox.url}/magic/")
+    assert not result.is_error, result.content
+    assert result.structured_content["messages"]
+    harness.assert_no_secret(driver, "gmail")
+
+
+def test_custom_user_verification_through_the_loopback_listener(harness, driver, sandbox):
+    sandbox.admin("POST", "/_sandbox/settings", json={"user_verification": "custom"})
+    pages: list[str] = []
+
+    async def press_allow(context, params):
+        pages.append(await anyio.to_thread.run_sync(approve_as_browser, params.url))
+        return types.ElicitResult(action="accept")
+
+    async def main():
+        async with harness.client("stdio", "--verify-user", elicitation=press_allow) as client:
+            return await client.call_tool("gmail_fetch_mails", FETCH)
+
+    result = anyio.run(main)
+    assert not result.is_error, result.content
+    assert "Verified" in pages[0]
+    [verify] = [e for e in sandbox.requests() if e["path"].endswith("/user/verify")]
+    assert json.loads(verify["body"])["identifier"] == "user_123"
+    [link_request] = [e for e in sandbox.requests() if e["path"].endswith("/magic_link")]
+    assert json.loads(link_request["body"])["user_verify_url"].startswith("http://127.0.0.1:")
+    harness.assert_no_secret(driver, "gmail")
+
+
+def test_sighup_rereads_the_catalogue_and_says_so(harness, sandbox):
+    import signal
+
+    changed = anyio.Event()
+
+    async def on_message(message):
+        if isinstance(message, types.ToolListChangedNotification):
+            changed.set()
+
+    async def main():
+        async with harness.client("http", message_handler=on_message) as client:
+            await client.list_tools()
+            sandbox.clear_requests()
+            harness.processes[-1].send_signal(signal.SIGHUP)
+            with anyio.fail_after(20):
+                await changed.wait()
+            return await client.list_tools()
+
+    listed = anyio.run(main)
+    assert "gmail_fetch_mails" in {tool.name for tool in listed.tools}
+    assert [e["path"] for e in sandbox.requests()] == ["/api/v1/tools"]
+    assert "tool catalogue refreshed" in harness.stderr()
+
+
+def test_http_refuses_other_origins_and_hosts(harness):
+    import httpx
+
+    url = harness.start_http("mcp", "serve", "--user", "user_123")
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "page", "version": "1"},
+        },
+    }
+    accept = {"accept": "application/json, text/event-stream"}
+    with httpx.Client(timeout=10) as web:
+        # A page of another site in the user's browser, or one reached by DNS rebinding.
+        foreign_origin = web.post(
+            url, json=initialize, headers={**accept, "origin": "https://evil.example"}
+        )
+        foreign_host = web.post(url, json=initialize, headers={**accept, "host": "evil.example:80"})
+        own = web.post(url, json=initialize, headers=accept)
+    assert foreign_origin.status_code == 403
+    assert foreign_host.status_code == 421
+    assert own.status_code == 200
