@@ -3,10 +3,11 @@
 # /usr/share/bash-completion/completions/sk
 _sk_children() {
   case "$1" in
-    "") echo "accounts config connect demo disconnect doctor exec-tool gmail login logout request run sandbox status token tools" ;;
+    "") echo "accounts config connect demo disconnect doctor exec-tool gmail login logout mcp request run sandbox status token tools" ;;
     "accounts") echo "list" ;;
     "config") echo "show" ;;
     "gmail") echo "unread" ;;
+    "mcp") echo "serve" ;;
     "sandbox") echo "force reset serve" ;;
     "tools") echo "list show" ;;
   esac
@@ -21,7 +22,7 @@ _sk() {
     esac
   done
   case "$path" in
-    "") words="accounts config connect demo disconnect doctor exec-tool gmail login logout request run sandbox status token tools --sandbox --env-url --client-id --profile --version --help -h" ;;
+    "") words="accounts config connect demo disconnect doctor exec-tool gmail login logout mcp request run sandbox status token tools --sandbox --env-url --client-id --profile --version --help -h" ;;
     "accounts") words="list --help -h" ;;
     "accounts list") words="--connector --user --all --json --debug --verbose --help -u -v -h" ;;
     "config") words="show --help -h" ;;
@@ -35,6 +36,8 @@ _sk() {
     "gmail unread") words="--user --limit --query --connector --json --debug --verbose --help -u -n -q -v -h" ;;
     "login") words="--profile --env-url --client-id --client-secret-stdin --json --debug --verbose --help -v -h" ;;
     "logout") words="--profile --json --debug --verbose --help -v -h" ;;
+    "mcp") words="serve --help -h" ;;
+    "mcp serve") words="--user --connector --tool --transport --host --port --allow-proxy --verify-user --connect-timeout --interval --debug --verbose --help -u -v -h" ;;
     "request") words="--user --data --header --query --json --debug --verbose --help -u -d -H -q -v -h" ;;
     "run") words="--user --env --refresh-env --debug --verbose --help -u -v -h" ;;
     "sandbox") words="force reset serve --help -h" ;;
