@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from ..connecting import AccountUnusable, execute_tool, request_link
 from ..errors import CliError
 from ..scalekit.errors import NotFound
-from ..scalekit.secrets import redact_document
 
 if TYPE_CHECKING:
     from ..scalekit.client import ScalekitClient
@@ -42,7 +41,8 @@ class ToolDefinition:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A call's answer: its data, and whether it is an error the agent should see as one."""
+    """A call's answer: its data (redacted by the server on its way out), and whether it is an
+    error the agent should see as one."""
 
     data: dict[str, Any]
     is_error: bool = False
@@ -202,7 +202,7 @@ class Toolbox:
         result = execute_tool(
             self.client, tool.name, arguments, connector=tool.connector, identifier=self.identifier
         )
-        return Outcome(redact_document(result.data))  # type: ignore[arg-type]
+        return Outcome(result.data)
 
     def _list_connections(self) -> dict[str, Any]:
         accounts = [
@@ -288,7 +288,7 @@ class Toolbox:
                 for name, value in response.headers.items()
                 if not CREDENTIAL_HEADER.search(name)
             },
-            "body": redact_document(shown),
+            "body": shown,
         }
         return Outcome(data, is_error=response.status_code >= 400)
 
