@@ -43,6 +43,11 @@ def test_lists_the_catalogue_and_runs_a_tool(harness, driver, transport):
         return listed, result
 
     listed, result = anyio.run(main)
+    if transport == "stdio":
+        # stdout carries protocol messages and nothing else.
+        [stdout] = [path for path in harness.logs if path.name.startswith("stdout")]
+        lines = stdout.read_text().splitlines()
+        assert lines and all(json.loads(line)["jsonrpc"] == "2.0" for line in lines)
     served = {tool.name: tool for tool in listed.tools}
     for entry in catalogue(driver):
         definition = entry["definition"]
@@ -105,6 +110,11 @@ def test_declined_elicitation_executes_nothing(harness, driver, sandbox, transpo
     text = result.content[0].text
     assert "did not open the link" in text and f"{sandbox.url}/magic/" in text
     assert driver.account("gmail", "user_123")["status"] != "ACTIVE"
+    assert executions(sandbox) and all(
+        json.loads(e["body"])["tool_name"] == "gmail_fetch_mails" for e in executions(sandbox)
+    )
+    assert len(executions(sandbox)) == 1  # the refused one; nothing after the decline
+    harness.assert_no_secret(driver)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -149,7 +159,7 @@ def test_arguments_breaking_the_schema_execute_nothing(harness, driver, sandbox,
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_unknown_tool_is_a_protocol_error(harness, transport):
+def test_unknown_tool_is_a_protocol_error(harness, driver, transport):
     from mcp.shared.exceptions import MCPError
 
     async def main():
@@ -163,6 +173,7 @@ def test_unknown_tool_is_a_protocol_error(harness, transport):
     assert error.code == types.INVALID_PARAMS
     assert "unknown tool: gmail_send_everything" in error.message
     assert listed.tools
+    harness.assert_no_secret(driver)
 
 
 FAULTS = [
@@ -366,3 +377,25 @@ def test_http_refuses_other_origins_and_hosts(harness):
     assert foreign_origin.status_code == 403
     assert foreign_host.status_code == 421
     assert own.status_code == 200
+
+
+def test_debug_reveals_nothing_to_the_agent(harness, driver):
+    """--debug lets sk's own stderr trace show secrets; the MCP messages stay clean."""
+    driver.connect("gmail", "user_123")
+
+    async def main():
+        async with harness.client("stdio", "--debug", "--allow-proxy") as client:
+            await client.call_tool("gmail_fetch_mails", FETCH)
+            await client.call_tool("scalekit_list_connections", {})
+            await client.call_tool(
+                "scalekit_request", {"connector": "gmail", "path": "/gmail/v1/users/me/profile"}
+            )
+            await client.call_tool("slack_send_message", {"channel": "#x", "text": "hi"})
+
+    anyio.run(main)
+    [stdout] = [path for path in harness.logs if path.name.startswith("stdout")]
+    from tests.cli.conftest import assert_no_leak
+
+    oauth = driver.tokens("gmail", "user_123")
+    secrets = [*harness.secrets(driver), oauth["access_token"], oauth["refresh_token"]]
+    assert_no_leak(stdout.read_text(), *secrets)
