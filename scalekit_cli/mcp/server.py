@@ -122,14 +122,14 @@ class McpServer:
             # A tool execution error (SEP-1303), so the model can correct its call.
             return self.error_result(f"{problem}; nothing was executed")
         if params.request_state is not None and params.input_responses:
-            # The 2026-07-28 retry after the client opened the link (see _ask_to_connect).
+            # The 2026-07-28 retry after the client opened the link (see _connect_then_run).
             answer = params.input_responses.get(CONNECT_INPUT)
             if not isinstance(answer, types.ElicitResult) or answer.action != "accept":
                 return self.error_result("the user did not open the link; nothing was executed")
             connector = params.request_state
             if not CONNECTOR_PATTERN.fullmatch(connector):  # it came back from the client
                 return self.error_result("the request_state is not one this server made")
-            return await self._after_approval(tool, arguments, connector, None)
+            return await self._after_approval(ctx, tool, arguments, connector, None)
         return await self._run(ctx, tool, arguments, allow_connect=True)
 
     async def _run(
@@ -187,15 +187,17 @@ class McpServer:
                 f"the user did not open the link to connect {connector}; nothing was executed. "
                 + self._connect_text(pending)
             )
-        return await self._after_approval(tool, arguments, connector, (ctx, elicitation_id))
+        return await self._after_approval(ctx, tool, arguments, connector, elicitation_id)
 
     async def _after_approval(
         self,
+        ctx: Any,
         tool: ToolDefinition,
         arguments: dict[str, Any],
         connector: str,
-        elicited: tuple[Any, str] | None,
+        elicitation_id: str | None,
     ) -> types.CallToolResult | types.InputRequiredResult:
+        """Wait until the account is ACTIVE, then run the original call (once)."""
         status = await self._wait_until_active(connector)
         if status != "ACTIVE":
             return self.error_result(
@@ -205,14 +207,11 @@ class McpServer:
                 "link with scalekit_authorize."
             )
         self.toolbox.connection_done(connector)
-        if elicited is not None:
-            ctx, elicitation_id = elicited
+        if elicitation_id is not None:
             await ctx.session.send_elicit_complete(
                 elicitation_id, related_request_id=ctx.request_id
             )
-        return await self._run(
-            elicited[0] if elicited else None, tool, arguments, allow_connect=False
-        )
+        return await self._run(ctx, tool, arguments, allow_connect=False)
 
     async def _wait_until_active(self, connector: str) -> str:
         """Poll `/details` (as `sk connect` does) until ACTIVE or the timeout; the last status."""

@@ -91,8 +91,9 @@ class McpHarness:
         elicitation: ElicitationCallback | None = None,
         mode: str = "legacy",
         message_handler: Any = None,
+        root: tuple[str, ...] = (),
     ) -> AsyncIterator[Client]:
-        serve = ["mcp", "serve", "--user", "user_123", "--interval", "0.1", "-v", *args]
+        serve = [*root, "mcp", "serve", "--user", "user_123", "--interval", "0.1", "-v", *args]
         if transport == "stdio":
             stdout_log, stderr_log = self._log("stdout"), self._log("stderr")
             # The client reads the server's stdout through tee, which keeps a copy.

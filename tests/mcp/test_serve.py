@@ -399,3 +399,38 @@ def test_debug_reveals_nothing_to_the_agent(harness, driver):
     oauth = driver.tokens("gmail", "user_123")
     secrets = [*harness.secrets(driver), oauth["access_token"], oauth["refresh_token"]]
     assert_no_leak(stdout.read_text(), *secrets)
+
+
+def test_gives_up_waiting_after_the_connect_timeout(harness, driver, sandbox):
+    async def accept_only(context, params):
+        return types.ElicitResult(action="accept")  # but the user never presses Allow
+
+    async def main():
+        async with harness.client(
+            "stdio", "--connect-timeout", "0.5", elicitation=accept_only
+        ) as client:
+            return await client.call_tool("gmail_fetch_mails", FETCH)
+
+    result = anyio.run(main)
+    assert result.is_error
+    assert "is still PENDING_AUTH after 0.5 s; nothing was executed" in result.content[0].text
+    assert len(executions(sandbox)) == 1  # only the call that found the account unusable
+
+
+def test_embedded_sandbox(harness, tmp_path):
+    """`sk --sandbox mcp serve`: no credentials, and its links open in a real browser."""
+
+    async def press_allow(context, params):
+        await anyio.to_thread.run_sync(approve_as_browser, params.url)
+        return types.ElicitResult(action="accept")
+
+    env = {"SCALEKIT_ENV_URL": "", "SCALEKIT_CLIENT_ID": "", "SCALEKIT_CLIENT_SECRET": ""}
+    harness.env = {**harness.env, **env}
+
+    async def main():
+        async with harness.client("stdio", root=("--sandbox",), elicitation=press_allow) as client:
+            return await client.call_tool("gmail_get_profile", {})
+
+    result = anyio.run(main)
+    assert not result.is_error, result.content
+    assert "@" in result.structured_content["emailAddress"]
