@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from ..connecting import request_link
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ..scalekit.errors import ApiError, InvalidResponse, NetworkError, NotFound, ScalekitError
@@ -189,15 +190,12 @@ def run(options: ConnectOptions, runtime: Runtime) -> int:
 
 
 def _request_link(runtime: Runtime, options: ConnectOptions, listener) -> MagicLink:
-    if listener is not None:
-        return runtime.scalekit().magic_link(
-            options.connector,
-            options.identifier,
-            state=listener.state,
-            user_verify_url=listener.url,
-        )
-    return runtime.scalekit().magic_link(
-        options.connector, options.identifier, user_verify_url=options.verify_url
+    return request_link(
+        runtime.scalekit(),
+        options.connector,
+        options.identifier,
+        listener=listener,
+        verify_url=options.verify_url,
     )
 
 

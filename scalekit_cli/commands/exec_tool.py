@@ -14,9 +14,10 @@ from typing import Annotated, Any
 
 import typer
 
+from ..connecting import AccountUnusable, execute_tool
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
-from ..scalekit.errors import ApiError, FailedPrecondition, InvalidResponse, NotFound
+from ..scalekit.errors import ApiError, InvalidResponse, NotFound
 from ._common import (
     DebugOption,
     JsonOption,
@@ -137,28 +138,26 @@ def run(options: ExecToolOptions, runtime: Runtime) -> int:
         _check_params(runtime, tool, params)
 
     try:
-        result = runtime.scalekit().execute_tool(
+        result = execute_tool(
+            runtime.scalekit(),
             tool,
             params,
             connector=connector,
             identifier=options.identifier,
             connected_account_id=options.account_id,
         )
-    except (FailedPrecondition, NotFound) as refused:
-        from ._known_names import missing_account, unknown_tool
-
-        if isinstance(refused, NotFound) and refused.error_code == "TOOL_NOT_FOUND":
-            raise unknown_tool(runtime, tool) from None
-        # 400/9 is "not ACTIVE"; a 404 may be the account or the tool: ask the account itself.
-        if options.account_id or connector is None or options.identifier is None:
+    except NotFound as missing:
+        if missing.error_code != "TOOL_NOT_FOUND":
             raise
-        try:
-            account = runtime.scalekit().get_account(connector, options.identifier)
-        except NotFound:
-            raise missing_account(runtime, connector, options.identifier) from None
-        if account.is_active:
-            raise refused from None
-        raise missing_account(runtime, connector, options.identifier, account.status) from None
+        from ._known_names import unknown_tool
+
+        raise unknown_tool(runtime, tool) from None
+    except AccountUnusable as unusable:
+        from ._known_names import missing_account
+
+        raise missing_account(
+            runtime, unusable.connector, unusable.identifier, unusable.status
+        ) from None
     out.detail(f"execution {result.execution_id}")
     if options.json:
         out.json(result.raw, redact=False)

@@ -1,20 +1,191 @@
-"""`sk mcp …` — Scalekit tools for AI agents over the Model Context Protocol.
+"""`sk mcp …` — AI agents use the user's connected apps through `sk`.
 
-The group only: each sub-command registers itself from its own module.
+`sk mcp serve --user ID` runs an MCP server for one user of the environment: its tools are the
+Scalekit tool catalogue (plus a few built-in ones), each call runs inside Scalekit, and an app
+that is not connected yet is connected inside the agent's conversation. The MCP SDK is an
+extra (`scalekit-cli[mcp]`), imported only here, and only once the command runs.
 """
 
 from __future__ import annotations
 
+import importlib.util
+from dataclasses import dataclass, field
+from typing import Annotated
+
 import typer
+
+from ..errors import CliError, ExitCode
+from ..runtime import Runtime
+from ._common import (
+    DebugOption,
+    UserOption,
+    VerboseOption,
+    execute,
+    positive_number,
+    validate_connector,
+    validate_identifier,
+)
+
+TRANSPORTS = ("stdio", "http")
+INSTALL_HINT = "pip install 'scalekit-cli[mcp]'"
+
+
+@dataclass
+class McpServeOptions:
+    identifier: str
+    connectors: list[str] = field(default_factory=list)
+    tools: list[str] = field(default_factory=list)
+    transport: str = "stdio"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    allow_proxy: bool = False
+    verify_user: bool = False
+    connect_timeout: float = 300.0
+    interval: float = 2.0
+
+
+def run_serve(options: McpServeOptions, runtime: Runtime) -> int:
+    validate_identifier(options.identifier)
+    for connector in options.connectors:
+        validate_connector(connector)
+    for tool in options.tools:
+        if not tool.strip() or any(c.isspace() or not c.isprintable() for c in tool):
+            raise CliError(f"--tool {tool!r} is not a tool name", ExitCode.USAGE)
+    if options.transport not in TRANSPORTS:
+        raise CliError(
+            f"--transport must be one of {', '.join(TRANSPORTS)}, not {options.transport!r}",
+            ExitCode.USAGE,
+        )
+    if not 0 <= options.port <= 65535:
+        raise CliError("--port must be between 0 and 65535", ExitCode.USAGE)
+    positive_number(options.connect_timeout, "--connect-timeout")
+    positive_number(options.interval, "--interval")
+    if importlib.util.find_spec("mcp") is None:
+        raise CliError(f"sk mcp serve needs the MCP SDK: {INSTALL_HINT}", ExitCode.CONFIG)
+
+    import anyio
+
+    from ..mcp.server import McpServer, ServeSettings, capture_logs
+    from ..mcp.toolbox import Toolbox
+
+    out = runtime.out
+    if options.transport == "stdio":
+        # stdout carries the protocol and nothing else.
+        out.stdout = out.stderr
+    client = runtime.scalekit()
+    sandbox = runtime.sandbox
+    if sandbox is not None:
+        # The links the server hands out must open in a real browser.
+        sandbox.start_server()
+    toolbox = Toolbox(
+        client,
+        options.identifier,
+        connectors=tuple(dict.fromkeys(options.connectors)),
+        tool_names=tuple(dict.fromkeys(options.tools)),
+        allow_proxy=options.allow_proxy,
+        verify_user=options.verify_user,
+        notify=out.warn,
+    )
+    toolbox.refresh()
+    capture_logs(out, out.secrets)
+    server = McpServer(
+        toolbox,
+        out,
+        out.secrets,
+        ServeSettings(
+            transport=options.transport,
+            host=options.host,
+            port=options.port,
+            connect_timeout=options.connect_timeout,
+            interval=options.interval,
+        ),
+    )
+    try:
+        anyio.run(server.serve)
+    finally:
+        toolbox.close()
+    return ExitCode.OK
+
+
+mcp_app = typer.Typer(
+    name="mcp",
+    help="Give AI agents the user's connected apps over MCP, and install sk into agent hosts.",
+    no_args_is_help=True,
+)
+
+
+@mcp_app.command("serve")
+def serve_command(
+    ctx: typer.Context,
+    user: UserOption,
+    connector: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--connector",
+            help="Serve this connection's tools (repeatable; default: all).",
+            metavar="NAME",
+        ),
+    ] = None,
+    tool: Annotated[
+        list[str] | None,
+        typer.Option("--tool", help="Serve this tool (repeatable).", metavar="NAME"),
+    ] = None,
+    transport: Annotated[
+        str, typer.Option("--transport", help="stdio, or http (streamable HTTP).", metavar="NAME")
+    ] = "stdio",
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind with --transport http.", metavar="ADDR")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option("--port", help="Port to bind with --transport http (0: any).", metavar="N"),
+    ] = 8000,
+    allow_proxy: Annotated[
+        bool,
+        typer.Option("--allow-proxy", help="Add scalekit_request: raw API calls via /proxy."),
+    ] = False,
+    verify_user: Annotated[
+        bool,
+        typer.Option(
+            "--verify-user",
+            help="Complete custom user verification through a loopback listener.",
+        ),
+    ] = False,
+    connect_timeout: Annotated[
+        float,
+        typer.Option(
+            "--connect-timeout",
+            help="Seconds a call waits for the user to approve.",
+            metavar="SECONDS",
+        ),
+    ] = 300.0,
+    interval: Annotated[
+        float,
+        typer.Option(
+            "--interval", help="Seconds between status checks while waiting.", metavar="SECONDS"
+        ),
+    ] = 2.0,
+    debug: DebugOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Serve the user's Scalekit tools to an AI agent over MCP (stdio or streamable HTTP)."""
+    options = McpServeOptions(
+        identifier=user,
+        connectors=list(connector or []),
+        tools=list(tool or []),
+        transport=transport,
+        host=host,
+        port=port,
+        allow_proxy=allow_proxy,
+        verify_user=verify_user,
+        connect_timeout=connect_timeout,
+        interval=interval,
+    )
+    execute(ctx, run_serve, options, verbose=verbose, debug=debug)
 
 
 def register(app: typer.Typer) -> None:
-    from . import mcp_install
+    from . import mcp_install  # `sk mcp install` / `uninstall`: their own module
 
-    mcp_app = typer.Typer(
-        name="mcp",
-        help="Serve Scalekit tools to AI agents over MCP, and install them into agent hosts.",
-        no_args_is_help=True,
-    )
     mcp_install.register(mcp_app)
     app.add_typer(mcp_app)

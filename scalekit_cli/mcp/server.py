@@ -1,0 +1,354 @@
+"""The MCP face of the toolbox, on the official MCP SDK: tools/list, tools/call, connecting an
+app inside the conversation by URL elicitation, and the stdio and streamable HTTP transports.
+
+Nothing the server sends carries a credential: tools run inside Scalekit, and every text and
+structured result, error and log line passes the secret registry (even under --debug, which
+only reveals secrets in sk's own stderr trace).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import mcp.types as types
+from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.shared.exceptions import MCPError
+
+from .. import __version__
+from ..commands._runner import CONNECTOR_PATTERN, describe_failure
+from ..connecting import AccountUnusable
+from ..output import Output, printable
+from ..scalekit.errors import ScalekitError
+from ..scalekit.secrets import SecretRegistry, redact_document
+from .toolbox import Outcome, PendingConnection, Toolbox, ToolDefinition, ToolFailure
+
+INSTRUCTIONS = (
+    "Tools of the user's connected apps (Gmail, Slack, …), run through Scalekit for one user. "
+    "When an app is not connected yet, a call answers with a link the user must open; "
+    "scalekit_list_connections shows what is connected, scalekit_authorize makes a new link."
+)
+# The key of the connecting elicitation in a 2026-07-28 InputRequiredResult.
+CONNECT_INPUT = "connect"
+
+
+@dataclass
+class ServeSettings:
+    transport: str = "stdio"  # or "http"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    connect_timeout: float = 300.0  # how long a call waits for the user to approve
+    interval: float = 2.0  # seconds between status checks while waiting
+
+
+@dataclass
+class McpServer:
+    toolbox: Toolbox
+    out: Output
+    secrets: SecretRegistry
+    settings: ServeSettings = field(default_factory=ServeSettings)
+    # The latest session of every live connection, to tell each that the tool list changed.
+    _sessions: dict[int, Any] = field(default_factory=dict, repr=False)
+
+    # -- what leaves the server -----------------------------------------------------------------
+
+    def clean(self, text: str) -> str:
+        """Text an agent may see: known secrets scrubbed, always (not only without --debug)."""
+        return self.secrets.scrub(text)
+
+    def error_result(self, message: str) -> types.CallToolResult:
+        return types.CallToolResult(
+            content=[types.TextContent(text=self.clean(message))], is_error=True
+        )
+
+    def data_result(self, outcome: Outcome) -> types.CallToolResult:
+        text = self.clean(json.dumps(redact_document(outcome.data), ensure_ascii=False))
+        return types.CallToolResult(
+            content=[types.TextContent(text=text)],
+            structured_content=json.loads(text),
+            is_error=outcome.is_error,
+        )
+
+    # -- handlers -------------------------------------------------------------------------------
+
+    def build(self) -> Server[Any]:
+        return Server(
+            "sk",
+            version=__version__,
+            title="Scalekit AgentKit tools (sk)",
+            instructions=INSTRUCTIONS,
+            on_list_tools=self.list_tools,
+            on_call_tool=self.call_tool,
+        )
+
+    def _remember(self, ctx: Any) -> None:
+        connection = getattr(ctx.session, "_connection", ctx.session)
+        self._sessions[id(connection)] = ctx.session
+
+    async def list_tools(
+        self, ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        self._remember(ctx)
+        return types.ListToolsResult(
+            tools=[
+                types.Tool(
+                    name=tool.name, description=tool.description, input_schema=tool.input_schema
+                )
+                for tool in self.toolbox.tools()
+            ]
+        )
+
+    async def call_tool(
+        self, ctx: Any, params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        self._remember(ctx)
+        tool = self.toolbox.find(params.name)
+        if tool is None:
+            # An unknown tool is a protocol error; arguments that break a schema are not.
+            shown = printable(params.name)[:100]
+            raise MCPError(types.INVALID_PARAMS, self.clean(f"unknown tool: {shown}"))
+        arguments = params.arguments or {}
+        problem = self.toolbox.check(tool, arguments)
+        if problem:
+            # A tool execution error (SEP-1303), so the model can correct its call.
+            return self.error_result(f"{problem}; nothing was executed")
+        if params.request_state is not None and params.input_responses:
+            # The 2026-07-28 retry after the client opened the link (see _connect_then_run).
+            answer = params.input_responses.get(CONNECT_INPUT)
+            if not isinstance(answer, types.ElicitResult) or answer.action != "accept":
+                return self.error_result("the user did not open the link; nothing was executed")
+            connector = params.request_state
+            if not CONNECTOR_PATTERN.fullmatch(connector):  # it came back from the client
+                return self.error_result("the request_state is not one this server made")
+            return await self._after_approval(ctx, tool, arguments, connector, None)
+        return await self._run(ctx, tool, arguments, allow_connect=True)
+
+    async def _run(
+        self, ctx: Any, tool: ToolDefinition, arguments: dict[str, Any], *, allow_connect: bool
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        try:
+            outcome = await anyio.to_thread.run_sync(self.toolbox.run, tool, arguments)
+        except AccountUnusable as unusable:
+            if not allow_connect:
+                return self.error_result(f"{unusable}; nothing was executed")
+            return await self._connect_then_run(ctx, tool, arguments, unusable)
+        except ToolFailure as failure:
+            return self.error_result(str(failure))
+        except ScalekitError as exc:
+            # Scalekit's own fault: a clean tool error, and the server goes on serving.
+            return self.error_result(describe_failure(exc)[1])
+        return self.data_result(outcome)
+
+    # -- connecting inside the conversation -----------------------------------------------------
+
+    async def _connect_then_run(
+        self, ctx: Any, tool: ToolDefinition, arguments: dict[str, Any], unusable: AccountUnusable
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        connector = unusable.connector
+        try:
+            pending = await anyio.to_thread.run_sync(self.toolbox.start_connection, connector)
+        except ScalekitError as exc:
+            return self.error_result(describe_failure(exc)[1])
+        if pending is None:  # it became ACTIVE meanwhile
+            return await self._run(ctx, tool, arguments, allow_connect=False)
+        if not _supports_url_elicitation(ctx):
+            return self.error_result(self._connect_text(pending))
+        message = (
+            f"Connect {connector} for {self.toolbox.identifier}: open the link and approve, "
+            f"then {tool.name} continues."
+        )
+        if not ctx.session.can_send_request:
+            # 2026-07-28 has no server-to-client requests: the client opens the link and
+            # calls again with the answer (and this state: which connector we wait for).
+            request = types.ElicitRequest(
+                params=types.ElicitRequestURLParams(message=message, url=pending.link)
+            )
+            return types.InputRequiredResult(
+                input_requests={CONNECT_INPUT: request}, request_state=connector
+            )
+        elicitation_id = uuid.uuid4().hex
+        answer = await ctx.session.elicit_url(
+            message=message,
+            url=pending.link,
+            elicitation_id=elicitation_id,
+            related_request_id=ctx.request_id,
+        )
+        if answer.action != "accept":
+            return self.error_result(
+                f"the user did not open the link to connect {connector}; nothing was executed. "
+                + self._connect_text(pending)
+            )
+        return await self._after_approval(ctx, tool, arguments, connector, elicitation_id)
+
+    async def _after_approval(
+        self,
+        ctx: Any,
+        tool: ToolDefinition,
+        arguments: dict[str, Any],
+        connector: str,
+        elicitation_id: str | None,
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        """Wait until the account is ACTIVE, then run the original call (once)."""
+        status = await self._wait_until_active(connector)
+        if status != "ACTIVE":
+            return self.error_result(
+                f"the {connector} account of {self.toolbox.identifier!r} is still "
+                f"{status or 'absent'} after {self.settings.connect_timeout:g} s; nothing was "
+                f"executed. Call {tool.name} again once the user has approved, or make a new "
+                "link with scalekit_authorize."
+            )
+        self.toolbox.connection_done(connector)
+        if elicitation_id is not None:
+            await ctx.session.send_elicit_complete(
+                elicitation_id, related_request_id=ctx.request_id
+            )
+        return await self._run(ctx, tool, arguments, allow_connect=False)
+
+    async def _wait_until_active(self, connector: str) -> str:
+        """Poll `/details` (as `sk connect` does) until ACTIVE or the timeout; the last status."""
+        deadline = time.monotonic() + self.settings.connect_timeout
+        interval = max(self.settings.interval, 0.05)
+        while True:
+            polled_at = time.monotonic()
+            try:
+                status = await anyio.to_thread.run_sync(self.toolbox.account_status, connector)
+            except ScalekitError:
+                status = "unknown"  # a passing fault while waiting: try again next time
+            if status == "ACTIVE" or polled_at >= deadline:
+                return status
+            await anyio.sleep(max(0.0, min(polled_at + interval, deadline) - time.monotonic()))
+
+    def _connect_text(self, pending: PendingConnection) -> str:
+        state = f"is {pending.status}" if pending.status else "does not exist yet"
+        return (
+            f"{pending.connector} is not connected for {self.toolbox.identifier} (the account "
+            f"{state}). Ask the user to open this link and approve access to {pending.connector}, "
+            f"then call the tool again: {pending.link}"
+        )
+
+    # -- refreshing the catalogue ---------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        """Read the catalogue again and tell every connected client its tool list changed."""
+        try:
+            await anyio.to_thread.run_sync(self.toolbox.refresh)
+        except ScalekitError as exc:
+            self.out.warn(f"could not refresh the tool catalogue: {describe_failure(exc)[1]}")
+            return
+        for key, session in list(self._sessions.items()):
+            try:
+                await session.send_tool_list_changed()
+            except Exception:  # that client has gone; forget it
+                self._sessions.pop(key, None)
+        self.out.info(f"tool catalogue refreshed: {len(self.toolbox.tools())} tools")
+
+    async def _refresh_on_sighup(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGHUP) as signals:
+            async for _ in signals:
+                await self.refresh()
+
+    # -- transports -----------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        server = self.build()
+        async with anyio.create_task_group() as tasks:
+            if hasattr(signal, "SIGHUP"):
+                tasks.start_soon(self._refresh_on_sighup)
+            if self.settings.transport == "http":
+                await self._serve_http(server)
+            else:
+                await self._serve_stdio(server)
+            tasks.cancel_scope.cancel()
+
+    async def _serve_stdio(self, server: Server[Any]) -> None:
+        from mcp.server.stdio import stdio_server
+
+        options = server.create_initialization_options(NotificationOptions(tools_changed=True))
+        self.out.info(
+            f"sk mcp: serving {len(self.toolbox.tools())} tools for "
+            f"{self.toolbox.identifier} on stdio"
+        )
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, options)
+
+    async def _serve_http(self, server: Server[Any]) -> None:
+        import uvicorn
+
+        host, port = self.settings.host, self.settings.port
+        # Loopback by default; the SDK then refuses foreign Host and Origin headers (a web
+        # page in the user's browser must not drive the server by DNS rebinding).
+        app = server.streamable_http_app(host=host)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            from ..errors import CliError, ExitCode
+
+            raise CliError(
+                f"cannot listen on {host}:{port}: {exc.strerror}", ExitCode.FAILURE
+            ) from None
+        bound = sock.getsockname()[1]
+        shown = f"[{host}]" if family == socket.AF_INET6 else host
+        url = f"http://{shown}:{bound}/mcp"
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        web = uvicorn.Server(config)
+
+        async def announce() -> None:
+            while not web.started:
+                await anyio.sleep(0.02)
+            self.out.info(
+                f"sk mcp: serving {len(self.toolbox.tools())} tools for "
+                f"{self.toolbox.identifier} over streamable HTTP"
+            )
+            self.out.result(url)
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(announce)
+            await web.serve(sockets=[sock])
+            tasks.cancel_scope.cancel()
+
+
+def _supports_url_elicitation(ctx: Any) -> bool:
+    """Whether the client declared URL-mode elicitation (`elicitation.url`; an empty
+    `elicitation` object means form mode only)."""
+    capabilities = ctx.session.client_capabilities
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    return elicitation is not None and elicitation.url is not None
+
+
+class _ScrubbingHandler(logging.Handler):
+    """The SDK's and uvicorn's log records, as one scrubbed stderr line each."""
+
+    def __init__(self, write: Callable[[str], None], secrets: SecretRegistry) -> None:
+        super().__init__(logging.WARNING)
+        self._write = write
+        self._secrets = secrets
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)
+        # No traceback: it would hold local values; the message names what failed.
+        self._write(self._secrets.scrub(f"{record.name}: {message}".splitlines()[0]))
+
+
+def capture_logs(out: Output, secrets: SecretRegistry) -> None:
+    handler = _ScrubbingHandler(out.warn, secrets)
+    for name in ("mcp", "uvicorn", "uvicorn.error", "sse_starlette"):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.propagate = False
+        logger.setLevel(logging.WARNING)
