@@ -227,8 +227,7 @@ class Output:
             self._mask_revealed()
             cells = [[printable(self.scrub(cell), one_line=True) for cell in row] for row in rows]
             for line in render(headers, cells, self.terminal_width(), bold=self.color):
-                self.stdout.write(line + "
-")
+                self.stdout.write(line + "\n")
             self.stdout.flush()
             return
         self.result("\t".join(names))

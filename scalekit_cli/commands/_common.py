@@ -9,8 +9,8 @@ from typing import Annotated, NoReturn
 import typer
 
 from ..config import Flags
-from ..output import Output
 from ..global_options import GlobalValues
+from ..output import Output
 from ..runtime import Runtime
 
 # Validation and the run wrapper need no Typer: they live in _runner, for the fast path.

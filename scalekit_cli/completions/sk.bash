@@ -3,10 +3,11 @@
 # /usr/share/bash-completion/completions/sk
 _sk_children() {
   case "$1" in
-    "") echo "accounts completion config connect demo disconnect doctor exec-tool gmail login logout request run sandbox status token tools" ;;
+    "") echo "accounts completion config connect demo disconnect doctor exec-tool gmail login logout mcp request run sandbox status token tools" ;;
     "accounts") echo "list" ;;
     "config") echo "show" ;;
     "gmail") echo "unread" ;;
+    "mcp") echo "install serve uninstall" ;;
     "sandbox") echo "force reset serve" ;;
     "tools") echo "list show" ;;
   esac
@@ -21,7 +22,7 @@ _sk() {
     esac
   done
   case "$path" in
-    "") words="accounts completion config connect demo disconnect doctor exec-tool gmail login logout request run sandbox status token tools --version --sandbox --env-url --client-id --profile --json --debug --verbose --help -v -h" ;;
+    "") words="accounts completion config connect demo disconnect doctor exec-tool gmail login logout mcp request run sandbox status token tools --version --sandbox --env-url --client-id --profile --json --debug --verbose --help -v -h" ;;
     "accounts") words="list --sandbox --env-url --client-id --profile --json --debug --verbose --help -v -h" ;;
     "accounts list") words="--connector --user --all --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -v -h" ;;
     "completion") words="--sandbox --env-url --client-id --profile --json --debug --verbose --help -v -h" ;;
@@ -31,17 +32,21 @@ _sk() {
     "demo") words="--json --debug --verbose --sandbox --env-url --client-id --profile --help -v -h" ;;
     "disconnect") words="--user --yes --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -y -v -h" ;;
     "doctor") words="--user --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -v -h" ;;
-    "exec-tool") words="--user --connector --account-id --data --param --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -d -p -v -h" ;;
+    "exec-tool") words="--user --connector --account-id --data --param --no-check --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -d -p -v -h" ;;
     "gmail") words="unread --sandbox --env-url --client-id --profile --json --debug --verbose --help -v -h" ;;
     "gmail unread") words="--user --limit --query --connector --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -n -q -v -h" ;;
     "login") words="--profile --env-url --client-id --client-secret-stdin --json --debug --verbose --sandbox --help -v -h" ;;
     "logout") words="--profile --json --debug --verbose --sandbox --env-url --client-id --help -v -h" ;;
+    "mcp") words="install serve uninstall --sandbox --env-url --client-id --profile --json --debug --verbose --help -v -h" ;;
+    "mcp install") words="--user --connector --name --dry-run --workspace --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -v -h" ;;
+    "mcp serve") words="--user --connector --tool --transport --host --port --allow-proxy --verify-user --connect-timeout --interval --debug --verbose --sandbox --env-url --client-id --profile --json --help -u -v -h" ;;
+    "mcp uninstall") words="--name --dry-run --workspace --json --debug --verbose --sandbox --env-url --client-id --profile --help -v -h" ;;
     "request") words="--user --data --header --query --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -d -H -q -v -h" ;;
     "run") words="--user --env --refresh-env --debug --verbose --sandbox --env-url --client-id --profile --json --help -u -v -h" ;;
     "sandbox") words="force reset serve --sandbox --env-url --client-id --profile --json --debug --verbose --help -v -h" ;;
     "sandbox force") words="--user --status --sandbox --env-url --client-id --profile --json --debug --verbose --help -u -v -h" ;;
-    "sandbox reset") words="--sandbox --env-url --client-id --profile --json --debug --verbose --help -v -h" ;;
-    "sandbox serve") words="--host --port --client-id --client-secret --user-verification --state --memory --debug --verbose --sandbox --env-url --profile --json --help -v -h" ;;
+    "sandbox reset") words="--yes --sandbox --env-url --client-id --profile --json --debug --verbose --help -y -v -h" ;;
+    "sandbox serve") words="--host --port --client-id --client-secret --user-verification --state --memory --tls --debug --verbose --sandbox --env-url --profile --json --help -v -h" ;;
     "status") words="--user --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -v -h" ;;
     "token") words="--user --field --to-github-env --to-github-output --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -v -h" ;;
     "tools") words="list show --sandbox --env-url --client-id --profile --json --debug --verbose --help -v -h" ;;
