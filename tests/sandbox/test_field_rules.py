@@ -57,7 +57,7 @@ def test_shipped_rule_table_is_what_the_descriptor_set_gives() -> None:
 
 
 def test_every_message_rule_is_cel_the_checker_evaluates() -> None:
-    for name, message in rules.table().messages.items():
+    for message in rules.table().messages.values():
         for rule in message.get("cel", ()):
             rules.check_cel_supported(rule["expression"], message["fields"])
     assert any("cel" in message for message in rules.table().messages.values())
