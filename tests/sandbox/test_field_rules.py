@@ -310,3 +310,20 @@ def test_query_values_parse_strictly(api: AgentKitClient) -> None:
         "GET", "/api/v1/connected_accounts", params={"page_size": "ten"}, check_request=False
     )
     assert (answer.status, answer.body["code"]) == (400, 3)
+
+
+def test_two_members_of_a_oneof_are_refused_as_protojson_refuses_them() -> None:
+    details = {"oauth_token": {"access_token": "a"}, "static_auth": {"details": {}}}
+    payload = {
+        "connector": "gmail",
+        "identifier": "u",
+        "connected_account": {"authorization_details": details},
+    }
+    name = "scalekit.v1.connected_accounts.CreateConnectedAccountRequest"
+    with pytest.raises(json_format.ParseError):
+        json_format.ParseDict(payload, _message_class(name)())
+    _, violations = rules.conform(name, payload)
+    assert [str(v) for v in violations] == [
+        "connected_account.authorization_details.static_auth: oneof details is already set "
+        "(by oauth_token)"
+    ]
