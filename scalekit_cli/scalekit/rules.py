@@ -160,6 +160,7 @@ def _parse_message(
     fields = rules.messages[message]["fields"]
     by_json = {_camel(name): name for name in fields}
     out: dict[str, Any] = {}
+    oneofs: dict[str, str] = {}
     for key, raw in value.items():
         name = key if key in fields else by_json.get(key)
         if name is None or raw is None:
@@ -167,6 +168,19 @@ def _parse_message(
         if name in out:
             errors.append(Violation(_join(path, name), "type", f"field {name} given twice"))
             continue
+        group = fields[name].get("oneof")
+        if group is not None:
+            # protojson refuses a second member of a oneof before any rule runs.
+            if group in oneofs:
+                errors.append(
+                    Violation(
+                        _join(path, name),
+                        "oneof",
+                        f"oneof {group} is already set (by {oneofs[group]})",
+                    )
+                )
+                continue
+            oneofs[group] = name
         out[name] = _parse_value(rules, fields[name], raw, _join(path, name), errors)
     return out
 
