@@ -92,7 +92,8 @@ def proxy_path(path: str) -> str:
     for segment in segments:
         if _is_dot_segment(segment):
             raise CliError(
-                f"the path must not hold the segment {segment!r}: it stays under the proxy",
+                f"the path segment {segment!r} is a dot segment or hides a separator; "
+                "PATH must stay under the proxy",
                 ExitCode.USAGE,
             )
     return (

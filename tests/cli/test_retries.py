@@ -21,7 +21,7 @@ def test_reads_recover_from_transient_failures(sk, driver, sandbox):
         sandbox.admin("DELETE", "/_sandbox/faults")
         sandbox.fault(path=AUTH, kind="status", status=status, times=2)
         sandbox.clear_requests()
-        result = sk("token", "gmail", "--user", "u")
+        result = sk("token", "gmail", "--user", "u", "--json")
         assert result.exit_code == 0, (status, result.stderr)
         assert _count(sandbox, AUTH) == 3  # two failures, then the answer
 
@@ -29,7 +29,7 @@ def test_reads_recover_from_transient_failures(sk, driver, sandbox):
 def test_429_honours_retry_after(sk, driver, sandbox):
     driver.connect("gmail", "u")
     sandbox.fault(path=AUTH, kind="status", status=429, times=1, retry_after=1)
-    result = sk("token", "gmail", "--user", "u", "-v")
+    result = sk("token", "gmail", "--user", "u", "--json", "-v")
     assert result.exit_code == 0
     assert "retrying in 1.0 s" in result.stderr
 
@@ -38,7 +38,7 @@ def test_persistent_failure_is_bounded_and_clean(sk, driver, sandbox):
     driver.connect("gmail", "u")
     sandbox.fault(path=AUTH, kind="status", status=503)
     sandbox.clear_requests()
-    result = sk("token", "gmail", "--user", "u")
+    result = sk("token", "gmail", "--user", "u", "--json")
     assert result.exit_code == 1
     assert "HTTP 503" in assert_one_error_line(result)
     assert _count(sandbox, AUTH) == 4  # the first try and three retries
@@ -47,9 +47,9 @@ def test_persistent_failure_is_bounded_and_clean(sk, driver, sandbox):
 def test_dropped_connections_and_non_json(sk, driver, sandbox):
     driver.connect("gmail", "u")
     sandbox.fault(path=AUTH, kind="drop", times=1)
-    assert sk("token", "gmail", "--user", "u").exit_code == 0
+    assert sk("token", "gmail", "--user", "u", "--json").exit_code == 0
     sandbox.fault(path=AUTH, kind="not_json")
-    result = sk("token", "gmail", "--user", "u")
+    result = sk("token", "gmail", "--user", "u", "--json")
     assert result.exit_code == 1
     assert "not JSON" in assert_one_error_line(result)
 
@@ -57,7 +57,7 @@ def test_dropped_connections_and_non_json(sk, driver, sandbox):
 def test_timeout_is_a_clean_failure(sk, driver, sandbox):
     driver.connect("gmail", "u")
     sandbox.fault(path=AUTH, kind="latency", latency_ms=3000)
-    result = sk("token", "gmail", "--user", "u", env={"SK_HTTP_TIMEOUT": "0.3"})
+    result = sk("token", "gmail", "--user", "u", "--json", env={"SK_HTTP_TIMEOUT": "0.3"})
     assert result.exit_code == 1
     assert "no answer within 0.3 s" in assert_one_error_line(result)
 
@@ -95,6 +95,8 @@ def test_tool_execution_is_never_repeated(sk, driver, sandbox):
 
 
 def test_unreachable_host(sk):
-    result = sk("token", "gmail", "--user", "u", env={"SCALEKIT_ENV_URL": "http://127.0.0.1:9"})
+    result = sk(
+        "token", "gmail", "--user", "u", "--json", env={"SCALEKIT_ENV_URL": "http://127.0.0.1:9"}
+    )
     assert result.exit_code == 1
     assert assert_one_error_line(result).startswith("sk: cannot reach 127.0.0.1:")
