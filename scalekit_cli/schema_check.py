@@ -17,8 +17,11 @@ the live service drops unknown fields silently, so a misspelt name would be a si
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 _TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
     "object": lambda v: isinstance(v, dict),
@@ -162,14 +165,13 @@ def _object_error(
         strict and isinstance(declared, dict) and extra is not True and not isinstance(extra, dict)
     )
     for name, item in value.items():
+        field = _field(where, name)
         if name in properties:
-            error = first_error(
-                properties[name], item, f"{where}.{name}", unknown_properties=strict
-            )
+            error = first_error(properties[name], item, field, unknown_properties=strict)
         elif closed:
-            return f"{where}.{name}: not a parameter of this tool; {_suggest(name, properties)}"
+            return f"{field}: not a parameter of this tool; {_suggest(name, properties)}"
         else:
-            error = first_error(extra, item, f"{where}.{name}", unknown_properties=strict)
+            error = first_error(extra, item, field, unknown_properties=strict)
         if error:
             return error
     # Missing fields last: `{"chanel": …}` is better told as a typo than as a missing channel.
@@ -178,6 +180,20 @@ def _object_error(
         if isinstance(name, str) and name not in value:
             return f"{where}.{name}: required, but missing"
     return None
+
+
+def _field(where: str, name: str) -> str:
+    """`params.max_results` for a plain name; any other name (the user's typo may hold line
+    breaks, escapes or ten thousand characters) quoted as JSON, ASCII-only and shortened, so
+    the error stays one short line."""
+    if _PLAIN_NAME.fullmatch(name):
+        return f"{where}.{name}"
+    import json
+
+    shown = json.dumps(name)
+    if len(shown) > 42:
+        shown = shown[:40] + '…"'
+    return f"{where}[{shown}]"
 
 
 def _suggest(name: str, properties: dict[str, Any]) -> str:

@@ -34,11 +34,13 @@ def test_plain_http_is_refused_off_loopback(sk):
     assert "http://" in assert_one_error_line(result)
 
 
-def test_bare_host_gets_https(sk):
-    # Nothing listens on acme.invalid, so the failure names the https URL the host became.
-    result = sk("token", "gmail", "--user", "u", "-v", env={"SCALEKIT_ENV_URL": "acme.invalid:9"})
+@pytest.mark.parametrize("host", ["acme.invalid", "localhost.invalid", "127.0.0.1.invalid"])
+def test_bare_host_gets_https(sk, host):
+    # Nothing listens there, so the failure names the https URL the host became; a name that
+    # only starts like a loopback host is not one.
+    result = sk("token", "gmail", "--user", "u", "-v", env={"SCALEKIT_ENV_URL": f"{host}:9"})
     assert result.exit_code == 1
-    assert "https://acme.invalid:9/oauth/token" in result.stderr
+    assert f"https://{host}:9/oauth/token" in result.stderr
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])

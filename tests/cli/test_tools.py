@@ -188,9 +188,7 @@ def test_without_a_readable_catalogue_the_server_decides(sk, driver, sandbox):
     assert len(_executions(sandbox)) == 2
 
 
-def test_a_tool_missing_from_the_catalogue_is_exit_2_with_the_closest_names(
-    sk, driver, sandbox
-):
+def test_a_tool_missing_from_the_catalogue_is_exit_2_with_the_closest_names(sk, driver, sandbox):
     driver.connect("gmail", "u")
     sandbox.clear_requests()
     result = sk("exec-tool", "gmail_fetch_mail", "--user", "u")
@@ -228,6 +226,4 @@ def test_a_param_the_schema_does_not_name_is_refused_with_the_closest_name(sk, d
     )
     assert sent.exit_code == 0, sent.stderr
     assert _queries(sandbox) == []
-    assert [json.loads(r["body"])["params"] for r in _executions(sandbox)] == [
-        {"max_result": "x"}
-    ]
+    assert [json.loads(r["body"])["params"] for r in _executions(sandbox)] == [{"max_result": "x"}]

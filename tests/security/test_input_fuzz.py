@@ -133,6 +133,10 @@ def run_logged(runner: SkRunner, sandbox: LiveSandbox, *args: str) -> tuple[SkRe
     return result, sandbox.requests()
 
 
+# After a 404 for an account, `sk` reads the catalogue and the user's accounts for "did you mean".
+SUGGESTION_LOOKUPS = {"/api/v1/tools", "/api/v1/connected_accounts"}
+
+
 def api_requests(log: list[dict]) -> list[dict]:
     return [entry for entry in log if entry["path"] != "/oauth/token"]
 
@@ -218,9 +222,12 @@ def test_connector_names_are_refused_or_reach_the_server_exactly(
     if not acceptable_connector(connector):
         assert_clear_usage_error(result, api_requests(log))
         return
-    [details] = api_requests(log)
+    details, *lookups = api_requests(log)
+    assert details["path"] == "/api/v1/connected_accounts/details"
     assert query_values(details, "connector") == [connector]
-    assert result.exit_code in (1, 3)  # no such connection, or no such account
+    # No such account: what follows only reads the names the environment knows, to suggest one.
+    assert {entry["path"] for entry in lookups} <= SUGGESTION_LOOKUPS
+    assert result.exit_code in (1, 2, 3)  # failure, a typo ("did you mean"), no such account
     assert_one_error_line(result)
 
 
@@ -451,8 +458,9 @@ def test_hostile_identifiers_through_the_console_script(
         shared_sandbox.clear_requests()
         result = sk("status", "gmail", f"--user={identifier}")
         assert result.exit_code == 3, result.stderr  # no such account: it was looked up
-        [details] = api_requests(shared_sandbox.requests())
+        details, *lookups = api_requests(shared_sandbox.requests())
         assert query_values(details, "identifier") == [identifier]
+        assert {entry["path"] for entry in lookups} <= SUGGESTION_LOOKUPS
     for identifier in ("line\r\nbreak", "a" * (IDENTIFIER_MAX + 1), "   ", "\x1b[2Jclear"):
         shared_sandbox.clear_requests()
         result = sk("status", "gmail", f"--user={identifier}")
