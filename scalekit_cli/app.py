@@ -256,6 +256,18 @@ class SkCommand(TyperCommand):
 class SkSubGroup(TyperGroup):
     get_help_option = _plain_help_option
 
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        # Each command's first paragraph whole, wrapped if need be: Click would cut it at
+        # the column's end with "...", mid-sentence.
+        rows = [
+            (name, (command.short_help or command.help or "").split("\n\n")[0].strip())
+            for name, command in self.commands.items()
+            if not command.hidden
+        ]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def format_options(self, ctx: Any, formatter: Any) -> None:
         _format_params(self, ctx, formatter)
         self.format_commands(ctx, formatter)
@@ -280,12 +292,7 @@ class SkGroup(TyperGroup):
 
     def format_options(self, ctx: Any, formatter: Any) -> None:
         _format_params(self, ctx, formatter)
-        rows = [
-            (", ".join(o.names) + (f" {o.metavar}" if o.metavar else ""), o.help)
-            for o in GLOBAL_OPTIONS
-        ]
-        with formatter.section("Global options (before or after the command)"):
-            formatter.write_dl(rows)
+        _global_options_section(self, ctx, formatter)
         self.format_commands(ctx, formatter)
 
     def main(  # type: ignore[override]

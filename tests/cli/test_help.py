@@ -82,6 +82,8 @@ def test_help_names_every_value_and_describes_every_option(sk, path):
             values = [word for word in words if not word.startswith("-")]
             for value in values:
                 assert VALUE_NAME.fullmatch(value.strip("'")), f"{term}: {value}"
+    for name, summary in sections.get("Commands:", []):
+        assert summary and not summary.endswith("..."), f"{name}: {summary!r} is cut short"
     usage = text.splitlines()[0]
     assert usage.startswith("Usage: sk") and "{" not in usage, usage
 
