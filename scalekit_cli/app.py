@@ -12,10 +12,12 @@ import importlib
 import re
 import sys
 from dataclasses import dataclass
+from difflib import get_close_matches
 from typing import Annotated, Any
 
 import typer
 from typer._click.core import Command as ClickCommand
+from typer._click.exceptions import UsageError
 from typer.core import TyperCommand, TyperGroup
 
 from . import __version__
@@ -282,6 +284,17 @@ class SkGroup(TyperGroup):
 
     def list_commands(self, ctx: Any) -> list[str]:
         return [command.name for command in COMMANDS]
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        # Typer suggests from the commands it holds, and the root holds none until loaded.
+        try:
+            return self._click_resolve_command(ctx, args)
+        except UsageError as error:
+            matches = get_close_matches(args[0], self.list_commands(ctx)) if args else []
+            if matches:
+                suggestions = ", ".join(repr(match) for match in matches)
+                error.message = f"{error.message.rstrip('.')}. Did you mean {suggestions}?"
+            raise
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         return load(cmd_name) if cmd_name in BY_NAME else None

@@ -127,3 +127,10 @@ def test_every_summary_fits_one_line(columns):
         assert len(line) <= columns and not line.endswith("..."), line
     # Nothing wrapped: the next line after the table is not a continuation of it.
     assert start + len(COMMANDS) == len(lines) or not lines[start + len(COMMANDS)].strip()
+
+
+def test_a_mistyped_command_is_suggested_from_the_registry(sk):
+    # The commands are loaded lazily; the suggestion still knows every one of them.
+    result = sk("stauts", "--user", "u")
+    assert result.exit_code == 2
+    assert "no such command 'stauts'. Did you mean 'status'?" in result.stderr
