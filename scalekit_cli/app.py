@@ -12,10 +12,12 @@ import importlib
 import re
 import sys
 from dataclasses import dataclass
+from difflib import get_close_matches
 from typing import Annotated, Any
 
 import typer
 from typer._click.core import Command as ClickCommand
+from typer._click.exceptions import UsageError
 from typer.core import TyperCommand, TyperGroup
 
 from . import __version__
@@ -257,6 +259,18 @@ class SkCommand(TyperCommand):
 class SkSubGroup(TyperGroup):
     get_help_option = _plain_help_option
 
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        # Each command's first paragraph whole, wrapped if need be: Click would cut it at
+        # the column's end with "...", mid-sentence.
+        rows = [
+            (name, (command.short_help or command.help or "").split("\n\n")[0].strip())
+            for name, command in self.commands.items()
+            if not command.hidden
+        ]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def format_options(self, ctx: Any, formatter: Any) -> None:
         _format_params(self, ctx, formatter)
         self.format_commands(ctx, formatter)
@@ -272,6 +286,17 @@ class SkGroup(TyperGroup):
     def list_commands(self, ctx: Any) -> list[str]:
         return [command.name for command in COMMANDS]
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        # Typer suggests from the commands it holds, and the root holds none until loaded.
+        try:
+            return self._click_resolve_command(ctx, args)
+        except UsageError as error:
+            matches = get_close_matches(args[0], self.list_commands(ctx)) if args else []
+            if matches:
+                suggestions = ", ".join(repr(match) for match in matches)
+                error.message = f"{error.message.rstrip('.')}. Did you mean {suggestions}?"
+            raise
+
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         return load(cmd_name) if cmd_name in BY_NAME else None
 
@@ -281,12 +306,7 @@ class SkGroup(TyperGroup):
 
     def format_options(self, ctx: Any, formatter: Any) -> None:
         _format_params(self, ctx, formatter)
-        rows = [
-            (", ".join(o.names) + (f" {o.metavar}" if o.metavar else ""), o.help)
-            for o in GLOBAL_OPTIONS
-        ]
-        with formatter.section("Global options (before or after the command)"):
-            formatter.write_dl(rows)
+        _global_options_section(self, ctx, formatter)
         self.format_commands(ctx, formatter)
 
     def main(  # type: ignore[override]

@@ -169,7 +169,10 @@ def place(args: Sequence[str], root: Shape) -> Placement:
         option = BY_NAME.get(name)
         if option is not None:
             if not option.takes_value:
-                taken.append((option, None))
+                if inline is None:
+                    taken.append((option, None))
+                else:
+                    kept.append(token)  # `--json=1`: the parser says a flag takes no value
                 continue
             if inline is None:
                 if position >= len(args):

@@ -128,6 +128,11 @@ def test_nothing_after_a_double_dash_is_taken():
     assert not placement.values.json and not placement.values.verbose
 
 
+def test_a_flag_given_a_value_is_refused(sk):
+    result = sk("sandbox", "reset", "--json=1")
+    assert result.exit_code == 2 and result.stderr.startswith("sk: ")
+
+
 def test_the_last_value_wins_wherever_each_stands(recorded):
     call = _call(
         recorded,

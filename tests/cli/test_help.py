@@ -82,6 +82,8 @@ def test_help_names_every_value_and_describes_every_option(sk, path):
             values = [word for word in words if not word.startswith("-")]
             for value in values:
                 assert VALUE_NAME.fullmatch(value.strip("'")), f"{term}: {value}"
+    for name, summary in sections.get("Commands:", []):
+        assert summary and not summary.endswith("..."), f"{name}: {summary!r} is cut short"
     usage = text.splitlines()[0]
     assert usage.startswith("Usage: sk") and "{" not in usage, usage
 
@@ -125,3 +127,10 @@ def test_every_summary_fits_one_line(columns):
         assert len(line) <= columns and not line.endswith("..."), line
     # Nothing wrapped: the next line after the table is not a continuation of it.
     assert start + len(COMMANDS) == len(lines) or not lines[start + len(COMMANDS)].strip()
+
+
+def test_a_mistyped_command_is_suggested_from_the_registry(sk):
+    # The commands are loaded lazily; the suggestion still knows every one of them.
+    result = sk("stauts", "--user", "u")
+    assert result.exit_code == 2
+    assert "no such command 'stauts'. Did you mean 'status'?" in result.stderr

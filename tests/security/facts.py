@@ -108,7 +108,7 @@ SENT: tuple[Sent, ...] = (
     Sent(
         "access_token",
         "a user's OAuth access token",
-        ("/gmail/v1/…",),
+        ("/gmail/v1/…", "/batch/gmail/v1"),
         "`Authorization: Bearer` (`sk gmail unread`, `sk doctor --user`)",
     ),
     Sent("refresh_token", "a user's OAuth refresh token", (), "never sent by `sk`"),
@@ -157,6 +157,7 @@ ROUTES_SHOWN = {
     "/api/v1/…": "`{env}/api/v1/…`",
     "/proxy/…": "`{env}/proxy/…`",
     "/gmail/v1/…": "`{gmail}/gmail/v1/…`",
+    "/batch/gmail/v1": "`{gmail}/batch/gmail/v1` (the batch of message reads)",
 }
 
 
