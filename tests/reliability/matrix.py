@@ -53,6 +53,8 @@ NOT_IN_MATRIX: dict[str, str] = {
     "logout": "removes a profile and its keyring entry: no network",
     "doctor": "reports a failed request as a ✗ check rather than failing; "
     "`tests/cli/test_doctor.py` covers each check",
+    "mcp install": "edits an MCP client's configuration file: no network",
+    "mcp uninstall": "edits an MCP client's configuration file: no network",
 }
 
 # The child `sk run` starts: it succeeds only when it was given a token.
