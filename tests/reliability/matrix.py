@@ -54,6 +54,8 @@ NOT_IN_MATRIX: dict[str, str] = {
     "completion": "prints a script shipped in the package: no network",
     "doctor": "reports a failed request as a ✗ check rather than failing; "
     "`tests/cli/test_doctor.py` covers each check",
+    "mcp install": "edits an MCP client's configuration file: no network",
+    "mcp uninstall": "edits an MCP client's configuration file: no network",
 }
 
 # The child `sk run` starts: it succeeds only when it was given a token.
