@@ -53,6 +53,8 @@ NOT_IN_MATRIX: dict[str, str] = {
     "logout": "removes a profile and its keyring entry: no network",
     "doctor": "reports a failed request as a ✗ check rather than failing; "
     "`tests/cli/test_doctor.py` covers each check",
+    "mcp serve": "a long-running MCP server: a fault ends one tool call in a tool error and "
+    "the server keeps serving; `tests/mcp/test_serve.py` injects each kind",
 }
 
 # The child `sk run` starts: it succeeds only when it was given a token.
