@@ -64,8 +64,6 @@ def run_serve(options: McpServeOptions, runtime: Runtime) -> int:
     if importlib.util.find_spec("mcp") is None:
         raise CliError(f"sk mcp serve needs the MCP SDK: {INSTALL_HINT}", ExitCode.CONFIG)
 
-    import anyio
-
     from ..mcp.server import McpServer, ServeSettings, capture_logs
     from ..mcp.toolbox import Toolbox
 
@@ -102,7 +100,7 @@ def run_serve(options: McpServeOptions, runtime: Runtime) -> int:
         ),
     )
     try:
-        anyio.run(server.serve)
+        server.run()
     finally:
         toolbox.close()
     return ExitCode.OK
