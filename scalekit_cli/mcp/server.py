@@ -177,12 +177,16 @@ class McpServer:
                 input_requests={CONNECT_INPUT: request}, request_state=connector
             )
         elicitation_id = uuid.uuid4().hex
-        answer = await ctx.session.elicit_url(
-            message=message,
-            url=pending.link,
-            elicitation_id=elicitation_id,
-            related_request_id=ctx.request_id,
-        )
+        try:
+            answer = await ctx.session.elicit_url(
+                message=message,
+                url=pending.link,
+                elicitation_id=elicitation_id,
+                related_request_id=ctx.request_id,
+            )
+        except MCPError:
+            # The client declared URL elicitation but failed it: the link goes in the answer.
+            return self.error_result(self._connect_text(pending))
         if answer.action != "accept":
             return self.error_result(
                 f"the user did not open the link to connect {connector}; nothing was executed. "

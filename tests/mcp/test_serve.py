@@ -455,3 +455,17 @@ def test_concurrent_calls(harness, driver, sandbox):
     assert sorted(len(r.structured_content["messages"]) for r in results) == [1, 2, 3, 4, 5, 6]
     assert len(executions(sandbox)) == 6
     harness.assert_no_secret(driver, "gmail")
+
+
+def test_a_failed_elicitation_falls_back_to_the_link(harness, sandbox):
+    async def fail(context, params):
+        return types.ErrorData(code=types.INTERNAL_ERROR, message="no browser here")
+
+    async def main():
+        async with harness.client("stdio", elicitation=fail) as client:
+            return await client.call_tool("gmail_fetch_mails", FETCH)
+
+    result = anyio.run(main)
+    assert result.is_error
+    assert "gmail is not connected for user_123" in result.content[0].text
+    assert f"{sandbox.url}/magic/" in result.content[0].text
