@@ -8,7 +8,6 @@ extra (`scalekit-cli[mcp]`), imported only here, and only once the command runs.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -60,10 +59,10 @@ def run_serve(options: McpServeOptions, runtime: Runtime) -> int:
         raise CliError("--port must be between 0 and 65535", ExitCode.USAGE)
     positive_number(options.connect_timeout, "--connect-timeout")
     positive_number(options.interval, "--interval")
+    import importlib.util
+
     if importlib.util.find_spec("mcp") is None:
         raise CliError(f"sk mcp serve needs the MCP SDK: {INSTALL_HINT}", ExitCode.CONFIG)
-
-    import anyio
 
     from ..mcp.server import McpServer, ServeSettings, capture_logs
     from ..mcp.toolbox import Toolbox
@@ -101,7 +100,7 @@ def run_serve(options: McpServeOptions, runtime: Runtime) -> int:
         ),
     )
     try:
-        anyio.run(server.serve)
+        server.run()
     finally:
         toolbox.close()
     return ExitCode.OK

@@ -27,6 +27,7 @@ from mcp.shared.exceptions import MCPError
 from .. import __version__
 from ..commands._runner import CONNECTOR_PATTERN, describe_failure
 from ..connecting import AccountUnusable
+from ..errors import CliError, ExitCode
 from ..output import Output, printable
 from ..scalekit.errors import ScalekitError
 from ..scalekit.secrets import SecretRegistry, redact_document
@@ -176,12 +177,16 @@ class McpServer:
                 input_requests={CONNECT_INPUT: request}, request_state=connector
             )
         elicitation_id = uuid.uuid4().hex
-        answer = await ctx.session.elicit_url(
-            message=message,
-            url=pending.link,
-            elicitation_id=elicitation_id,
-            related_request_id=ctx.request_id,
-        )
+        try:
+            answer = await ctx.session.elicit_url(
+                message=message,
+                url=pending.link,
+                elicitation_id=elicitation_id,
+                related_request_id=ctx.request_id,
+            )
+        except MCPError:
+            # The client declared URL elicitation but failed it: the link goes in the answer.
+            return self.error_result(self._connect_text(pending))
         if answer.action != "accept":
             return self.error_result(
                 f"the user did not open the link to connect {connector}; nothing was executed. "
@@ -200,11 +205,17 @@ class McpServer:
         """Wait until the account is ACTIVE, then run the original call (once)."""
         status = await self._wait_until_active(connector)
         if status != "ACTIVE":
+            waiting = (
+                " The user has approved; the account waits for custom user verification, "
+                "which `sk mcp serve --verify-user` completes."
+                if status == "PENDING_VERIFICATION" and not self.toolbox.verify_user
+                else ""
+            )
             return self.error_result(
                 f"the {connector} account of {self.toolbox.identifier!r} is still "
                 f"{status or 'absent'} after {self.settings.connect_timeout:g} s; nothing was "
                 f"executed. Call {tool.name} again once the user has approved, or make a new "
-                "link with scalekit_authorize."
+                f"link with scalekit_authorize.{waiting}"
             )
         self.toolbox.connection_done(connector)
         if elicitation_id is not None:
@@ -258,13 +269,23 @@ class McpServer:
 
     # -- transports -----------------------------------------------------------------------------
 
-    async def serve(self) -> None:
+    def run(self) -> None:
+        """Serve until the client goes (stdio) or the process is stopped (HTTP). The HTTP
+        socket is bound first, so a port in use is one clear error before anything starts."""
+        sock = self._listen() if self.settings.transport == "http" else None
+        try:
+            anyio.run(self._serve, sock)
+        except BaseExceptionGroup as group:
+            # A task group wraps what failed inside it; the failure itself is the message.
+            raise _first_failure(group) from None
+
+    async def _serve(self, sock: socket.socket | None) -> None:
         server = self.build()
         async with anyio.create_task_group() as tasks:
             if hasattr(signal, "SIGHUP"):
                 tasks.start_soon(self._refresh_on_sighup)
-            if self.settings.transport == "http":
-                await self._serve_http(server)
+            if sock is not None:
+                await self._serve_http(server, sock)
             else:
                 await self._serve_stdio(server)
             tasks.cancel_scope.cancel()
@@ -280,13 +301,8 @@ class McpServer:
         async with stdio_server() as (read_stream, write_stream):
             await server.run(read_stream, write_stream, options)
 
-    async def _serve_http(self, server: Server[Any]) -> None:
-        import uvicorn
-
+    def _listen(self) -> socket.socket:
         host, port = self.settings.host, self.settings.port
-        # Loopback by default; the SDK then refuses foreign Host and Origin headers (a web
-        # page in the user's browser must not drive the server by DNS rebinding).
-        app = server.streamable_http_app(host=host)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -294,14 +310,20 @@ class McpServer:
             sock.bind((host, port))
         except OSError as exc:
             sock.close()
-            from ..errors import CliError, ExitCode
-
             raise CliError(
-                f"cannot listen on {host}:{port}: {exc.strerror}", ExitCode.FAILURE
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}", ExitCode.FAILURE
             ) from None
-        bound = sock.getsockname()[1]
-        shown = f"[{host}]" if family == socket.AF_INET6 else host
-        url = f"http://{shown}:{bound}/mcp"
+        return sock
+
+    async def _serve_http(self, server: Server[Any], sock: socket.socket) -> None:
+        import uvicorn
+
+        host = self.settings.host
+        # Loopback by default; the SDK then refuses foreign Host and Origin headers (a web
+        # page in the user's browser must not drive the server by DNS rebinding).
+        app = server.streamable_http_app(host=host)
+        shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
+        url = f"http://{shown}:{sock.getsockname()[1]}/mcp"
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
         web = uvicorn.Server(config)
 
@@ -318,6 +340,11 @@ class McpServer:
             tasks.start_soon(announce)
             await web.serve(sockets=[sock])
             tasks.cancel_scope.cancel()
+
+
+def _first_failure(group: BaseExceptionGroup) -> BaseException:
+    first = group.exceptions[0]
+    return _first_failure(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _supports_url_elicitation(ctx: Any) -> bool:

@@ -18,10 +18,10 @@ from mcp import Client, types
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.cli.conftest import SK, SandboxDriver, assert_no_leak, driver, sk_env
+from tests.cli.conftest import SK, SandboxDriver, assert_no_leak, driver, sk_env, sk_process
 from tests.conftest import CANARY_CLIENT_SECRET, LiveSandbox
 
-__all__ = ["driver", "sk_env"]
+__all__ = ["driver", "sk_env", "sk_process"]
 
 ElicitationCallback = Callable[[Any, types.ElicitRequestParams], Awaitable[types.ElicitResult]]
 

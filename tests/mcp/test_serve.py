@@ -434,3 +434,38 @@ def test_embedded_sandbox(harness, tmp_path):
     result = anyio.run(main)
     assert not result.is_error, result.content
     assert "@" in result.structured_content["emailAddress"]
+
+
+def test_concurrent_calls(harness, driver, sandbox):
+    driver.connect("gmail", "user_123")
+    results: list[types.CallToolResult] = []
+
+    async def main():
+        async with harness.client("http") as client:
+
+            async def one(count: int) -> None:
+                results.append(await client.call_tool("gmail_fetch_mails", {"max_results": count}))
+
+            sandbox.clear_requests()
+            async with anyio.create_task_group() as tasks:
+                for count in range(1, 7):
+                    tasks.start_soon(one, count)
+
+    anyio.run(main)
+    assert sorted(len(r.structured_content["messages"]) for r in results) == [1, 2, 3, 4, 5, 6]
+    assert len(executions(sandbox)) == 6
+    harness.assert_no_secret(driver, "gmail")
+
+
+def test_a_failed_elicitation_falls_back_to_the_link(harness, sandbox):
+    async def fail(context, params):
+        return types.ErrorData(code=types.INTERNAL_ERROR, message="no browser here")
+
+    async def main():
+        async with harness.client("stdio", elicitation=fail) as client:
+            return await client.call_tool("gmail_fetch_mails", FETCH)
+
+    result = anyio.run(main)
+    assert result.is_error
+    assert "gmail is not connected for user_123" in result.content[0].text
+    assert f"{sandbox.url}/magic/" in result.content[0].text

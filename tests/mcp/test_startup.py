@@ -63,3 +63,27 @@ def test_serve_without_the_sdk_names_the_extra(sk_env, tmp_path):
     assert done.stderr.strip() == (
         "sk: sk mcp serve needs the MCP SDK: pip install 'scalekit-cli[mcp]'"
     )
+
+
+def test_an_unreadable_catalogue_is_one_line_and_exit_1(sk_process, sandbox):
+    sandbox.fault(path="/api/v1/tools", kind="status", status=500, times=None)
+    done = sk_process("mcp", "serve", "--user", "user_123", input="")
+    assert done.exit_code == 1
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("sk: GET /api/v1/tools failed")
+
+
+def test_a_port_in_use_is_one_line_and_exit_1(sk_process):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = sk_process(
+            "mcp", "serve", "--user", "user_123", "--transport", "http", "--port", port
+        )
+    assert done.exit_code == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"sk: cannot listen on 127.0.0.1:{port}")

@@ -56,6 +56,8 @@ NOT_IN_MATRIX: dict[str, str] = {
     "`tests/cli/test_doctor.py` covers each check",
     "mcp install": "edits an MCP client's configuration file: no network",
     "mcp uninstall": "edits an MCP client's configuration file: no network",
+    "mcp serve": "a long-running MCP server: a fault ends one tool call in a tool error and "
+    "the server keeps serving; `tests/mcp/test_serve.py` injects each kind",
 }
 
 # The child `sk run` starts: it succeeds only when it was given a token.
