@@ -25,7 +25,7 @@ from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.shared.exceptions import MCPError
 
 from .. import __version__
-from ..commands._runner import CONNECTOR_PATTERN, describe_failure
+from ..commands._runner import describe_failure, validate_connector
 from ..connecting import AccountUnusable
 from ..errors import CliError, ExitCode
 from ..output import Output, printable
@@ -128,7 +128,9 @@ class McpServer:
             if not isinstance(answer, types.ElicitResult) or answer.action != "accept":
                 return self.error_result("the user did not open the link; nothing was executed")
             connector = params.request_state
-            if not CONNECTOR_PATTERN.fullmatch(connector):  # it came back from the client
+            try:
+                validate_connector(connector)  # it came back from the client
+            except CliError:
                 return self.error_result("the request_state is not one this server made")
             return await self._after_approval(ctx, tool, arguments, connector, None)
         return await self._run(ctx, tool, arguments, allow_connect=True)
