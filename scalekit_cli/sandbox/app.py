@@ -73,15 +73,18 @@ def _quiet_uvicorn_about_drops() -> None:
 
 
 def engine_authenticates(engine: SandboxEngine) -> Authenticated:
-    """Whether a request proves who sent it (a live machine token, or the client credentials
-    of the token exchange): only those have their bodies kept in the request log."""
+    """Whether a request proves who sent it (a live machine token or account access token, or
+    the client credentials of the token exchange): only those have their bodies kept in the
+    request log."""
     import hmac
     from urllib.parse import parse_qsl
 
     def authenticated(path: str, headers: dict[str, str], body: bytes) -> bool:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and token.strip():
-            return engine.machine_token_is_live(token.strip())
+            # A machine token, or an account's access token (the Gmail stand-in's callers).
+            bearer = token.strip()
+            return engine.machine_token_is_live(bearer) or engine.gmail_account(bearer) is not None
         if path == "/oauth/token":
             form = dict(parse_qsl(body.decode("utf-8", "replace")))
             settings = engine.settings
