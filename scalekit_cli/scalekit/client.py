@@ -237,6 +237,7 @@ class ScalekitClient:
             break
         if response.status_code not in expect:
             raise api_error(response)
+
         def parse_object(data: Any) -> Any:
             document = json_document(data)
             self.secrets.add_from(document)
@@ -487,4 +488,3 @@ def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         return {}
     return body if isinstance(body, dict) else {}
-
