@@ -306,12 +306,10 @@ def wait_until_active(
                 # until --timeout. Only a definite answer (or Ctrl-C) ends the wait early.
                 if not _is_outage(error):
                     raise
+                cause = describe_failure(error)[1]
                 if outage is None and spinner is None:
-                    out.warn(
-                        "Scalekit unreachable, retrying until --timeout: "
-                        + describe_failure(error)[1]
-                    )
-                outage = describe_failure(error)[1]
+                    out.warn(f"Scalekit unreachable, retrying until --timeout: {cause}")
+                outage = cause
                 failed_polls += 1
                 if time.monotonic() >= deadline:
                     raise CliError(

@@ -28,7 +28,7 @@ FAULT_KINDS = ("status", "drop", "latency", "not_json", "mutate")
 ADMIN_PREFIX = "/_sandbox"
 REQUEST_LOG_LIMIT = 10_000
 # The log keeps this much of an (authenticated) body; memory stays bounded by count × this.
-LOGGED_BODY_LIMIT = 64 * 1024
+LOGGED_BODY_LIMIT = 256 * 1024
 # Fields of a logged body whose values are replaced by `redacted_marker(value)`.
 LOGGED_SECRET_FIELDS = frozenset(
     {"client_secret", "access_token", "refresh_token", "api_key", "password", "token", "secret"}

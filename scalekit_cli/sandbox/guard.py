@@ -16,14 +16,15 @@ Plain ASGI, like the fault middleware, so that a refusal never reads the body.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from urllib.parse import urlsplit
 
+from .admin import is_loopback
 from .faults import ADMIN_PREFIX, ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 1024 * 1024
 HOSTED_PREFIX = "/magic/"
-_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 _SAFE_FETCH_SITES = ("same-origin", "none")
 
 
@@ -35,11 +36,16 @@ def host_name(host_header: str) -> str:
         return ""
 
 
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 def _is_loopback_name(name: str) -> bool:
-    if name in _LOOPBACK_NAMES or name.endswith(".localhost"):
-        return True
-    parts = name.split(".")
-    return len(parts) == 4 and parts[0] == "127" and all(p.isdigit() for p in parts)
+    return name == "localhost" or name.endswith(".localhost") or is_loopback(name)
 
 
 def served_host(url_or_host: str) -> str:
@@ -65,7 +71,10 @@ class WebGuard:
             return None
         host = headers.get("host", "")
         name = host_name(host)
-        if not (_is_loopback_name(name) or name in self.hosts):
+        # Bound to every interface (a phone opening the link on the LAN), any address of this
+        # machine may be named; an address is never a rebinding (that needs a name to re-point).
+        wildcard = bool(self.hosts & {"0.0.0.0", "::"}) and _is_address(name)
+        if not (_is_loopback_name(name) or name in self.hosts or wildcard):
             return 403, f"the Host {host!r} is not this sandbox's (DNS rebinding?)"
         origin = headers.get("origin")
         if origin is not None and urlsplit(origin).netloc.lower() != host.lower():

@@ -31,6 +31,7 @@ from .models import (
     ShapeError,
     Tool,
     ToolResult,
+    json_document,
     load_json,
     objects,
     text_field,
@@ -260,11 +261,11 @@ class ScalekitClient:
             break
         if response.status_code not in expect:
             raise api_error(response)
+
         def parse_object(data: Any) -> Any:
-            if not isinstance(data, dict):
-                raise ShapeError("it is JSON, but not an object")
-            self.secrets.add_from(data)
-            return parse(data)
+            document = json_document(data)
+            self.secrets.add_from(document)
+            return parse(document)
 
         return read_answer(response, parse_object)
 
@@ -536,4 +537,3 @@ def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         return {}
     return body if isinstance(body, dict) else {}
-

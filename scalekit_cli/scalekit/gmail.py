@@ -16,17 +16,11 @@ from urllib.parse import quote, urlencode
 from .client import read_answer
 from .errors import InvalidResponse, ProviderError
 from .http import HttpSession
-from .models import GmailMessage, ShapeError, load_json, objects
+from .models import GmailMessage, ShapeError, json_document, load_json, objects, text_field
 from .secrets import SecretRegistry
 
 METADATA_HEADERS = ("From", "Subject", "Date")
 T = TypeVar("T")
-
-
-def _json_object(data: Any) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ShapeError("it is JSON, but not an object")
-    return data
 
 
 # Google's limit of calls per batch request; more messages take several batches, concurrently.
@@ -66,15 +60,15 @@ class GmailClient:
             raise ProviderError(
                 _google_message(response), status=response.status_code, host=response.url.host
             )
-        return read_answer(response, lambda data: parse(_json_object(data)))
+        return read_answer(response, lambda data: parse(json_document(data)))
 
     def list_message_ids(self, query: str, limit: int) -> list[str]:
         def message_ids(data: dict[str, Any]) -> list[str]:
             # `messages` is absent when nothing matches.
-            ids = [item.get("id") for item in objects(data, "messages")]
-            if not all(isinstance(found, str) and found for found in ids):
+            ids = [text_field(item, "id") for item in objects(data, "messages")]
+            if not all(ids):
                 raise ShapeError("a message of messages has no id")
-            return ids  # type: ignore[return-value]
+            return ids
 
         return self._get("/messages", {"q": query, "maxResults": str(limit)}, message_ids)[:limit]
 

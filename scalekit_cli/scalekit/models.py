@@ -44,6 +44,13 @@ def load_json(content: bytes | str) -> Any:
     return document
 
 
+def json_document(data: Any) -> dict[str, Any]:
+    """An answer's JSON, which the contract always makes an object."""
+    if not isinstance(data, dict):
+        raise ShapeError("it is JSON, but not an object")
+    return data
+
+
 def _absent(value: Any) -> bool:
     return value is None or (isinstance(value, str | list | dict) and not value)
 

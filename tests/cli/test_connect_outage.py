@@ -18,6 +18,30 @@ from tests.conftest import CANARY_CLIENT_ID, CANARY_CLIENT_SECRET
 from tests.reliability.harness import closed_port
 
 
+def _environment(tmp_path: Path) -> dict[str, str]:
+    """The test's own environment for both processes, without a developer's settings."""
+    base = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SCALEKIT_", "SK_")) and name not in ("NO_COLOR", "GITHUB_ACTIONS")
+    }
+    # Quick retries inside each poll, so that the outage surfaces to the wait itself.
+    base.update(
+        SK_DATA_DIR=str(tmp_path / "data"),
+        SK_CACHE_DIR=str(tmp_path / "cache"),
+        SK_RETRY_BACKOFF="0.01",
+    )
+    return base
+
+
+def _credentials(url: str) -> dict[str, str]:
+    return {
+        "SCALEKIT_ENV_URL": url,
+        "SCALEKIT_CLIENT_ID": CANARY_CLIENT_ID,
+        "SCALEKIT_CLIENT_SECRET": CANARY_CLIENT_SECRET,
+    }
+
+
 def _serve(port: int, state: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [
@@ -53,12 +77,7 @@ def _stop(process: subprocess.Popen[str], signum: int = signal.SIGKILL) -> None:
 
 def test_connect_survives_the_server_going_away_and_coming_back(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    base = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("SCALEKIT_", "SK_")) and name not in ("NO_COLOR", "GITHUB_ACTIONS")
-    }
-    base.update(SK_DATA_DIR=str(tmp_path / "data"), SK_CACHE_DIR=str(tmp_path / "cache"))
+    base = _environment(tmp_path)
     port, state = closed_port(), tmp_path / "state.sqlite3"
     url = f"http://127.0.0.1:{port}"
     server = _serve(port, state, base)
@@ -71,9 +90,7 @@ def test_connect_survives_the_server_going_away_and_coming_back(tmp_path, monkey
         cwd=tmp_path,
         env={
             **base,
-            "SCALEKIT_ENV_URL": url,
-            "SCALEKIT_CLIENT_ID": CANARY_CLIENT_ID,
-            "SCALEKIT_CLIENT_SECRET": CANARY_CLIENT_SECRET,
+            **_credentials(url),
         },
     )
     try:
@@ -101,12 +118,7 @@ def test_connect_survives_the_server_going_away_and_coming_back(tmp_path, monkey
 
 def test_an_outage_longer_than_the_timeout_is_exit_4(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    base = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("SCALEKIT_", "SK_")) and name not in ("NO_COLOR", "GITHUB_ACTIONS")
-    }
-    base.update(SK_DATA_DIR=str(tmp_path / "data"), SK_CACHE_DIR=str(tmp_path / "cache"))
+    base = _environment(tmp_path)
     port = closed_port()
     server = _serve(port, tmp_path / "state.sqlite3", base)
     connect = subprocess.Popen(
@@ -118,9 +130,7 @@ def test_an_outage_longer_than_the_timeout_is_exit_4(tmp_path, monkeypatch):
         cwd=tmp_path,
         env={
             **base,
-            "SCALEKIT_ENV_URL": f"http://127.0.0.1:{port}",
-            "SCALEKIT_CLIENT_ID": CANARY_CLIENT_ID,
-            "SCALEKIT_CLIENT_SECRET": CANARY_CLIENT_SECRET,
+            **_credentials(f"http://127.0.0.1:{port}"),
         },
     )
     try:
@@ -139,12 +149,7 @@ def test_an_outage_longer_than_the_timeout_is_exit_4(tmp_path, monkeypatch):
 
 def test_on_a_terminal_the_spinner_says_scalekit_is_unreachable(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    base = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("SCALEKIT_", "SK_")) and name not in ("NO_COLOR", "GITHUB_ACTIONS")
-    }
-    base.update(SK_DATA_DIR=str(tmp_path / "data"), SK_CACHE_DIR=str(tmp_path / "cache"))
+    base = _environment(tmp_path)
     port, state = closed_port(), tmp_path / "state.sqlite3"
     url = f"http://127.0.0.1:{port}"
     server = _serve(port, state, base)
@@ -159,9 +164,7 @@ def test_on_a_terminal_the_spinner_says_scalekit_is_unreachable(tmp_path, monkey
             **base,
             "TERM": "xterm-256color",
             "COLUMNS": "200",
-            "SCALEKIT_ENV_URL": url,
-            "SCALEKIT_CLIENT_ID": CANARY_CLIENT_ID,
-            "SCALEKIT_CLIENT_SECRET": CANARY_CLIENT_SECRET,
+            **_credentials(url),
         },
     )
     os.close(follower)

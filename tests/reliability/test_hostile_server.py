@@ -224,3 +224,43 @@ def test_on_a_terminal(row, mutation, runner: SkRunner, setup, shared_sandbox, a
         assert len(failures) <= 1 and "sk connect" in lines[-1], where
     elif process.returncode:
         assert len(failures) == 1 and lines[-1] == failures[0], where
+
+
+@pytest.mark.parametrize("no_color", [False, True], ids=["spinner", "progress-lines"])
+def test_the_wait_shows_a_hostile_status_inert(
+    no_color, runner: SkRunner, shared_sandbox, tmp_path
+):
+    """`sk connect` waiting: the status the server reports goes into the spinner (or the plain
+    progress lines) and the final timeout line; neither obeys it."""
+    env = {
+        **os.environ,
+        **runner.env(SK_CACHE_DIR=str(tmp_path / "cache")),
+        "TERM": "xterm-256color",
+        "COLUMNS": "200",
+    }
+    env.pop("NO_COLOR", None)
+    if no_color:
+        env["NO_COLOR"] = "1"
+    shared_sandbox.fault(path=DETAILS, method="GET", kind="mutate", mutation="strings")
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [str(SK), "connect", "gmail", "--user", f"hostile-wait-{no_color}", "--timeout", "2"],
+            stdin=subprocess.DEVNULL,
+            stdout=follower,
+            stderr=follower,
+            env=env,
+            cwd=tmp_path,
+        )
+        os.close(follower)
+        screen = read_terminal(leader, finished=lambda: process.poll() is not None)
+        process.wait(timeout=30)
+    finally:
+        os.close(leader)
+        shared_sandbox.admin("DELETE", "/_sandbox/faults")
+    text = screen.decode("utf-8", "replace")
+    assert process.returncode == 4, text[-800:]
+    assert "PWNED" in text  # the status was shown, as text
+    _assert_clean(OWN_STYLING.sub("", text), "the wait")
+    lines = OWN_STYLING.sub("", text).strip("\n").split("\n")
+    assert [line for line in lines if line.startswith("sk:")] == [lines[-1]]

@@ -132,3 +132,10 @@ def test_the_log_keeps_only_authenticated_bodies_bounded_and_redacted(sandbox):
     assert CANARY_CLIENT_SECRET not in exchange["body"]
     assert redacted_marker(CANARY_CLIENT_SECRET) in exchange["body"]
     assert len(created["body"]) < LOGGED_BODY_LIMIT + 100 and "more characters" in created["body"]
+
+
+def test_a_server_bound_to_every_interface_takes_addresses_but_not_names(sandbox):
+    sandbox.app.state.served_hosts.add("0.0.0.0")
+    for host, status in (("192.168.1.20:8765", 200), ("evil.example:8765", 403)):
+        answer = httpx.get(sandbox.url + "/_sandbox/faults", headers={"host": host})
+        assert answer.status_code == status, host
