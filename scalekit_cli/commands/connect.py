@@ -99,6 +99,14 @@ def run(options: ConnectOptions, runtime: Runtime) -> int:
 
     out = runtime.out
     client = runtime.scalekit()
+    if runtime.sandbox is not None and not options.wait:
+        # The embedded sandbox serves its hosted page only while this process runs: a link
+        # printed and left behind could never be opened.
+        raise CliError(
+            "the embedded sandbox serves its hosted page only while `sk --sandbox connect` "
+            "waits: drop --no-wait, or run `sk sandbox serve` and use the settings it prints",
+            ExitCode.USAGE,
+        )
     try:
         account, created = client.get_or_create_account(options.connector, options.identifier)
     except NotFound:

@@ -48,7 +48,7 @@ def test_bare_loopback_host_gets_http(sk, driver, sandbox, host):
     # A local server (the sandbox) speaks plain HTTP: `127.0.0.1:8765` means http://.
     driver.connect("gmail", "u")
     bare = f"{host}:{sandbox.url.rsplit(':', 1)[1]}"
-    result = sk("token", "gmail", "--user", "u", "-v", env={"SCALEKIT_ENV_URL": bare})
+    result = sk("token", "gmail", "--user", "u", "--json", "-v", env={"SCALEKIT_ENV_URL": bare})
     assert result.exit_code == 0, result.stderr
     assert f"POST http://{bare}/oauth/token" in result.stderr
     shown = sk("--env-url", bare, "config", "show", "--json")

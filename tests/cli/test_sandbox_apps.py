@@ -208,8 +208,9 @@ def test_the_embedded_sandbox_persists_it_across_processes_until_reset(sk_proces
     env = {"SCALEKIT_ENV_URL": "", "SCALEKIT_CLIENT_ID": "", "SCALEKIT_CLIENT_SECRET": ""}
 
     def activate() -> None:
-        connect = ("--sandbox", "connect", "googlecalendar", "--user", "me", "--no-wait")
-        assert sk_process(*connect, env=env).exit_code == 0
+        # Creates the account; nobody approves, so the wait times out (exit 4).
+        connect = ("--sandbox", "connect", "googlecalendar", "--user", "me", "--timeout", "0.2")
+        assert sk_process(*connect, env=env).exit_code == 4
         force = ("sandbox", "force", "googlecalendar", "--user", "me", "--status", "ACTIVE")
         assert sk_process(*force, env=env).exit_code == 0
 
@@ -227,6 +228,6 @@ def test_the_embedded_sandbox_persists_it_across_processes_until_reset(sk_proces
     )
     listed = run("googlecalendar_list_events", query="Persisted")  # another process
     assert [e["id"] for e in listed["items"]] == [event["id"]]
-    assert sk_process("sandbox", "reset", env=env).exit_code == 0
+    assert sk_process("sandbox", "reset", "--yes", env=env).exit_code == 0
     activate()
     assert run("googlecalendar_list_events", query="Persisted")["items"] == []

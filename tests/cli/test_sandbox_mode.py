@@ -57,10 +57,42 @@ def test_the_commands_the_demo_prints_next_run_as_written(sk_process, sk_env):
             _, err = process.communicate(timeout=30)
             assert process.returncode == 0, (command, err)
             continue
+        if words[2] == "token" and "--debug" not in words:
+            # Typed at a terminal it shows the redacted token (in a pipe it would refuse).
+            import pty
+
+            from tests.cli.conftest import read_terminal
+
+            leader, follower = pty.openpty()
+            process = subprocess.Popen(
+                words, env=full, stdin=follower, stdout=follower, stderr=follower,
+                cwd=sk_process.cwd,
+            )  # fmt: skip
+            os.close(follower)
+            screen = read_terminal(leader, finished=lambda p=process: p.poll() is not None)
+            os.close(leader)
+            assert process.wait(timeout=30) == 0, (command, screen)
+            assert b"[redacted]" in screen, screen
+            continue
         done = subprocess.run(
             words, env=full, capture_output=True, text=True, timeout=60, cwd=sk_process.cwd
         )
         assert done.returncode == 0, (command, done.stderr)
+
+
+def test_embedded_no_wait_is_refused_before_anything_is_created(sk_process):
+    """The embedded sandbox's hosted page lives only while `connect` waits: a --no-wait link
+    could never be opened, so none is made (and no account is created)."""
+    env = {"SCALEKIT_ENV_URL": "", "SCALEKIT_CLIENT_ID": "", "SCALEKIT_CLIENT_SECRET": ""}
+    refused = sk_process("--sandbox", "connect", "gmail", "--user", "later", "--no-wait", env=env)
+    assert refused.exit_code == 2
+    assert refused.stdout == ""
+    assert refused.stderr.splitlines() == [
+        "sk: the embedded sandbox serves its hosted page only while `sk --sandbox connect` "
+        "waits: drop --no-wait, or run `sk sandbox serve` and use the settings it prints"
+    ]
+    status = sk_process("--sandbox", "status", "gmail", "--user", "later", env=env)
+    assert status.exit_code == 3
 
 
 def test_sandbox_flag_and_env_value_need_no_credentials(sk_process):
