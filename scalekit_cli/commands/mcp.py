@@ -15,6 +15,7 @@ import typer
 
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
+from . import mcp_install
 from ._common import (
     DebugOption,
     UserOption,
@@ -184,7 +185,5 @@ def serve_command(
 
 
 def register(app: typer.Typer) -> None:
-    from . import mcp_install  # `sk mcp install` / `uninstall`: their own module
-
-    mcp_install.register(mcp_app)
+    mcp_install.register(mcp_app)  # `sk mcp install` / `uninstall`: their own module
     app.add_typer(mcp_app)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import threading
 from collections import deque
@@ -407,6 +408,13 @@ class FaultMiddleware:
             for name, value in start.get("headers", [])
             if name.lower() not in (b"content-length", b"content-type")
         ]
+        content_type = dict(start.get("headers", [])).get(b"content-type", b"")
+        boundary = _BATCH_BOUNDARY.search(content_type)
+        if fault.mutation != "replace" and boundary is not None:
+            # Gmail's batch answer: each part's JSON is changed as a lone answer would be.
+            body = _mutated_batch(b"".join(chunks), b"--" + boundary.group(1), fault)
+            await _send_body(send, status, body, [*headers, (b"content-type", content_type)])
+            return
         if fault.mutation == "replace":
             answer: Any = fault.body
             status = fault.status or status
@@ -416,15 +424,7 @@ class FaultMiddleware:
             except ValueError:  # not JSON (a hosted page): left alone
                 await _send_body(send, status, b"".join(chunks), list(start.get("headers", [])))
                 return
-            answer = mutated(answer, fault)
-        body = json.dumps(answer, ensure_ascii=False).encode()
-        if fault.mutation == "deep":
-            # Nested past any recursive parser's stack: written as text, not built as objects.
-            nested = b"[" * fault.depth + b"]" * fault.depth
-            if body.startswith(b"{") and body != b"{}":
-                body = body[:-1] + b', "sk_nested": ' + nested + b"}"
-            else:
-                body = b'{"sk_nested": ' + nested + b"}"
+        body = _mutated_json(answer, fault)
         await _send_body(send, status, body, [*headers, (b"content-type", b"application/json")])
 
     async def _answer_status(self, scope: Scope, send: Send, fault: Fault) -> None:
@@ -442,3 +442,38 @@ class FaultMiddleware:
             seconds = 1 if fault.retry_after is None else fault.retry_after
             headers.append((b"retry-after", str(seconds).encode()))
         await _send_body(send, status, json.dumps(payload).encode(), headers)
+
+
+_BATCH_BOUNDARY = re.compile(rb'^multipart/mixed;.*boundary="?([^";]+)"?', re.IGNORECASE)
+
+
+def _mutated_json(answer: Any, fault: Fault) -> bytes:
+    """One JSON answer as the fault says (`replace` has already chosen it)."""
+    if fault.mutation != "replace":
+        answer = mutated(answer, fault)
+    body = json.dumps(answer, ensure_ascii=False).encode()
+    if fault.mutation == "deep":
+        # Nested past any recursive parser's stack: written as text, not built as objects.
+        nested = b"[" * fault.depth + b"]" * fault.depth
+        if body.startswith(b"{") and body != b"{}":
+            body = body[:-1] + b', "sk_nested": ' + nested + b"}"
+        else:
+            body = b'{"sk_nested": ' + nested + b"}"
+    return body
+
+
+def _mutated_batch(body: bytes, delimiter: bytes, fault: Fault) -> bytes:
+    """A multipart/mixed batch answer with each part's JSON body mutated; each part's body
+    follows the last blank line of its HTTP response, and ends with the line break before
+    the next delimiter."""
+    pieces = body.split(delimiter)
+    for index, piece in enumerate(pieces[1:], start=1):
+        head, blank, payload = piece.rpartition(b"\r\n\r\n")
+        if not blank:
+            continue  # the closing delimiter's `--`
+        try:
+            answer = json.loads(payload)
+        except ValueError:
+            continue
+        pieces[index] = head + blank + _mutated_json(answer, fault) + b"\r\n"
+    return delimiter.join(pieces)

@@ -130,15 +130,15 @@ class GmailClient:
                 raise ProviderError(
                     _error_message(document, status, host), status=status, host=host
                 )
-            if not isinstance(document, dict):
-                raise InvalidResponse(
-                    "Gmail answered a batch part with no JSON object", status=status, host=host
-                )
             try:
+                if not isinstance(document, dict):
+                    load_json(payload)  # too deep says so; otherwise it is not an object
+                    raise ShapeError("it is not a JSON object")
                 messages.append(GmailMessage.from_json(document))
-            except ShapeError as error:
+            except ValueError as error:  # ShapeError, or not JSON at all
+                problem = error if isinstance(error, ShapeError) else "it is not JSON"
                 raise InvalidResponse(
-                    f"unexpected answer from {host} to batch call {index}: {error}",
+                    f"unexpected answer from {host} to batch call {index}: {problem}",
                     status=status,
                     host=host,
                 ) from None
