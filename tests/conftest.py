@@ -27,6 +27,16 @@ CANARY_CLIENT_SECRET = "CANARYcs-7Hq2Zr9Lw4Xp-kV3nQ8sW1mT6"
 CANARY_CLIENT_ID = "skc_canary_client"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_secret_registry() -> Iterator[None]:
+    """Each test starts, as each `sk` process does, knowing no secret: in-process runs would
+    otherwise mask pieces of one test's secrets in another's output."""
+    from scalekit_cli.scalekit.secrets import GLOBAL_SECRETS
+
+    GLOBAL_SECRETS.clear()
+    yield
+
+
 @dataclass
 class LiveSandbox:
     """A sandbox served by uvicorn on 127.0.0.1, running in a thread of the test process."""

@@ -68,6 +68,14 @@ class SecretRegistry:
                 known.add(value)
                 self._indexes.clear()
 
+    def clear(self) -> None:
+        """Forget every secret: a process runs one command, but in-process runs (the tests'
+        CliRunner) run many, and one command's secrets must not mask another's output."""
+        with self._lock:
+            self._values.clear()
+            self._credentials.clear()
+            self._indexes.clear()
+
     def add_from(self, document: object) -> None:
         """Register every secret-keyed string in a JSON-like document."""
         for value in secret_values(document):
