@@ -43,8 +43,9 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check scalekit_cli tests bench scripts
 	$(BIN)/ruff format --check scalekit_cli tests bench scripts
 
-# The vendor's documents the project ships: newer copies from ../shared, what changed, and the
-# descriptor set of the official SDK's proto messages (the field rules).
+# The vendor's documents the project ships: newer copies from ../shared, what changed, the
+# descriptor set of the official SDK's proto messages, and the field-rule table derived from it
+# (scalekit_cli/scalekit/field_rules.json).
 contract: $(VENV)/.installed-dev
 	$(BIN)/python scripts/contract.py --descriptors
 

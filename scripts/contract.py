@@ -427,12 +427,26 @@ def build_rule_table(descriptor_bytes: bytes, openapi: dict[str, Any]) -> dict[s
             if status is not None:
                 rpc["status"] = status
             rpcs[f"{service_name}/{method.name}"] = rpc
+    _check_cel(messages)
     return {
-        "source": f"{_descriptor_source()}",
+        "source": _descriptor_source(),
         "rpcs": rpcs,
         "messages": dict(sorted(messages.items())),
         "enums": dict(sorted(enums.items())),
     }
+
+
+def _check_cel(messages: dict[str, Any]) -> None:
+    """Every message-level CEL rule must be one the checker evaluates, or the build fails."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from scalekit_cli.scalekit.rules import CelUnsupported, check_cel_supported
+
+    for name, message in messages.items():
+        for rule in message.get("cel", ()):
+            try:
+                check_cel_supported(rule["expression"], message["fields"])
+            except CelUnsupported as error:
+                raise SystemExit(f"contract: {name}: CEL rule {rule['id']!r}: {error}") from None
 
 
 def _descriptor_source() -> str:

@@ -47,8 +47,9 @@ _QUERY_BOOLS = {
     **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
     **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
 }
-_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
-_DURATION = re.compile(r"^-?\d+(\.\d{1,9})?s$")
+# Compiled on first use (re caches them): `sk token`'s start-up never pays for them.
+_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
+_DURATION = r"^-?\d+(\.\d{1,9})?s$"
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ def _parse_message(
     fields = rules.messages[message]["fields"]
     by_json = {_camel(name): name for name in fields}
     out: dict[str, Any] = {}
+    oneofs: dict[str, str] = {}
     for key, raw in value.items():
         name = key if key in fields else by_json.get(key)
         if name is None or raw is None:
@@ -166,6 +168,19 @@ def _parse_message(
         if name in out:
             errors.append(Violation(_join(path, name), "type", f"field {name} given twice"))
             continue
+        group = fields[name].get("oneof")
+        if group is not None:
+            # protojson refuses a second member of a oneof before any rule runs.
+            if group in oneofs:
+                errors.append(
+                    Violation(
+                        _join(path, name),
+                        "oneof",
+                        f"oneof {group} is already set (by {oneofs[group]})",
+                    )
+                )
+                continue
+            oneofs[group] = name
         out[name] = _parse_value(rules, fields[name], raw, _join(path, name), errors)
     return out
 
@@ -245,9 +260,9 @@ def _parse_single(
     elif kind == "value":
         return value
     elif kind == "timestamp":
-        if isinstance(value, str) and _TIMESTAMP.match(value):
+        if isinstance(value, str) and re.match(_TIMESTAMP, value):
             return value
-    elif kind == "duration" and isinstance(value, str) and _DURATION.match(value):
+    elif kind == "duration" and isinstance(value, str) and re.match(_DURATION, value):
         return value
     errors.append(_type_error(kind, path, value))
     return None
@@ -569,7 +584,7 @@ def _check_enum(
 
 # --- the CEL the message rules use --------------------------------------------------------------
 
-_CEL_TOKEN = re.compile(
+_CEL_TOKEN = (
     r"\s*(?:(?P<op>&&|\|\||==|!=|>=|<=|[!()<>.])|(?P<int>\d+)|(?P<str>'(?:[^'\\]|\\.)*')"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*))"
 )
@@ -590,7 +605,7 @@ class _Cel:
         position = 0
         expression = expression.strip()
         while position < len(expression):
-            match = _CEL_TOKEN.match(expression, position)
+            match = re.compile(_CEL_TOKEN).match(expression, position)
             if match is None or match.end() == position:
                 raise CelUnsupported(f"cannot read {expression[position:]!r}")
             kind = match.lastgroup or ""

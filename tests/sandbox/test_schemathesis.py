@@ -1,5 +1,6 @@
 """Schemathesis (a judge nobody here wrote) against a served sandbox, over every operation of
-the OpenAPI document: a fixed seed, the examples and fuzzing phases, six checks.
+the OpenAPI document: a fixed seed, the examples, fuzzing and stateful phases (not coverage,
+which takes a quarter of an hour), six checks.
 
 Zero failures, except those `schemathesis_allowlist.json` names with their reasons: places
 where the document's schema says less than its prose, or than the service's field rules.
@@ -90,7 +91,9 @@ def _run(live: LiveSandbox) -> tuple[list[Finding], dict[str, Counter[int]]]:
                 "examples": {"enabled": True},
                 "coverage": {"enabled": False},
                 "fuzzing": {"enabled": True},
-                "stateful": {"enabled": False},
+                # Links between operations, inferred by schemathesis: create → read → use →
+                # delete sequences over the same state.
+                "stateful": {"enabled": True, "max-steps": 6},
             },
             "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
             "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},

@@ -1,0 +1,90 @@
+"""The operations layer on its own: the interface every face (REST, gRPC) calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from scalekit_cli.sandbox import SandboxSettings, operations
+from scalekit_cli.sandbox.contract import openapi_document
+from scalekit_cli.sandbox.engine import SandboxEngine
+from scalekit_cli.sandbox.errors import ApiError
+from scalekit_cli.scalekit import rules
+
+ACCOUNTS = operations.CONNECTED_ACCOUNTS
+CONTEXT = operations.CallContext(base_url="http://sandbox.test")
+
+
+@pytest.fixture
+def engine() -> Iterator[SandboxEngine]:
+    made = SandboxEngine(SandboxSettings())
+    yield made
+    made.close()
+
+
+def test_the_operations_are_the_documents_23() -> None:
+    documented = {
+        (method.upper(), path)
+        for path, item in openapi_document()["paths"].items()
+        for method in item
+        if method in {"get", "put", "post", "delete", "patch"}
+    }
+    served = {
+        (binding["method"], binding["path"])
+        for rpc in operations.OPERATIONS
+        for binding in rules.table().rpcs[rpc]["http"]
+        if binding["documented"]
+    }
+    assert served == documented and len(served) == 23
+    for rpc, operation in operations.OPERATIONS.items():
+        assert operation.rpc == rpc
+        assert operation.request == rules.table().request_message(rpc)
+        assert operation.response == rules.table().rpcs[rpc]["response"]
+
+
+def test_run_takes_and_gives_the_proto_json_mapping(engine: SandboxEngine) -> None:
+    created = operations.run(
+        engine,
+        f"{ACCOUNTS}/CreateConnectedAccount",
+        {"connector": "gmail", "identifier": "op-user", "connected_account": {}, "x": 1},
+        CONTEXT,
+    )
+    account = created["connected_account"]
+    assert account["status"] == "PENDING_AUTH" and account["id"].startswith("ca_")
+    link = operations.run(
+        engine,
+        f"{ACCOUNTS}/GetMagicLinkForConnectedAccount",
+        {"id": account["id"]},
+        CONTEXT,
+    )
+    assert link["link"].startswith("http://sandbox.test/magic/")
+    # Numbers may come as strings (protojson's int64 spelling, and a gRPC face's).
+    listed = operations.run(
+        engine, f"{ACCOUNTS}/ListConnectedAccounts", {"page_size": "5"}, CONTEXT
+    )
+    assert [a["id"] for a in listed["connected_accounts"]] == [account["id"]]
+
+
+def test_run_refuses_a_breach_before_the_handler(engine: SandboxEngine) -> None:
+    with pytest.raises(ApiError) as caught:
+        operations.run(
+            engine,
+            f"{ACCOUNTS}/CreateConnectedAccount",
+            {"connector": "gmail", "identifier": "x" * 101},
+            CONTEXT,
+        )
+    error = caught.value
+    assert (error.code, error.http_status) == (3, 400)
+    assert error.message == (
+        "identifier: must be at most 100 characters; connected_account: value is required"
+    )
+    assert [v.rule_id for v in error.field_violations] == ["string.max_len", "required"]
+    listed = operations.run(engine, f"{ACCOUNTS}/ListConnectedAccounts", {}, CONTEXT)
+    assert listed["connected_accounts"] == []  # the handler never ran
+
+
+def test_an_rpc_outside_the_table_is_unimplemented(engine: SandboxEngine) -> None:
+    with pytest.raises(ApiError) as caught:
+        operations.run(engine, f"{ACCOUNTS}/ListMyAppConnections", {}, CONTEXT)
+    assert caught.value.code == 12
