@@ -78,7 +78,9 @@ def _gateway_routes(engine: SandboxEngine) -> list[BaseRoute]:
 
 def _gateway_endpoint(engine: SandboxEngine, methods: dict[str, Any]) -> Any:
     async def endpoint(request: Request) -> Response:
-        rpc, body_field, status = methods[request.method]
+        # Starlette answers HEAD on GET routes: the same call, its body dropped on the wire.
+        method = "GET" if request.method == "HEAD" else request.method
+        rpc, body_field, status = methods[method]
         token = require_machine_token(request)
         message = rules.table().request_message(rpc)
         try:

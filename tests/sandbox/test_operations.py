@@ -8,7 +8,7 @@ import pytest
 
 from scalekit_cli.sandbox import SandboxSettings, operations
 from scalekit_cli.sandbox.contract import openapi_document
-from scalekit_cli.sandbox.engine import SandboxEngine
+from scalekit_cli.sandbox.engine import AccountKey, SandboxEngine
 from scalekit_cli.sandbox.errors import ApiError
 from scalekit_cli.scalekit import rules
 
@@ -88,3 +88,115 @@ def test_an_rpc_outside_the_table_is_unimplemented(engine: SandboxEngine) -> Non
     with pytest.raises(ApiError) as caught:
         operations.run(engine, f"{ACCOUNTS}/ListMyAppConnections", {}, CONTEXT)
     assert caught.value.code == 12
+
+
+def _response_class(name: str):
+    from google.protobuf import descriptor_pool, message_factory
+    from google.protobuf.descriptor_pb2 import FileDescriptorSet
+
+    from scalekit_cli.sandbox.contract import descriptor_set_bytes
+
+    pool = descriptor_pool.DescriptorPool()
+    for proto in FileDescriptorSet.FromString(descriptor_set_bytes()).file:
+        pool.Add(proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(name))
+
+
+def test_every_answer_is_its_response_message(engine: SandboxEngine) -> None:
+    """What a handler returns parses, field for field, into the RPC's response message (what
+    a gRPC face sends), with nothing left over."""
+    from google.protobuf import json_format
+
+    tools = operations.TOOLS
+    mcp = operations.MCP
+    providers = operations.PROVIDERS
+    engine.create_account(
+        AccountKey(connector="gmail", identifier="all"),
+        {"oauth_token": {"access_token": "a", "refresh_token": "r", "scopes": ["s"]}},
+    )
+    calls = [
+        (
+            f"{ACCOUNTS}/CreateConnectedAccount",
+            {
+                "connector": "slack",
+                "identifier": "all",
+                "connected_account": {"api_config": {"a": 1}},
+            },
+        ),
+        (
+            f"{ACCOUNTS}/UpdateConnectedAccount",
+            {"connector": "slack", "identifier": "all", "connected_account": {}},
+        ),
+        (f"{ACCOUNTS}/GetConnectedAccountAuth", {"connector": "gmail", "identifier": "all"}),
+        (f"{ACCOUNTS}/GetConnectedAccountDetails", {"connector": "gmail", "identifier": "all"}),
+        (f"{ACCOUNTS}/ListConnectedAccounts", {"page_size": 1}),
+        (f"{ACCOUNTS}/SearchConnectedAccounts", {"query": "all"}),
+        (
+            f"{ACCOUNTS}/GetMagicLinkForConnectedAccount",
+            {"connector": "gmail", "identifier": "all"},
+        ),
+        (f"{tools}/ListTools", {"page_size": 2}),
+        (f"{tools}/ListTools", {"filter": {"summary": True}}),
+        (f"{tools}/ListScopedTools", {"identifier": "all", "filter": {"providers": ["GOOGLE"]}}),
+        (f"{tools}/ListAvailableTools", {"identifier": "all", "page_size": 1}),
+        (
+            f"{tools}/ExecuteTool",
+            {"tool_name": "gmail_get_profile", "connector": "gmail", "identifier": "all"},
+        ),
+        (
+            f"{mcp}/CreateMcpConfig",
+            {
+                "config": {
+                    "name": "every",
+                    "connection_tool_mappings": [{"connection_name": "gmail"}],
+                }
+            },
+        ),
+        (f"{mcp}/ListMcpConfigs", {}),
+        (
+            f"{providers}/CreateCustomProvider",
+            {
+                "provider": {
+                    "display_name": "Every",
+                    "auth_patterns": [],
+                    "proxy_url": "https://e.x",
+                    "metadata": {"key": "value"},
+                }
+            },
+        ),
+        (
+            f"{providers}/UpdateCustomProvider",
+            {
+                "identifier": "every",
+                "provider": {
+                    "display_name": "Every",
+                    "auth_patterns": [],
+                    "proxy_url": "https://e.x",
+                },
+            },
+        ),
+    ]
+    answers = {}
+    for rpc, payload in calls:
+        answer = operations.run(engine, rpc, payload, CONTEXT)
+        answers[rpc] = answer
+        json_format.ParseDict(answer, _response_class(operations.OPERATIONS[rpc].response)())
+    config_id = answers[f"{mcp}/CreateMcpConfig"]["config"]["id"]
+    for rpc, payload in [
+        (f"{mcp}/GetMcpConfig", {"config_id": config_id}),
+        (f"{mcp}/UpdateMcpConfig", {"config_id": config_id, "description": "d"}),
+        (
+            f"{mcp}/UpdateMcpConfig",
+            {"config_id": config_id, "connection_tool_mappings": [{"connection_name": "gmail"}]},
+        ),
+        (
+            f"{mcp}/ListMcpConnectedAccounts",
+            {"config_id": config_id, "identifier": "all", "include_auth_link": True},
+        ),
+        (f"{mcp}/CreateMcpSessionToken", {"mcp_config_id": config_id, "identifier": "all"}),
+        (f"{mcp}/DeleteMcpConfig", {"config_id": config_id}),
+        (f"{providers}/DeleteCustomProvider", {"identifier": "every"}),
+        (f"{ACCOUNTS}/DeleteConnectedAccount", {"connector": "slack", "identifier": "all"}),
+    ]:
+        answer = operations.run(engine, rpc, payload, CONTEXT)
+        json_format.ParseDict(answer, _response_class(operations.OPERATIONS[rpc].response)())
