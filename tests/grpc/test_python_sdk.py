@@ -369,3 +369,24 @@ def test_mcp_configurations_through_the_sdk(served: ServedSandbox, sdk: Scalekit
     assert [config.id for config in listed.configs] == [created.id]
     mcp.delete_config(created.id)
     assert served.rest("GET", f"/api/v1/mcp/configs/{created.id}").status_code == 404
+
+
+def test_a_refresh_is_one_state_for_every_face(served: ServedSandbox, sdk: ScalekitClient) -> None:
+    actions = sdk.actions
+    user = "refresh-user"
+    actions.get_or_create_connected_account(connection_name="gmail", identifier=user)
+    approve_as_browser(
+        actions.get_authorization_link(connection_name="gmail", identifier=user).link
+    )
+
+    def token() -> str:
+        account = actions.get_connected_account(connection_name="gmail", identifier=user)
+        return account.connected_account.authorization_details["oauth_token"]["access_token"]
+
+    first = token()
+    served.admin("POST", "/_sandbox/clock", json={"advance_seconds": 3700})  # past its 1 h
+    refreshed = token()  # read over gRPC: the sandbox refreshes, as the service does
+    assert refreshed != first
+    rest = served.rest_account("gmail", user).json()["connected_account"]
+    assert rest["authorization_details"]["oauth_token"]["access_token"] == refreshed
+    assert served.sk_json("token", "gmail", "--user", user, "--debug")["access_token"] == refreshed
