@@ -84,4 +84,4 @@ bench-smoke: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run --smoke
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info tests/grpc/node/node_modules

@@ -174,7 +174,7 @@ def _serve_hypercorn(
     if tls is not None:
         config.certfile = str(tls.cert_path)
         config.keyfile = str(tls.key_path)
-    stopping: list[asyncio.Event] = []
+    stopping = asyncio.Event()  # bound to the loop that first waits on it
     loop = asyncio.new_event_loop()
     loop.set_exception_handler(_quiet_connection_teardown)
     # On shutdown hypercorn closes idle connections; a TLS close then waits for the peer's
@@ -183,14 +183,12 @@ def _serve_hypercorn(
     asyncio.constants.SSL_SHUTDOWN_TIMEOUT = 2.0  # type: ignore[attr-defined]
 
     def stop() -> None:
-        if stopping:
-            loop.call_soon_threadsafe(stopping[0].set)
+        loop.call_soon_threadsafe(stopping.set)
 
     async def run() -> None:
-        stopping.append(asyncio.Event())
         if ready is not None:
             loop.call_soon(ready, base_url)
-        await hypercorn.asyncio.serve(app, config, shutdown_trigger=stopping[0].wait)
+        await hypercorn.asyncio.serve(app, config, shutdown_trigger=stopping.wait)
 
     previous = _install_stop_handlers(stop)
     try:
@@ -198,7 +196,7 @@ def _serve_hypercorn(
     except KeyboardInterrupt:
         pass
     except _TEARDOWN_ERRORS:
-        if not (stopping and stopping[0].is_set()):
+        if not stopping.is_set():
             raise  # not a connection closing at shutdown
     finally:
         _restore_handlers(previous)

@@ -21,10 +21,12 @@ import pytest
 from scalekit import ScalekitClient
 from scalekit.common.exceptions import (
     ScalekitBadRequestException,
+    ScalekitConflictException,
     ScalekitNotFoundException,
     ScalekitServiceUnavailableException,
     ScalekitUnauthorizedException,
 )
+from scalekit.v1.errdetails.errdetails_pb2 import ErrorInfo
 
 from scalekit_cli.hosted_form import approve_as_browser
 from tests.grpc.served import SDK_CLIENT_SECRET, SK, ServedSandbox, start_served
@@ -208,7 +210,27 @@ def test_error_paths_through_the_sdk(served: ServedSandbox, sdk: ScalekitClient)
     with pytest.raises(ScalekitBadRequestException) as breach:
         actions.get_connected_account(connection_name="gmail", identifier=too_long)
     assert "identifier" in breach.value.message
-    assert breach.value.message == served.rest_account("gmail", too_long).json()["message"]
+    rest_breach = served.rest_account("gmail", too_long).json()
+    assert breach.value.message == rest_breach["message"]
+    [detail] = breach.value.err_details  # the REST body's ErrorInfo, as the status detail
+    info = ErrorInfo()
+    assert detail.Unpack(info)
+    violations = rest_breach["details"][0]["validation_error_info"]["field_violations"]
+    assert [(v.field, v.constraint) for v in info.validation_error_info.field_violations] == [
+        (v["field"], v["constraint"]) for v in violations
+    ]
+    assert violations[0]["field"] == "identifier"
+
+    # The same account twice: the conflict exception, as REST's 409.
+    actions.create_connected_account(connection_name="gmail", identifier="twice")
+    with pytest.raises(ScalekitConflictException):
+        actions.create_connected_account(connection_name="gmail", identifier="twice")
+    again = served.rest(
+        "POST",
+        "/api/v1/connected_accounts",
+        json={"connector": "gmail", "identifier": "twice", "connected_account": {}},
+    )
+    assert again.status_code == 409
 
     # Bad credentials: the SDK's own token call fails with its authentication exception.
     with pytest.raises(ScalekitUnauthorizedException):
@@ -347,3 +369,24 @@ def test_mcp_configurations_through_the_sdk(served: ServedSandbox, sdk: Scalekit
     assert [config.id for config in listed.configs] == [created.id]
     mcp.delete_config(created.id)
     assert served.rest("GET", f"/api/v1/mcp/configs/{created.id}").status_code == 404
+
+
+def test_a_refresh_is_one_state_for_every_face(served: ServedSandbox, sdk: ScalekitClient) -> None:
+    actions = sdk.actions
+    user = "refresh-user"
+    actions.get_or_create_connected_account(connection_name="gmail", identifier=user)
+    approve_as_browser(
+        actions.get_authorization_link(connection_name="gmail", identifier=user).link
+    )
+
+    def token() -> str:
+        account = actions.get_connected_account(connection_name="gmail", identifier=user)
+        return account.connected_account.authorization_details["oauth_token"]["access_token"]
+
+    first = token()
+    served.admin("POST", "/_sandbox/clock", json={"advance_seconds": 3700})  # past its 1 h
+    refreshed = token()  # read over gRPC: the sandbox refreshes, as the service does
+    assert refreshed != first
+    rest = served.rest_account("gmail", user).json()["connected_account"]
+    assert rest["authorization_details"]["oauth_token"]["access_token"] == refreshed
+    assert served.sk_json("token", "gmail", "--user", user, "--debug")["access_token"] == refreshed
