@@ -470,6 +470,10 @@ class SandboxEngine:
                 by_provider if connectors is None else [c for c in connectors if c in by_provider]
             )
         where = AccountFilter(connectors, identifier, organization_id, user_id, query)
+        return self._account_page(where, offset, size)
+
+    def _account_page(self, where: AccountFilter, offset: int, size: int) -> dict[str, Any]:
+        """One page of matching accounts (no credentials), with the list's paging fields."""
         with self.store.read() as session:
             accounts, total = session.list_accounts(where, offset, size)
         answer: dict[str, Any] = {
@@ -497,17 +501,7 @@ class SandboxEngine:
             ]
         by_provider = [c.name for c in self.settings.connections if folded in c.provider.casefold()]
         where = AccountFilter(connectors, text=query, text_connectors=by_provider)
-        with self.store.read() as session:
-            accounts, total = session.list_accounts(where, offset, size)
-        answer: dict[str, Any] = {
-            "connected_accounts": [self.account_to_wire(a, for_list=True) for a in accounts],
-            "total_size": total,
-        }
-        if offset + size < total:
-            answer["next_page_token"] = _encode_page_token(offset + size)
-        if offset > 0:
-            answer["prev_page_token"] = _encode_page_token(max(0, offset - size))
-        return answer
+        return self._account_page(where, offset, size)
 
     def account_to_wire(
         self, account: AccountRecord, *, credentials: bool = False, for_list: bool = False
