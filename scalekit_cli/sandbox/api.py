@@ -17,6 +17,7 @@ from ..scalekit import rules
 from . import operations
 from .engine import SandboxEngine
 from .errors import FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND, ApiError, OAuthError
+from .faults import replaying
 from .web import (
     base_url,
     json_response,
@@ -150,16 +151,7 @@ class ProxyApp:
         forwarded.pop("router", None)
         forwarded.pop("endpoint", None)
         forwarded.pop("route", None)
-        sent = False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.gmail_router(forwarded, replay, send)
+        await self.gmail_router(forwarded, replaying(body, receive), send)
 
 
 def _header_text(value: str) -> str:

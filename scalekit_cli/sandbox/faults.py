@@ -351,15 +351,7 @@ class FaultMiddleware:
                 body=loggable_body(body, headers.get("content-type", "")) if kept else "",
             )
         )
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
+        replay = replaying(body, receive)
         fault = self.faults.take(scope["method"], scope["path"])
         if fault is None:
             await self.app(scope, replay, send)
@@ -477,3 +469,18 @@ def _mutated_batch(body: bytes, delimiter: bytes, fault: Fault) -> bytes:
             continue
         pieces[index] = head + blank + _mutated_json(answer, fault) + b"\r\n"
     return delimiter.join(pieces)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands on a body already read whole, then what the client sends next
+    (a disconnect): how a middleware that read the body lets the app read it again."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

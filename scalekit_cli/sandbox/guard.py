@@ -21,7 +21,7 @@ import json
 from urllib.parse import urlsplit
 
 from .admin import is_loopback
-from .faults import ADMIN_PREFIX, ASGIApp, Message, Receive, Scope, Send
+from .faults import ADMIN_PREFIX, ASGIApp, Receive, Scope, Send, replaying
 
 MAX_BODY_BYTES = 1024 * 1024
 HOSTED_PREFIX = "/magic/"
@@ -121,15 +121,7 @@ class WebGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
+        replay = replaying(body, receive)
         await self.app(scope, replay, send)
 
 
