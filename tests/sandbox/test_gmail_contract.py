@@ -1,6 +1,6 @@
 """Contract tests of the sandbox's Gmail stand-in, written from Google's discovery document.
 
-Source: `../shared/gmail/gmail.v1.discovery.json` (methods users.messages.list,
+Source: `scalekit_cli/sandbox/contract/gmail.v1.discovery.json` (methods users.messages.list,
 users.messages.get, users.getProfile; schemas ListMessagesResponse, Message, MessagePart,
 MessagePartHeader, MessagePartBody, Profile) and CONTRACT.md's Gmail section. Answers are
 validated strictly; errors must be in Google's JSON error envelope.
