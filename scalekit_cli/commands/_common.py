@@ -59,6 +59,8 @@ def confirm(out: Output, question: str) -> bool:
     if not answer.endswith("\n"):
         out.stderr.write("\n")  # end of input: finish the prompt's line
     return answer.strip().lower() in ("y", "yes")
+
+
 def global_values(ctx: typer.Context) -> GlobalValues:
     """The global options of this command line that the command does not declare itself
     (scalekit_cli/global_options.py); the root hands them down as the context's object."""

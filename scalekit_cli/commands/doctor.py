@@ -119,41 +119,44 @@ def check_environment(diagnosis: Diagnosis) -> Check:
     """Well-formed (it passed configuration) and reachable: one GET, timed to its first byte."""
     if not diagnosis.configured:
         return Check("environment", SKIP, "needs a configuration")
-    from ..scalekit import _httpx as httpx
-    from ..scalekit.errors import ConfigurationError
-    from ..scalekit.http import describe_transport_error, tls_verification
+    from ..scalekit import wire
+    from ..scalekit.errors import ConfigurationError, NetworkError
+    from ..scalekit.http import HttpSession, RetryPolicy
 
     runtime = diagnosis.runtime
     sandbox = runtime.sandbox
-    timeout = runtime.settings.timeout
     url = diagnosis.env_url
     try:
-        verify = tls_verification() if sandbox is None else True
+        if sandbox is None:
+            wire.tls_context()  # a CA variable that cannot be used is this check's failure
     except ConfigurationError as exc:
         return Check(
             "environment", FAIL, str(exc), "point the variable at a PEM file of CA certificates"
         )
-    # A client of its own rather than the session: time to first byte needs a streamed answer,
-    # and a diagnosis reports the first failure rather than retrying past it.
-    transport = sandbox.transport() if sandbox is not None else None
-    client = httpx.Client(timeout=timeout, verify=verify, transport=transport)
+    # A session of its own: a diagnosis reports the first failure rather than retrying past it.
+    session = HttpSession(
+        timeout=runtime.settings.timeout,
+        transport=sandbox.wire_transport() if sandbox is not None else None,
+        retry=RetryPolicy(max_retries=0),
+        user_agent=runtime.session().user_agent,
+    )
     started = time.time()
-    clock = time.monotonic()
     try:
-        with client.stream("GET", f"{url}/") as response:
-            first_byte = time.monotonic() - clock
-            date_header = response.headers.get("date", "")
-            status = response.status_code
-    except httpx.TransportError as exc:
-        host = httpx.URL(url).host
+        response = session.send("GET", f"{url}/", idempotent=True)
+    except NetworkError as exc:
         return Check(
             "environment",
             FAIL,
-            f"{url} cannot be reached: {describe_transport_error(exc, timeout)}",
-            f"check the URL, the network and any proxy (HTTPS_PROXY) on the way to {host}",
+            f"{url} cannot be reached: {exc}",
+            f"check the URL, the network and any proxy (HTTPS_PROXY) on the way to {exc.host}",
         )
+    except ConfigurationError as exc:  # a proxy variable sk cannot use
+        return Check("environment", FAIL, str(exc), "point it at an http:// proxy")
     finally:
-        client.close()
+        session.close()
+    first_byte = response.elapsed
+    status = response.status_code
+    date_header = response.headers.get("date", "")
     diagnosis.probe = Probe(status, first_byte, date_header, started + first_byte / 2)
     # The API lives under /api and /oauth: the root has nothing to serve, and any answer from it
     # proves the host is there. Only a server error there is worth a word.

@@ -1,6 +1,7 @@
 """`EmbeddedSandbox`: the sandbox inside the CLI's own process (the `--sandbox` default).
 
-Requests go through the ASGI app in memory via a sync httpx transport; no socket is opened
+Requests go through the ASGI app in memory (a transport for sk's session, and one for httpx
+clients); no socket is opened
 unless `start_server()` is called (for the hosted page a browser must reach).
 One asyncio loop in a daemon thread runs the app for both paths, so they share one engine.
 """
@@ -22,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-import httpx
-
+from .. import _httpx as httpx
+from ..scalekit import wire
 from .settings import SandboxSettings, default_state_path
 
 if TYPE_CHECKING:
@@ -107,30 +108,55 @@ class _LoopThread:
             self.loop.close()
 
 
-class BridgeTransport(httpx.BaseTransport):
-    """A sync httpx transport that runs each request through the ASGI app on the loop."""
+Exchanged = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+class _Bridge:
+    """One request through the ASGI app on the sandbox's loop, as the app answers it (the body
+    still content-encoded). Both transports below are faces of this one exchange."""
 
     def __init__(self, sandbox: EmbeddedSandbox, client: tuple[str, int]) -> None:
         self._sandbox = sandbox
         self._client = client
 
+    def exchange(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, bytes]] | list[tuple[bytes, bytes]],
+        body: bytes,
+        timeout: float | None,
+    ) -> Exchanged:
+        """Raises DroppedConnection (a fault closed the connection) or FutureTimeout."""
+        asgi = httpx.ASGITransport(app=self._sandbox.app, client=self._client)
+        inner = httpx.Request(method, url, headers=headers, content=body)
+
+        async def call() -> Exchanged:
+            response = await asgi.handle_async_request(inner)
+            content = b"".join([part async for part in response.aiter_raw()])
+            return response.status_code, response.headers.raw, content
+
+        return self._sandbox._loop_thread().run(call(), timeout)
+
+
+class BridgeTransport(httpx.BaseTransport):
+    """For httpx clients (a test's, an agent's): the embedded sandbox as an httpx transport."""
+
+    def __init__(self, sandbox: EmbeddedSandbox, client: tuple[str, int]) -> None:
+        self._bridge = _Bridge(sandbox, client)
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         from .faults import DroppedConnection
 
-        body = request.read()
         timeouts = request.extensions.get("timeout", {})
-        read_timeout = timeouts.get("read")
-        app = self._sandbox.app
-        asgi = httpx.ASGITransport(app=app, client=self._client)
-        inner = httpx.Request(request.method, request.url, headers=request.headers, content=body)
-
-        async def call() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-            response = await asgi.handle_async_request(inner)
-            content = await response.aread()
-            return response.status_code, response.headers.raw, content
-
         try:
-            status, headers, content = self._sandbox._loop_thread().run(call(), read_timeout)
+            status, headers, content = self._bridge.exchange(
+                request.method,
+                str(request.url),
+                request.headers.raw,
+                request.read(),
+                timeouts.get("read"),
+            )
         except DroppedConnection as error:
             raise httpx.RemoteProtocolError(
                 "peer closed connection without sending complete message body", request=request
@@ -140,6 +166,37 @@ class BridgeTransport(httpx.BaseTransport):
                 "the sandbox did not answer in time", request=request
             ) from error
         return httpx.Response(status, headers=headers, content=content, request=request)
+
+
+class WireTransport:
+    """For sk's own HTTP session (scalekit/wire.py): the embedded sandbox, no socket opened."""
+
+    def __init__(self, sandbox: EmbeddedSandbox, client: tuple[str, int]) -> None:
+        self._bridge = _Bridge(sandbox, client)
+
+    def send(self, request: wire.Request, timeout: float) -> wire.Response:
+        from http import HTTPStatus
+
+        from .faults import DroppedConnection
+
+        started = time.monotonic()
+        try:
+            status, headers, content = self._bridge.exchange(
+                request.method, request.url, request.fields, request.body or b"", timeout
+            )
+        except DroppedConnection:
+            raise wire.ConnectionBroken(wire.CLOSED_EARLY) from None
+        except FutureTimeout:
+            raise wire.AnswerTimedOut(timeout) from None
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = ""
+        fields = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
+        return wire.answer(request, status, reason, fields, content, time.monotonic() - started)
+
+    def close(self) -> None:
+        pass
 
 
 class EmbeddedSandbox:
@@ -202,7 +259,12 @@ class EmbeddedSandbox:
             return self._loop
 
     def transport(self) -> httpx.BaseTransport:
+        """The sandbox for an httpx client: `httpx.Client(transport=sandbox.transport())`."""
         return BridgeTransport(self, self.client_address)
+
+    def wire_transport(self) -> WireTransport:
+        """The sandbox for sk's own HTTP session."""
+        return WireTransport(self, self.client_address)
 
     def start_server(self) -> str:
         """A real loopback server for the same app and engine; magic links then point to it."""

@@ -1,4 +1,4 @@
-"""A plain client library for Scalekit AgentKit's REST API (and Gmail), built on httpx.
+"""A plain client library for Scalekit AgentKit's REST API (and Gmail), on the standard library.
 
 No Typer, no rich: usable from any Python program.
 """

@@ -10,7 +10,6 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from . import _httpx as httpx
 from . import rules
 from .errors import (
     AlreadyExists,
@@ -23,7 +22,7 @@ from .errors import (
     RequestRefused,
     Unauthenticated,
 )
-from .http import HttpSession, retry_after_seconds
+from .http import HttpSession, Response, retry_after_seconds
 from .models import (
     AccountPage,
     ConnectedAccount,
@@ -66,18 +65,17 @@ def check_request(rpc: str, *, params: Any = None, body: dict[str, Any] | None =
 T = TypeVar("T")
 
 
-def unexpected_answer(response: httpx.Response, problem: str) -> InvalidResponse:
+def unexpected_answer(response: Response, problem: str) -> InvalidResponse:
     """A 2xx answer that is JSON, but not the documented JSON."""
     request = response.request
     return InvalidResponse(
-        f"unexpected answer from {response.url.host} to {request.method} {request.url.path}: "
-        f"{problem}",
+        f"unexpected answer from {response.host} to {request.method} {request.path}: {problem}",
         status=response.status_code,
-        host=response.url.host,
+        host=response.host,
     )
 
 
-def read_answer(response: httpx.Response, parse: Callable[[Any], T]) -> T:
+def read_answer(response: Response, parse: Callable[[Any], T]) -> T:
     """The answer's JSON through `parse` (a model's reader); its shape errors become
     InvalidResponse naming the request. An empty body is an empty message."""
     data = decode_json(response) if response.content else {}
@@ -87,7 +85,7 @@ def read_answer(response: httpx.Response, parse: Callable[[Any], T]) -> T:
         raise unexpected_answer(response, str(error)) from None
 
 
-def decode_json(response: httpx.Response) -> Any:
+def decode_json(response: Response) -> Any:
     try:
         return load_json(response.content)
     except ShapeError as error:
@@ -95,13 +93,13 @@ def decode_json(response: httpx.Response) -> Any:
     except (ValueError, UnicodeDecodeError):
         kind = response.headers.get("content-type", "").split(";")[0] or "an unknown type"
         raise InvalidResponse(
-            f"{response.url.host} answered HTTP {response.status_code} with {kind}, not JSON",
+            f"{response.host} answered HTTP {response.status_code} with {kind}, not JSON",
             status=response.status_code,
-            host=response.url.host,
+            host=response.host,
         ) from None
 
 
-def api_error(response: httpx.Response) -> ApiError:
+def api_error(response: Response) -> ApiError:
     """The typed error for a non-2xx gateway answer."""
     try:
         body = load_json(response.content)
@@ -121,7 +119,7 @@ def api_error(response: httpx.Response) -> ApiError:
                     break
     status = response.status_code
     if not message:
-        message = f"HTTP {status} from {response.url.host}"
+        message = f"HTTP {status} from {response.host}"
     wait = retry_after_seconds(response) if status == 429 else None
     if wait is not None:
         message += f" (the server asks to retry after {wait:.0f} s)"
@@ -137,7 +135,7 @@ def api_error(response: httpx.Response) -> ApiError:
         code=code,
         error_code=error_code,
         method=response.request.method,
-        path=response.request.url.path,
+        path=response.request.path,
     )
 
 
@@ -199,7 +197,7 @@ class ScalekitClient:
             description = body.get("error_description")
             reason = description if isinstance(description, str) and description else oauth_error
             raise CredentialsRejected(
-                f"{response.url.host} rejected the client credentials"
+                f"{response.host} rejected the client credentials"
                 + (f": {reason}" if reason else f" (HTTP {response.status_code})"),
                 oauth_error=oauth_error,
                 status=response.status_code,
@@ -280,14 +278,14 @@ class ScalekitClient:
         identifier: str,
         content: bytes | None = None,
         headers: dict[str, str | bytes] | None = None,
-    ) -> httpx.Response:
+    ) -> Response:
         """`{env}/proxy{path}`: the provider's own API called with the account's stored
         credentials. The answer is returned whatever its status (it is the provider's); a 401
         that Scalekit itself gave (a gateway error body) renews the machine token once."""
         # Only safe methods may be repeated after an ambiguous failure.
         idempotent = method.upper() in ("GET", "HEAD", "OPTIONS")
 
-        def send() -> httpx.Response:
+        def send() -> Response:
             return self.session.send(
                 method,
                 f"{self.env_url}/proxy{path}",
@@ -524,14 +522,14 @@ def _tool_page(data: dict[str, Any]) -> tuple[list[Tool], str]:
     )
 
 
-def _is_gateway_error(response: httpx.Response) -> bool:
+def _is_gateway_error(response: Response) -> bool:
     """A Scalekit gateway error body (`{"code": <gRPC code>, "message": …}`), as opposed to
     whatever the provider behind the proxy answers."""
     body = _json_or_empty(response)
     return isinstance(body.get("code"), int) and isinstance(body.get("message"), str)
 
 
-def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
+def _json_or_empty(response: Response) -> dict[str, Any]:
     try:
         body = load_json(response.content or b"{}")
     except (ValueError, UnicodeDecodeError):

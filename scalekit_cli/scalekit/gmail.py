@@ -58,7 +58,7 @@ class GmailClient:
         )
         if not response.is_success:
             raise ProviderError(
-                _google_message(response), status=response.status_code, host=response.url.host
+                _google_message(response), status=response.status_code, host=response.host
             )
         return read_answer(response, lambda data: parse(json_document(data)))
 
@@ -114,7 +114,7 @@ class GmailClient:
                 "content-type": f"multipart/mixed; boundary={boundary}",
             },
         )
-        host = response.url.host
+        host = response.host
         if not response.is_success:
             raise ProviderError(_google_message(response), status=response.status_code, host=host)
         answers = _split_batch(response.headers.get("content-type", ""), response.content, host)
@@ -191,4 +191,4 @@ def _error_message(document: Any, status: int, host: str) -> str:
 
 def _google_message(response: Any) -> str:
     """Google's error shape: {"error": {"code", "message", "status", "errors": [...]}}."""
-    return _error_message(_json_or_none(response.content), response.status_code, response.url.host)
+    return _error_message(_json_or_none(response.content), response.status_code, response.host)

@@ -1,4 +1,4 @@
-"""One HTTP session for a command: a single httpx client (keep-alive), bounded retries, tracing.
+"""One HTTP session for a command: keep-alive connections, bounded retries, tracing.
 
 Retry policy:
 - idempotent calls (reads, the token exchange, link requests) are retried on connection
@@ -9,102 +9,28 @@ Retry policy:
 Delays grow exponentially with full jitter and honour `Retry-After`; at most `max_retries`
 retries, and none is started once `retry_budget` seconds have gone by.
 
-TLS: servers are always verified. A CA bundle named by `SSL_CERT_FILE` or `REQUESTS_CA_BUNDLE`
-replaces certifi's, as with curl, requests and pip: the way through a corporate proxy that
-re-signs TLS. (httpx itself reads `SSL_CERT_FILE` and `SSL_CERT_DIR`, not `REQUESTS_CA_BUNDLE`.)
+The wire itself (connections, TLS, proxies, decoding) is wire.py's; the session only decides
+what to send again.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import Any
 
-from . import _httpx as httpx
-from .errors import ConfigurationError, NetworkError
+from . import wire
+from .errors import NetworkError
+from .wire import UNSENDABLE, Response, Transport
 
-if TYPE_CHECKING:
-    import ssl
+__all__ = ["UNSENDABLE", "Exchange", "HttpSession", "Response", "RetryPolicy", "Trace"]
 
 RETRY_STATUSES_IDEMPOTENT = frozenset({429, 500, 502, 503, 504})
 RETRY_STATUSES_ANY = frozenset({429})
 _RETRY_AFTER_CAP_SECONDS = 30.0
-
-# Variables naming a CA bundle to verify servers with, in the order they are honoured.
-CA_FILE_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
-
-
-def tls_verification(environ: Mapping[str, str] | None = None) -> ssl.SSLContext | bool:
-    """What servers are verified against: a context from the first CA variable that is set, or
-    True (httpx's default: certifi, or `SSL_CERT_DIR`). Verification is never turned off."""
-    environ = os.environ if environ is None else environ
-    for name in CA_FILE_VARIABLES:
-        value = environ.get(name, "").strip()
-        if not value:
-            continue
-        import ssl
-
-        try:
-            return ssl.create_default_context(cafile=value)
-        except (OSError, ssl.SSLError) as exc:
-            reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
-            raise ConfigurationError(
-                f"{name}={value} cannot be used to verify servers: {reason}"
-            ) from None
-    return True
-
-
-def _proxies_configured() -> bool:
-    """Whether httpx would route through a proxy from the environment (HTTPS_PROXY, …)."""
-    from urllib.request import getproxies  # what httpx reads them with
-
-    return any(scheme != "no" for scheme in getproxies())
-
-
-class DeferredTlsTransport(httpx.BaseTransport):
-    """httpx's own transport, built on first use, one per scheme, so that a TLS context is made
-    only for https. Loading a CA bundle takes OpenSSL 3 50-100 ms, longer than a whole
-    `sk token` against a loopback sandbox, which speaks plain http and never needs it.
-
-    https gets exactly what httpx.Client would build (verification with tls_verification()).
-    The plain-http transport is never handed an https request; its context is a strict one
-    without trust anchors, so that it could not complete a TLS handshake even if it were.
-    """
-
-    def __init__(self, limits: httpx.Limits) -> None:
-        self._limits = limits
-        self._transports: dict[bool, httpx.HTTPTransport] = {}
-        self._lock = threading.Lock()  # Gmail reads come from several threads at once
-
-    def _transport(self, tls: bool) -> httpx.HTTPTransport:
-        with self._lock:
-            transport = self._transports.get(tls)
-            if transport is None:
-                if tls:
-                    verify: ssl.SSLContext | bool = tls_verification()
-                else:
-                    import ssl
-
-                    verify = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies; trusts nothing
-                transport = httpx.HTTPTransport(verify=verify, limits=self._limits)
-                self._transports[tls] = transport
-            return transport
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return self._transport(request.url.scheme == "https").handle_request(request)
-
-    def close(self) -> None:
-        with self._lock:
-            transports = list(self._transports.values())
-            self._transports.clear()
-        for transport in transports:
-            transport.close()
 
 
 @dataclass
@@ -139,39 +65,7 @@ class Exchange:
 Trace = Callable[[Exchange], None]
 
 
-# Said of a request httpx refuses to write; never with the value itself, which may be a token.
-UNSENDABLE = "the request could not be sent: a header or the URL holds characters HTTP forbids"
-
-
-def describe_transport_error(exc: Exception, timeout: float) -> str:
-    """A short cause for an httpx transport error, without its URL or headers."""
-    if isinstance(exc, httpx.ConnectTimeout):
-        return f"could not connect within {timeout:g} s"
-    if isinstance(exc, httpx.TimeoutException):
-        return f"no answer within {timeout:g} s (SK_HTTP_TIMEOUT)"
-    if isinstance(exc, httpx.ConnectError):
-        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
-            detail = str(exc).rsplit("certificate verify failed:", 1)[-1].split("(_ssl", 1)[0]
-            return (
-                f"TLS certificate verification failed ({detail.strip() or 'untrusted'}); behind "
-                "a proxy that re-signs TLS, set SSL_CERT_FILE to its CA bundle"
-            )
-        cause = str(exc).split("] ", 1)[-1].strip() or "connection failed"
-        return cause[0].lower() + cause[1:]
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "the connection was closed before a complete answer"
-    if isinstance(exc, httpx.ReadError | httpx.WriteError):
-        return "the connection was reset"
-    if isinstance(exc, httpx.UnsupportedProtocol):
-        return "unsupported URL scheme"
-    if isinstance(exc, httpx.LocalProtocolError):
-        return UNSENDABLE
-    if isinstance(exc, httpx.DecodingError):
-        return "the answer's body could not be decoded (its Content-Encoding is broken)"
-    return type(exc).__name__
-
-
-def retry_after_seconds(response: httpx.Response) -> float | None:
+def retry_after_seconds(response: Response) -> float | None:
     value = response.headers.get("retry-after", "").strip()
     if not value:
         return None
@@ -185,13 +79,13 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
 
 
 class HttpSession:
-    """A keep-alive httpx client with the retry policy above; thread-safe for concurrent reads."""
+    """Keep-alive connections with the retry policy above; thread-safe for concurrent reads."""
 
     def __init__(
         self,
         *,
         timeout: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
+        transport: Transport | None = None,
         retry: RetryPolicy | None = None,
         trace: Trace | None = None,
         user_agent: str = "scalekit-cli",
@@ -200,23 +94,12 @@ class HttpSession:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.trace = trace
+        self.user_agent = user_agent
         self._sleep = sleep
-        limits = httpx.Limits(max_connections=20, max_keepalive_connections=20)
-        if transport is None and not _proxies_configured():
-            transport = DeferredTlsTransport(limits)
-        self._client = httpx.Client(
-            timeout=timeout,
-            transport=transport,
-            # An in-process transport (the embedded sandbox) has no TLS to verify; the
-            # deferred one verifies with tls_verification() itself.
-            verify=tls_verification() if transport is None else True,
-            headers={"user-agent": user_agent},
-            follow_redirects=False,
-            limits=limits,
-        )
+        self._transport = transport if transport is not None else wire.StdlibTransport()
 
     def close(self) -> None:
-        self._client.close()
+        self._transport.close()
 
     def __enter__(self) -> HttpSession:
         return self
@@ -235,40 +118,47 @@ class HttpSession:
         data: Mapping[str, str] | None = None,
         content: bytes | None = None,
         headers: Mapping[str, str | bytes] | None = None,
-    ) -> httpx.Response:
+    ) -> Response:
         """Send with retries; an answer of any status is returned, a transport failure raised."""
         try:
-            request = self._client.build_request(
-                method, url, params=params, json=json, data=data, content=content, headers=headers
+            request = wire.build_request(
+                method,
+                url,
+                params=params,
+                json=json,
+                data=data,
+                content=content,
+                headers=headers,
+                user_agent=self.user_agent,
             )
-        except (httpx.InvalidURL, UnicodeEncodeError):
+        except wire.Unsendable as exc:
             # A value (a server's token, say) that HTTP cannot carry: say so, without the value.
-            raise NetworkError(UNSENDABLE, host=urlsplit(url).hostname or "") from None
+            from urllib.parse import urlsplit
+
+            try:
+                host = urlsplit(url).hostname or ""
+            except ValueError:
+                host = ""
+            raise NetworkError(str(exc), host=host) from None
         retryable_statuses = RETRY_STATUSES_IDEMPOTENT if idempotent else RETRY_STATUSES_ANY
         started = time.monotonic()
         attempt = 0
         while True:
             attempt_started = time.monotonic()
             try:
-                response = self._client.send(request)
-                response.read()
-            except (httpx.TransportError, httpx.DecodingError) as exc:
-                cause = describe_transport_error(exc, self.timeout)
+                response = self._transport.send(request, self.timeout)
+            except wire.TransportError as exc:
+                cause = str(exc)
                 # A connection that never opened carried nothing: safe to retry any call.
-                never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                # A request httpx refuses to write will be refused again: no retry.
-                repeatable = (idempotent or never_sent) and not isinstance(
-                    exc, httpx.LocalProtocolError
-                )
-                timed_out = isinstance(exc, httpx.TimeoutException)
+                repeatable = (idempotent or exc.never_sent) and exc.repeatable
                 delay = (
-                    self._next_delay(attempt, started, None, after_timeout=timed_out)
+                    self._next_delay(attempt, started, None, after_timeout=exc.timed_out)
                     if repeatable
                     else None
                 )
                 self._emit(request, attempt, attempt_started, error=cause, retry_in=delay)
                 if delay is None:
-                    raise NetworkError(cause, host=request.url.host) from None
+                    raise NetworkError(cause, host=request.host) from None
                 self._sleep(delay)
                 attempt += 1
                 continue
@@ -309,11 +199,11 @@ class HttpSession:
 
     def _emit(
         self,
-        request: httpx.Request,
+        request: wire.Request,
         attempt: int,
         attempt_started: float,
         *,
-        response: httpx.Response | None = None,
+        response: Response | None = None,
         error: str | None = None,
         retry_in: float | None = None,
     ) -> None:
@@ -322,11 +212,11 @@ class HttpSession:
         self.trace(
             Exchange(
                 method=request.method,
-                url=str(request.url),
+                url=request.url,
                 attempt=attempt,
                 elapsed=time.monotonic() - attempt_started,
-                request_headers=dict(request.headers),
-                request_body=request.content if request.content else None,
+                request_headers=request.headers(),
+                request_body=request.body if request.body else None,
                 status=response.status_code if response is not None else None,
                 response_headers=dict(response.headers) if response is not None else {},
                 response_body=response.content if response is not None else None,

@@ -1,5 +1,6 @@
 """Start-up loads only what the invoked command needs: its own module (not every command's),
-and neither pydantic (which Typer converts values with) nor the HTTP stack for `--help`."""
+and neither pydantic (which Typer converts values with) nor an HTTP library for `--help`; the
+commands themselves speak HTTP through the standard library (scalekit/wire.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ import json, sys
 from scalekit_cli.__main__ import main
 main(sys.argv[1:])
 loaded = sorted(m for m in sys.modules if m.startswith("scalekit_cli.commands."))
-heavy = [m for m in ("pydantic", "httpx", "rich", "starlette", "keyring") if m in sys.modules]
+heavy = [
+    m
+    for m in ("pydantic", "httpx", "httpcore", "h11", "rich", "starlette", "keyring", "certifi")
+    if m in sys.modules
+]
 sys.stderr.write("\\nLOADED " + json.dumps({"commands": loaded, "heavy": heavy}) + "\\n")
 """
 SHARED = {"scalekit_cli.commands._common", "scalekit_cli.commands._runner"}
@@ -30,9 +35,11 @@ def loaded_by(*args: str, env: dict[str, str] | None = None) -> dict:
         timeout=60,
         env=env,
     )
-    line = done.stderr.strip().splitlines()[-1]
-    assert line.startswith("LOADED "), done.stderr
-    return json.loads(line.removeprefix("LOADED "))
+    lines = done.stderr.strip().splitlines()
+    assert lines and lines[-1].startswith("LOADED "), done.stderr
+    seen = json.loads(lines[-1].removeprefix("LOADED "))
+    seen["stdout"], seen["stderr"] = done.stdout, "\n".join(lines[:-1])
+    return seen
 
 
 def imported_by(module: str) -> set[str]:
@@ -58,7 +65,8 @@ def test_a_commands_help_loads_its_own_module_only(entry):
 
 
 def test_the_root_help_loads_no_command():
-    assert loaded_by("--help") == {"commands": [], "heavy": []}
+    seen = loaded_by("--help")
+    assert (seen["commands"], seen["heavy"]) == ([], [])
 
 
 def test_running_a_command_needs_no_pydantic(sk_env):
@@ -69,3 +77,13 @@ def test_running_a_command_needs_no_pydantic(sk_env):
     assert "pydantic" not in seen["heavy"], seen
     seen = loaded_by("connect", "gmail", "-u", "u", "--timeout", "1.5", "--no-wait", env=env)
     assert "pydantic" not in seen["heavy"], seen
+
+
+def test_a_warm_token_read_loads_no_http_library(sk_env, driver):
+    """`sk token`'s request goes out on http.client: importing httpx, httpcore and h11 cost
+    more than the rest of a warm run, the request included (docs/benchmarks.md)."""
+    token = driver.connect("gmail", "startup")["authorization_details"]["oauth_token"]
+    for _run in ("cold: fetches the machine token", "warm: reads the account only"):
+        seen = loaded_by("token", "gmail", "--user", "startup", "--debug", env=sk_env)
+        assert seen["stdout"].strip() == token["access_token"], seen["stderr"]
+        assert seen["heavy"] == [], seen

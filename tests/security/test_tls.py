@@ -271,3 +271,28 @@ def test_doctor_reports_tls_verification(tls_runner: SkRunner, pki: Pki) -> None
     checks = {check["name"]: check for check in json.loads(trusted.stdout)["checks"]}
     assert checks["environment"]["status"] == "pass"
     assert checks["credentials"]["status"] == "pass"
+
+
+def test_https_is_tunnelled_through_the_proxy_and_verified_end_to_end(
+    tls_runner: SkRunner, pki: Pki
+) -> None:
+    """HTTPS_PROXY: the proxy sees only `CONNECT host:port`; TLS (and its verification) runs
+    through the tunnel between sk and the server, so the proxy could read nothing."""
+    from tests.scalekit.forward_proxy import ForwardProxy
+
+    proxy = ForwardProxy().start()
+    try:
+        host_port = tls_runner.sandbox.url.removeprefix("https://")
+        env = {"HTTPS_PROXY": proxy.url, "NO_PROXY": ""}
+        untrusted = tls_runner("token", "gmail", "--user", USER, "--json", env=env)
+        assert untrusted.exit_code == 1
+        assert "TLS certificate verification failed" in assert_one_error_line(untrusted)
+        trusted = tls_runner(
+            "token", "gmail", "--user", USER, "--debug", env={**env, "SSL_CERT_FILE": str(pki.ca)}
+        )
+        assert trusted.exit_code == 0, trusted.stderr
+        assert trusted.stdout.strip().startswith("ya29")
+        assert proxy.seen
+        assert {(seen.method, seen.target) for seen in proxy.seen} == {("CONNECT", host_port)}
+    finally:
+        proxy.stop()

@@ -1,0 +1,235 @@
+"""The wire (scalekit/wire.py) against real sockets: content decoding, keep-alive connections a
+server has closed, answers that are not HTTP, and requests HTTP cannot carry. (Proxies named
+by the environment: tests/cli/test_proxies.py and, for CONNECT, tests/security/test_tls.py.)
+
+Servers here are small and hand-written on purpose: each one misbehaves (or proxies) in exactly
+the way a test needs, which the sandbox cannot be asked to do.
+"""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from scalekit_cli.scalekit.errors import NetworkError
+from scalekit_cli.scalekit.http import HttpSession, RetryPolicy
+from scalekit_cli.scalekit.wire import UNSENDABLE
+from tests.scalekit.forward_proxy import ForwardProxy
+
+PROXY_PASSWORD = "CANARYproxy-pw-5Tq8"
+
+
+@pytest.fixture
+def proxy() -> Iterator[ForwardProxy]:
+    started = ForwardProxy().start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def no_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+            monkeypatch.delenv(name)
+
+
+# -- a hand-written origin --------------------------------------------------------------------
+
+
+class Origin:
+    """Answers every request on a connection with `answer(request_head)` (bytes on the wire);
+    records the request heads. `close_after_answer` closes each connection after one answer
+    although the answer promised keep-alive: an idle connection the server dropped."""
+
+    def __init__(self, answer: Callable[[bytes], bytes], *, close_after_answer: bool = False):
+        self.answer = answer
+        self.close_after_answer = close_after_answer
+        self.heads: list[bytes] = []
+        self.connections = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self._server.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    def _serve(self, sock: socket.socket) -> None:
+        with sock:
+            data = b""
+            while True:
+                while b"\r\n\r\n" not in data:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                head, _, data = data.partition(b"\r\n\r\n")
+                self.heads.append(head)
+                sock.sendall(self.answer(head))
+                if self.close_after_answer:
+                    return
+
+    def stop(self) -> None:
+        self._server.close()
+
+
+def http_answer(body: bytes, *fields: str, status: str = "200 OK") -> bytes:
+    lines = [f"HTTP/1.1 {status}", f"Content-Length: {len(body)}", *fields, "", ""]
+    return "\r\n".join(lines).encode("latin-1") + body
+
+
+@pytest.fixture
+def origin_factory() -> Iterator[Callable[..., Origin]]:
+    made: list[Origin] = []
+
+    def make(answer: Callable[[bytes], bytes], **options: bool) -> Origin:
+        made.append(Origin(answer, **options))
+        return made[-1]
+
+    yield make
+    for origin in made:
+        origin.stop()
+
+
+def session(pauses: list[float] | None = None) -> HttpSession:
+    return HttpSession(
+        timeout=5,
+        retry=RetryPolicy(backoff_base=0.01),
+        sleep=(pauses.append if pauses is not None else lambda _seconds: None),
+    )
+
+
+DOCUMENT = b'{"connected_account": {"status": "ACTIVE"}}'
+
+
+@pytest.mark.parametrize(
+    ("coding", "encode"),
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", lambda body: zlib.compress(body)[2:-4]),  # raw deflate, as some servers send
+        ("gzip, deflate", lambda body: zlib.compress(gzip.compress(body))),
+        ("identity", lambda body: body),
+    ],
+)
+def test_compressed_answers_are_decoded(origin_factory, coding, encode, no_proxy_variables):
+    origin = origin_factory(
+        lambda _head: http_answer(encode(DOCUMENT), f"Content-Encoding: {coding}")
+    )
+    with session() as client:
+        response = client.send("GET", f"{origin.url}/x", idempotent=True)
+    assert response.content == DOCUMENT
+    assert b"accept-encoding: gzip, deflate" in origin.heads[0].lower()
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "deflate"])
+def test_a_body_its_encoding_does_not_describe_is_a_network_error(
+    origin_factory, coding, no_proxy_variables
+):
+    origin = origin_factory(
+        lambda _head: http_answer(b"\x00not compressed", f"Content-Encoding: {coding}")
+    )
+    with session() as client, pytest.raises(NetworkError) as caught:
+        client.send("GET", f"{origin.url}/x", idempotent=False)
+    assert "could not be decoded" in str(caught.value)
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused(
+    origin_factory, no_proxy_variables
+):
+    """The answer says keep-alive, then the server closes: the next request must go out on a
+    new connection at once — no failed attempt, no retry pause, even for a create."""
+    origin = origin_factory(lambda _head: http_answer(DOCUMENT), close_after_answer=True)
+    pauses: list[float] = []
+    with session(pauses) as client:
+        for _ in range(3):
+            response = client.send("POST", f"{origin.url}/create", idempotent=False, json={})
+            assert response.status_code == 200
+            import time
+
+            time.sleep(0.05)  # the server's close has arrived
+    assert pauses == []
+    assert origin.connections == 3
+
+
+def test_keep_alive_reuses_one_connection(origin_factory, no_proxy_variables):
+    origin = origin_factory(lambda _head: http_answer(DOCUMENT))
+    with session() as client:
+        for _ in range(5):
+            assert client.send("GET", f"{origin.url}/read", idempotent=True).status_code == 200
+    assert origin.connections == 1
+
+
+def test_repeated_answer_fields_are_kept_and_joined(origin_factory, no_proxy_variables):
+    origin = origin_factory(
+        lambda _head: http_answer(b"{}", "Vary: Accept", "vary: Origin", "X-Name: caf\xc3\xa9")
+    )
+    with session() as client:
+        response = client.send("GET", f"{origin.url}/x", idempotent=True)
+    assert response.headers["VARY"] == "Accept, Origin"
+    assert response.headers.get_all("vary") == ["Accept", "Origin"]
+    assert response.headers["x-name"] == "café"  # UTF-8 on the wire, read as such
+
+
+def test_targets_are_percent_encoded_and_queries_merged(origin_factory, no_proxy_variables):
+    origin = origin_factory(lambda _head: http_answer(b"{}"))
+    with session() as client:
+        client.send(
+            "GET", f"{origin.url}/labels/ünï code?kept=1", idempotent=True, params={"q": "a b/ü"}
+        )
+    request_line = origin.heads[0].split(b"\r\n")[0]
+    assert request_line == b"GET /labels/%C3%BCn%C3%AF%20code?kept=1&q=a+b%2F%C3%BC HTTP/1.1"
+
+
+@pytest.mark.parametrize(
+    ("url", "headers"),
+    [
+        ("/x\r\nInjected: 1", {}),
+        ("/x", {"x-value": "one\r\nInjected: 1"}),
+        ("/x", {"x-value": b"one\nInjected: 1"}),
+        ("/x", {"x-value": "not ascii: ü"}),
+        ("/x", {"bad name": "1"}),
+    ],
+)
+def test_what_http_cannot_carry_is_refused_before_anything_is_sent(
+    origin_factory, url, headers, no_proxy_variables
+):
+    origin = origin_factory(lambda _head: http_answer(b"{}"))
+    with session() as client, pytest.raises(NetworkError) as caught:
+        client.send("GET", f"{origin.url}{url}", idempotent=True, headers=headers)
+    assert str(caught.value) == UNSENDABLE
+    assert origin.connections == 0
+
+
+def test_a_server_that_hangs_up_mid_answer(origin_factory, no_proxy_variables):
+    origin = origin_factory(
+        lambda _head: b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"partial"',
+        close_after_answer=True,
+    )
+    pauses: list[float] = []
+    with session(pauses) as client, pytest.raises(NetworkError) as caught:
+        client.send("GET", f"{origin.url}/x", idempotent=True)
+    assert str(caught.value) == "the connection was closed before a complete answer"
+    assert len(pauses) == 3  # a read: retried, then given up
+
+
+def test_an_answer_that_is_not_http(origin_factory, no_proxy_variables):
+    origin = origin_factory(lambda _head: b"SSH-2.0-OpenSSH_9.6\r\n", close_after_answer=True)
+    with session() as client, pytest.raises(NetworkError) as caught:
+        client.send("POST", f"{origin.url}/x", idempotent=False, json={})
+    assert str(caught.value) == "the answer was not valid HTTP"
