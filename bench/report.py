@@ -214,7 +214,7 @@ def markdown(report: Report) -> str:
             "sk polls on a fixed schedule (every interval from the start of the previous "
             "read), so it sees an approval at most one interval plus one round trip after it "
             "happens, and prints its success line at once. Its exit comes 10-20 ms later: "
-            "Python tearing the interpreter down (~10 ms with Typer, pydantic and httpx "
+            "Python tearing the interpreter down (~10 ms with Typer and pydantic "
             "loaded, the collector's share already cut by `gc.freeze()`) and the kernel "
             "freeing the process's memory (~5 ms). An approval just after a read is the worst "
             "case: interval + half a round trip to the success line, plus that teardown to the "

@@ -43,12 +43,19 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 ACCEPT_ENCODING = "gzip, deflate"
 # Idle keep-alive connections kept per origin (Gmail batches run a few at once).
 MAX_IDLE_PER_ORIGIN = 20
+# The largest answer body read, before and after decoding: a hostile server's endless (or
+# 1000:1 compressed) body ends as an error, not as all of the machine's memory. Gmail's own
+# messages stop at 25 MB (35 MB once base64-encoded), well inside.
+MAX_BODY_BYTES = 256 * 1024 * 1024
 
 # Said of a request that cannot be written; never with the value itself, which may be a token.
 UNSENDABLE = "the request could not be sent: a header or the URL holds characters HTTP forbids"
 CLOSED_EARLY = "the connection was closed before a complete answer"
 
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # fullmatch only: `$` allows a final \n
+# A host as written to the socket layer: a DNS name (after IDNA), IPv4, or an IPv6 literal.
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+_IPV6 = re.compile(r"[0-9A-Fa-f:.]+(%[0-9A-Za-z._~-]+)?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _FORBIDDEN_IN_VALUE = re.compile(rb"[\x00\r\n]")
 # Kept as they are in a request target: RFC 3986's reserved characters, '%' of an existing
@@ -104,12 +111,39 @@ class UndecodableBody(TransportError):
         super().__init__("the answer's body could not be decoded (its Content-Encoding is broken)")
 
 
+class AnswerTooLarge(TransportError):
+    repeatable = False
+
+    def __init__(self) -> None:
+        super().__init__(f"the answer is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB")
+
+
 def untrusted_certificate(exc: Exception) -> ConnectFailed:
     detail = str(exc).rsplit("certificate verify failed:", 1)[-1].split("(_ssl", 1)[0]
     return ConnectFailed(
         f"TLS certificate verification failed ({detail.strip() or 'untrusted'}); behind "
         "a proxy that re-signs TLS, set SSL_CERT_FILE to its CA bundle"
     )
+
+
+_TUNNEL_REFUSED = re.compile(r"Tunnel connection failed: (\d{3})")
+
+
+def _connect_failure(exc: OSError) -> ConnectFailed:
+    """What a failed connect() was: TLS, a proxy refusing the tunnel, or the network."""
+    import ssl
+
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return untrusted_certificate(exc)
+    if isinstance(exc, ssl.SSLError):
+        return ConnectFailed(f"TLS handshake failed: {exc.reason or exc}")
+    refused = _TUNNEL_REFUSED.match(str(exc))
+    if refused:
+        failure = ConnectFailed(f"the proxy refused the tunnel: {os_cause(exc).split(': ', 1)[-1]}")
+        # 407 and other refusals of the request itself come back the same every time.
+        failure.repeatable = not 400 <= int(refused.group(1)) < 500
+        return failure
+    return ConnectFailed(os_cause(exc))
 
 
 def os_cause(exc: OSError) -> str:
@@ -228,6 +262,23 @@ def _encode_value(value: str | bytes) -> bytes:
     return raw
 
 
+def _checked_host(host: str) -> str:
+    """The host as the socket layer takes it (an IDN in its ASCII form); Unsendable when it
+    is no host name or address at all."""
+    if ":" in host:  # an IPv6 literal (urlsplit took the brackets off)
+        if not _IPV6.fullmatch(host):
+            raise Unsendable
+        return host
+    try:
+        ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        raise Unsendable from None
+    labels = ascii_host.rstrip(".").split(".")
+    if len(ascii_host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise Unsendable
+    return ascii_host
+
+
 def _target(path: str, query: str, params: Any) -> str:
     target = quote(path or "/", safe=_TARGET_SAFE)
     query = quote(query, safe=_TARGET_SAFE)
@@ -258,31 +309,33 @@ def build_request(
     except ValueError:
         raise Unsendable from None
     scheme = parts.scheme.lower()
-    host = parts.hostname or ""
     if scheme not in DEFAULT_PORTS:
         raise Unsendable("unsupported URL scheme")
-    if not host or not host.isascii():
-        raise Unsendable
-    if not _TOKEN.match(method):
+    host = _checked_host(parts.hostname or "")
+    if not _TOKEN.fullmatch(method):
         raise Unsendable
     body = content
     content_type = None
-    if json is not None:
-        import json as json_module
+    try:
+        if json is not None:
+            import json as json_module
 
-        body = json_module.dumps(
-            json, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-        ).encode("utf-8")
-        content_type = "application/json"
-    elif data is not None:
-        body = urlencode(list(data.items())).encode("ascii")
-        content_type = "application/x-www-form-urlencoded"
+            body = json_module.dumps(
+                json, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            ).encode("utf-8")
+            content_type = "application/json"
+        elif data is not None:
+            body = urlencode(list(data.items())).encode("utf-8")
+            content_type = "application/x-www-form-urlencoded"
+        target = _target(parts.path, parts.query, params)
+    except (UnicodeError, ValueError):  # lone surrogates, NaN: nothing HTTP can carry
+        raise Unsendable from None
     request = Request(
         method.upper(),
         scheme,
         host,
         port if port is not None else DEFAULT_PORTS[scheme],
-        _target(parts.path, parts.query, params),
+        target,
         [],
         body,
     )
@@ -299,7 +352,7 @@ def build_request(
     if content_type:
         defaults["content-type"] = content_type
     for name, value in {**defaults, **given}.items():
-        if not _TOKEN.match(name):
+        if not _TOKEN.fullmatch(name):
             raise Unsendable
         try:
             request.fields.append((name, _encode_value(value)))
@@ -308,20 +361,29 @@ def build_request(
     return request
 
 
+def _inflate(body: bytes, window_bits: int) -> bytes:
+    inflater = zlib.decompressobj(window_bits)
+    out = inflater.decompress(body, MAX_BODY_BYTES + 1)
+    if len(out) > MAX_BODY_BYTES:
+        raise AnswerTooLarge
+    if not inflater.eof:
+        raise zlib.error("truncated")
+    return out
+
+
 def _decoded(encoding: str, raw: bytes) -> bytes:
-    """The body with its Content-Encoding undone (the last applied first)."""
+    """The body with its Content-Encoding undone (the last applied first). A coding sk does not
+    know is left as it is, as httpx does: sk never asks for one."""
     body = raw
     for coding in reversed([c.strip().lower() for c in encoding.split(",") if c.strip()]):
         try:
             if coding in ("gzip", "x-gzip"):
-                body = zlib.decompress(body, 16 + zlib.MAX_WBITS)
+                body = _inflate(body, 16 + zlib.MAX_WBITS)
             elif coding == "deflate":
                 try:
-                    body = zlib.decompress(body)
+                    body = _inflate(body, zlib.MAX_WBITS)
                 except zlib.error:  # raw deflate, as some servers send it
-                    body = zlib.decompress(body, -zlib.MAX_WBITS)
-            elif coding != "identity":
-                raise UndecodableBody
+                    body = _inflate(body, -zlib.MAX_WBITS)
         except zlib.error:
             raise UndecodableBody from None
     return body
@@ -398,27 +460,34 @@ class Proxy:
     __slots__ = ("authorization", "host", "port")
 
     def __init__(self, variable: str, url: str) -> None:
+        # Messages name the variable, never its value: a proxy URL may hold a password.
         parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme.lower() != "http":
+            raise ConfigurationError(
+                f"{variable} names a {parts.scheme}:// proxy; sk goes through http:// proxies "
+                "only (https is tunnelled through them with CONNECT)"
+            )
         try:
             port = parts.port
-        except ValueError:
-            port = None
-        if parts.scheme.lower() != "http" or not parts.hostname or port == 0:
-            raise ConfigurationError(
-                f"{variable} names a {parts.scheme or 'scheme-less'}:// proxy; sk goes through "
-                "http:// proxies only (https is tunnelled through them with CONNECT)"
-            )
-        self.host = parts.hostname
+            host = _checked_host(parts.hostname or "")
+        except (ValueError, Unsendable):
+            raise ConfigurationError(f"{variable} does not hold a usable proxy URL") from None
+        if port == 0 or ":" in host:
+            # Python 3.11 writes an IPv6 proxy target without brackets; port 0 is no port.
+            raise ConfigurationError(f"{variable} does not hold a usable proxy URL")
+        self.host = host
         self.port = port or 80
-        self.authorization: bytes | None = None
+        self.authorization: str | None = None
         if parts.username is not None:
             import base64
 
             pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-            self.authorization = b"Basic " + base64.b64encode(pair.encode("utf-8"))
+            self.authorization = "Basic " + base64.b64encode(pair.encode("utf-8")).decode()
 
 
-def proxy_for(scheme: str, host: str, environ: Mapping[str, str] | None = None) -> Proxy | None:
+def proxy_for(
+    scheme: str, host: str, port: int, environ: Mapping[str, str] | None = None
+) -> Proxy | None:
     """The proxy the environment names for this scheme and host, None for a direct line."""
     environ = os.environ if environ is None else environ
     if not proxies_configured(environ):
@@ -433,23 +502,48 @@ def proxy_for(scheme: str, host: str, environ: Mapping[str, str] | None = None) 
         if value.strip() and (key not in found or name == key):
             found[key] = (name, value.strip())
     chosen = found.get(f"{scheme}_proxy") or found.get("all_proxy")
-    if chosen is None or _bypassed(host, found.get("no_proxy", ("", ""))[1]):
+    if chosen is None or _bypassed(host, port, found.get("no_proxy", ("", ""))[1]):
         return None
     return Proxy(*chosen)
 
 
-def _bypassed(host: str, no_proxy: str) -> bool:
-    """NO_PROXY: `*`, or names and domains (`example.com` and `.example.com` cover its
-    subdomains too), compared without port or case."""
+def _bypassed(host: str, port: int, no_proxy: str) -> bool:
+    """NO_PROXY as curl reads it: `*`; a name, which covers its subdomains too (`example.com`,
+    `.example.com`); an IP address or a CIDR range (`10.0.0.0/8`); any of them with `:PORT`
+    for that port only. Compared without case."""
+    import ipaddress
+
+    def address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+        try:
+            return ipaddress.ip_address(text)
+        except ValueError:
+            return None
+
     host = host.lower().rstrip(".")
+    host_address = address(host)
     for entry in no_proxy.split(","):
         entry = entry.strip().lower()
         if entry == "*":
             return True
-        if entry.startswith("[") and "]" in entry:
-            entry = entry[1 : entry.index("]")]
-        elif entry.count(":") == 1:
-            entry = entry.split(":", 1)[0]
+        entry_port = None
+        if entry.startswith("["):
+            entry, _, rest = entry[1:].partition("]")
+            if rest[:1] == ":" and rest[1:].isdigit():
+                entry_port = int(rest[1:])
+        elif entry.count(":") == 1 and entry.partition(":")[2].isdigit():
+            entry, _, digits = entry.partition(":")
+            entry_port = int(digits)
+        if not entry or (entry_port is not None and entry_port != port):
+            continue
+        if "/" in entry or address(entry) is not None:
+            try:
+                if host_address is not None and host_address in ipaddress.ip_network(
+                    entry, strict=False
+                ):
+                    return True
+            except (ValueError, TypeError):  # not a network, or another IP version
+                pass
+            continue
         entry = entry.lstrip("*").lstrip(".").rstrip(".")
         if entry and (host == entry or host.endswith("." + entry)):
             return True
@@ -461,15 +555,53 @@ def _bypassed(host: str, no_proxy: str) -> bool:
 
 def _stale(connection: http.client.HTTPConnection) -> bool:
     """An idle connection the server has closed (or written to unasked) is not reused: its
-    socket reads as ready."""
+    socket reads as ready. poll(), where there is one: select() fails on descriptors over
+    1023."""
     sock = connection.sock
     if sock is None:
         return True
     try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
         readable, _, _ = select.select([sock], [], [], 0)
     except (OSError, ValueError):
         return True
     return bool(readable)
+
+
+class _FinalResponse(http.client.HTTPResponse):
+    """An answer read past its interim (1xx) responses. http.client skips only 100 Continue;
+    a 103 Early Hints taken as final would leave the real answer on the connection for the
+    next request. (101 is final: sk never asks to switch protocols.)"""
+
+    def _read_status(self) -> tuple[str, int, str]:
+        while True:
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if not 102 <= status < 200:
+                return version, status, reason
+            for _line in range(http.client._MAXHEADERS + 1):  # type: ignore[attr-defined]
+                line = self.fp.readline(http.client._MAXLINE + 1)  # type: ignore[attr-defined]
+                if len(line) > http.client._MAXLINE:  # type: ignore[attr-defined]
+                    raise http.client.LineTooLong("interim header line")
+                if line in (b"\r\n", b"\n", b""):
+                    break
+            else:
+                raise http.client.HTTPException("too many interim header lines")
+
+
+def _read_body(reply: http.client.HTTPResponse) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := reply.read(1024 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise AnswerTooLarge
+        chunks.append(chunk)
+    if reply.length:  # read(amt) ends quietly where the server hung up short of Content-Length
+        raise http.client.IncompleteRead(b"", reply.length)
+    return b"".join(chunks)
 
 
 class StdlibTransport:
@@ -491,24 +623,23 @@ class StdlibTransport:
 
     def _open(self, request: Request, timeout: float) -> tuple[http.client.HTTPConnection, bool]:
         """A new connection (and whether the request goes through a proxy in absolute form)."""
-        proxy = proxy_for(request.scheme, request.host, self._environ)
+        proxy = proxy_for(request.scheme, request.host, request.port, self._environ)
+        connection: http.client.HTTPConnection
+        absolute = False
         if request.scheme == "https":
-            if proxy is None:
-                connection = http.client.HTTPSConnection(
-                    request.host, request.port, timeout=timeout, context=self._context()
-                )
-                return connection, False
-            connection = http.client.HTTPSConnection(
-                proxy.host, proxy.port, timeout=timeout, context=self._context()
-            )
-            tunnel = {"Proxy-Authorization": proxy.authorization} if proxy.authorization else {}
-            connection.set_tunnel(request.host, request.port, headers=tunnel)  # type: ignore[arg-type]
-            return connection, False
-        if proxy is None:
-            return http.client.HTTPConnection(request.host, request.port, timeout=timeout), False
-        connection = http.client.HTTPConnection(proxy.host, proxy.port, timeout=timeout)
-        connection.sk_proxy_authorization = proxy.authorization  # type: ignore[attr-defined]
-        return connection, True
+            via = (proxy.host, proxy.port) if proxy else (request.host, request.port)
+            connection = http.client.HTTPSConnection(*via, timeout=timeout, context=self._context())
+            if proxy is not None:
+                tunnel = {"Proxy-Authorization": proxy.authorization} if proxy.authorization else {}
+                connection.set_tunnel(request.host, request.port, headers=tunnel)
+        elif proxy is None:
+            connection = http.client.HTTPConnection(request.host, request.port, timeout=timeout)
+        else:
+            connection = http.client.HTTPConnection(proxy.host, proxy.port, timeout=timeout)
+            connection.sk_proxy_authorization = proxy.authorization  # type: ignore[attr-defined]
+            absolute = True
+        connection.response_class = _FinalResponse
+        return connection, absolute
 
     def _checkout(self, request: Request, timeout: float) -> http.client.HTTPConnection:
         key = (request.scheme, request.host, request.port)
@@ -524,22 +655,25 @@ class StdlibTransport:
                     connection.sock.settimeout(timeout)
                 return connection
             connection.close()
-        connection, absolute = self._open(request, timeout)
+        try:
+            connection, absolute = self._open(request, timeout)
+        except http.client.InvalidURL:
+            raise Unsendable from None
         connection.sk_absolute = absolute  # type: ignore[attr-defined]
         try:
             connection.connect()
         except TimeoutError:
             connection.close()
             raise ConnectTimedOut(timeout) from None
+        except http.client.HTTPException:
+            connection.close()
+            raise ConnectFailed("the proxy's answer to CONNECT was not HTTP") from None
+        except UnicodeError:  # a name IDNA cannot encode
+            connection.close()
+            raise Unsendable from None
         except OSError as exc:
             connection.close()
-            import ssl
-
-            if isinstance(exc, ssl.SSLCertVerificationError):
-                raise untrusted_certificate(exc) from None
-            if isinstance(exc, ssl.SSLError):
-                raise ConnectFailed(f"TLS handshake failed: {exc.reason or exc}") from None
-            raise ConnectFailed(os_cause(exc)) from None
+            raise _connect_failure(exc) from None
         return connection
 
     def _checkin(self, request: Request, connection: http.client.HTTPConnection) -> None:
@@ -551,11 +685,9 @@ class StdlibTransport:
                 return
         connection.close()
 
-    def send(self, request: Request, timeout: float) -> Response:
-        connection = self._checkout(request, timeout)
-        started = time.monotonic()
+    def _write(self, connection: http.client.HTTPConnection, request: Request) -> None:
+        absolute = getattr(connection, "sk_absolute", False)
         try:
-            absolute = getattr(connection, "sk_absolute", False)
             connection.putrequest(
                 request.method,
                 request.url if absolute else request.target,
@@ -567,10 +699,19 @@ class StdlibTransport:
             authorization = getattr(connection, "sk_proxy_authorization", None)
             if absolute and authorization:
                 connection.putheader("proxy-authorization", authorization)
+        except (ValueError, http.client.HTTPException):  # http.client's own header checks
+            connection.close()
+            raise Unsendable from None
+
+    def send(self, request: Request, timeout: float) -> Response:
+        started = time.monotonic()  # the connection's set-up counts: a doctor times it all
+        connection = self._checkout(request, timeout)
+        self._write(connection, request)
+        try:
             connection.endheaders(request.body)
             reply = connection.getresponse()
             elapsed = time.monotonic() - started
-            raw = reply.read()
+            raw = _read_body(reply)
         except TimeoutError:
             connection.close()
             raise AnswerTimedOut(timeout) from None
@@ -606,6 +747,7 @@ class StdlibTransport:
 
 __all__ = [
     "AnswerTimedOut",
+    "AnswerTooLarge",
     "ConnectFailed",
     "ConnectTimedOut",
     "ConnectionBroken",

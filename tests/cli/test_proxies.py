@@ -61,9 +61,15 @@ def test_proxy_credentials_are_sent_to_the_proxy_and_never_shown(sk, driver, san
         proxy.stop()
 
 
-def test_no_proxy_sends_the_host_direct(sk, driver, proxy):
+def test_no_proxy_sends_the_host_direct(sk, driver, sandbox, proxy):
     token = driver.connect("gmail", "direct")["authorization_details"]["oauth_token"]
-    for no_proxy in ("127.0.0.1", "localhost,127.0.0.1:9", "*"):
+    port = sandbox.url.rsplit(":", 1)[1]
+    for no_proxy in (
+        "127.0.0.1",
+        f"localhost,127.0.0.1:9,127.0.0.1:{port}",  # this port only
+        "*",
+        "10.0.0.0/8, 127.0.0.0/8",
+    ):
         env = {"HTTPS_PROXY": proxy.url, "HTTP_PROXY": proxy.url, "NO_PROXY": no_proxy}
         result = sk("token", "gmail", "--user", "direct", "--debug", env=env)
         assert result.exit_code == 0, result.stderr
@@ -78,3 +84,25 @@ def test_a_proxy_sk_cannot_speak_to_is_a_configuration_error(sk, driver, proxy_u
     assert result.exit_code == 5
     line = assert_one_error_line(result)
     assert "ALL_PROXY" in line and "http:// proxies only" in line
+
+
+def test_no_proxy_for_another_port_or_range_still_proxies(sk, driver, sandbox, proxy):
+    driver.connect("gmail", "proxied")
+    for no_proxy in ("127.0.0.1:9", "10.0.0.0/8,::1", "example.com"):
+        env = {"HTTP_PROXY": proxy.url, "NO_PROXY": no_proxy}
+        proxy.seen.clear()
+        result = sk("token", "gmail", "--user", "proxied", "--debug", env=env)
+        assert result.exit_code == 0, result.stderr
+        assert proxy.seen, no_proxy
+
+
+@pytest.mark.parametrize(
+    "proxy_url", ["http://127.0.0.1:99999", "http://127.0.0.1:0", "http://pro xy:3128"]
+)
+def test_an_unusable_proxy_url_is_a_configuration_error_that_hides_it(sk, driver, proxy_url):
+    driver.connect("gmail", "proxied")
+    secret_url = proxy_url.replace("http://", f"http://user:{PROXY_PASSWORD}@")
+    result = sk("token", "gmail", "--user", "proxied", "--debug", env={"HTTP_PROXY": secret_url})
+    assert result.exit_code == 5
+    assert "HTTP_PROXY does not hold a usable proxy URL" in assert_one_error_line(result)
+    assert_no_leak(result, PROXY_PASSWORD)

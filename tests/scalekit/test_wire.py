@@ -137,7 +137,7 @@ def test_compressed_answers_are_decoded(origin_factory, coding, encode, no_proxy
     assert b"accept-encoding: gzip, deflate" in origin.heads[0].lower()
 
 
-@pytest.mark.parametrize("coding", ["gzip", "br", "deflate"])
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "gzip, identity"])
 def test_a_body_its_encoding_does_not_describe_is_a_network_error(
     origin_factory, coding, no_proxy_variables
 ):
@@ -147,6 +147,48 @@ def test_a_body_its_encoding_does_not_describe_is_a_network_error(
     with session() as client, pytest.raises(NetworkError) as caught:
         client.send("GET", f"{origin.url}/x", idempotent=False)
     assert "could not be decoded" in str(caught.value)
+
+
+def test_a_coding_sk_never_asks_for_is_left_as_it_is(origin_factory, no_proxy_variables):
+    origin = origin_factory(lambda _head: http_answer(DOCUMENT, "Content-Encoding: utf-8"))
+    with session() as client:
+        assert client.send("GET", f"{origin.url}/x", idempotent=True).content == DOCUMENT
+
+
+def test_an_answer_past_the_size_limit_is_refused_compressed_or_not(
+    origin_factory, monkeypatch, no_proxy_variables
+):
+    from scalekit_cli.scalekit import wire
+
+    monkeypatch.setattr(wire, "MAX_BODY_BYTES", 1024 * 1024)
+    bomb = zlib.compress(b"\0" * (8 * 1024 * 1024))  # 8 KiB that inflate to 8 MiB
+    for body, fields in [(bomb, ("Content-Encoding: deflate",)), (b"x" * (1024 * 1024 + 1), ())]:
+        origin = origin_factory(lambda _head, body=body, fields=fields: http_answer(body, *fields))
+        pauses: list[float] = []
+        with session(pauses) as client, pytest.raises(NetworkError) as caught:
+            client.send("GET", f"{origin.url}/x", idempotent=True)
+        assert str(caught.value) == "the answer is larger than 1 MiB"
+        assert pauses == []  # the same answer would come again: no retry
+
+
+def test_interim_answers_are_read_past(origin_factory, no_proxy_variables):
+    """A 103 Early Hints before each answer: every request gets its own final answer, and the
+    connection stays in step (httpx did the same)."""
+    count = iter(range(100))
+
+    def answer(_head: bytes) -> bytes:
+        body = f'{{"n": {next(count)}}}'.encode()
+        return b"HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n" + http_answer(body)
+
+    origin = origin_factory(answer)
+    with session() as client:
+        answers = [client.send("GET", f"{origin.url}/x", idempotent=True) for _ in range(3)]
+    assert [(a.status_code, a.content) for a in answers] == [
+        (200, b'{"n": 0}'),
+        (200, b'{"n": 1}'),
+        (200, b'{"n": 2}'),
+    ]
+    assert origin.connections == 1
 
 
 def test_a_connection_the_server_closed_while_idle_is_not_reused(
@@ -204,6 +246,8 @@ def test_targets_are_percent_encoded_and_queries_merged(origin_factory, no_proxy
         ("/x", {"x-value": b"one\nInjected: 1"}),
         ("/x", {"x-value": "not ascii: ü"}),
         ("/x", {"bad name": "1"}),
+        ("/x", {"x-name\n": "1"}),
+        ("/x\udce9", {}),  # a lone surrogate: undecodable bytes of a command line
     ],
 )
 def test_what_http_cannot_carry_is_refused_before_anything_is_sent(
@@ -212,6 +256,27 @@ def test_what_http_cannot_carry_is_refused_before_anything_is_sent(
     origin = origin_factory(lambda _head: http_answer(b"{}"))
     with session() as client, pytest.raises(NetworkError) as caught:
         client.send("GET", f"{origin.url}{url}", idempotent=True, headers=headers)
+    assert str(caught.value) == UNSENDABLE
+    assert origin.connections == 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://exa mple.com/x", "http://a..com/x", f"http://{'a' * 64}.com/x", "http://[::1/x"],
+)
+def test_a_host_that_is_no_host_is_refused(url, no_proxy_variables):
+    with session() as client, pytest.raises(NetworkError) as caught:
+        client.send("GET", url, idempotent=True)
+    assert str(caught.value) == UNSENDABLE
+
+
+@pytest.mark.parametrize(
+    "body", [{"value": float("nan")}, {"text": "\udce9"}], ids=["nan", "surrogate"]
+)
+def test_json_http_cannot_carry_is_refused(origin_factory, body, no_proxy_variables):
+    origin = origin_factory(lambda _head: http_answer(b"{}"))
+    with session() as client, pytest.raises(NetworkError) as caught:
+        client.send("POST", f"{origin.url}/x", idempotent=False, json=body)
     assert str(caught.value) == UNSENDABLE
     assert origin.connections == 0
 

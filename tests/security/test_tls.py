@@ -296,3 +296,41 @@ def test_https_is_tunnelled_through_the_proxy_and_verified_end_to_end(
         assert {(seen.method, seen.target) for seen in proxy.seen} == {("CONNECT", host_port)}
     finally:
         proxy.stop()
+
+
+def test_an_authenticating_proxy_gets_its_credentials_on_connect(
+    tls_runner: SkRunner, pki: Pki
+) -> None:
+    import base64
+
+    from tests.cli.conftest import assert_no_leak
+    from tests.scalekit.forward_proxy import ForwardProxy
+
+    password = "CANARYtunnel-pw-2Kd9"
+    expected = "Basic " + base64.b64encode(f"agent:{password}".encode()).decode()
+    proxy = ForwardProxy(required_authorization=expected).start()
+    try:
+        port = proxy.url.rsplit(":", 1)[1]
+        trust = {"SSL_CERT_FILE": str(pki.ca), "NO_PROXY": ""}
+        refused = tls_runner(
+            "token", "gmail", "--user", USER, "--json", env={**trust, "HTTPS_PROXY": proxy.url}
+        )
+        assert refused.exit_code == 1
+        line = assert_one_error_line(refused)
+        assert "the proxy refused the tunnel: 407" in line
+        assert len(proxy.seen) == 1  # a refusal that would come again is not retried
+        with_credentials = f"http://agent:{password}@127.0.0.1:{port}"
+        result = tls_runner(
+            "-v",
+            "token",
+            "gmail",
+            "--user",
+            USER,
+            "--debug",
+            env={**trust, "HTTPS_PROXY": with_credentials},
+        )
+        assert result.exit_code == 0, result.stderr
+        assert all(seen.authorization == expected for seen in proxy.seen[1:])
+        assert_no_leak(result, password, expected.split()[1])
+    finally:
+        proxy.stop()
