@@ -29,9 +29,11 @@ DEFAULT_TIMEOUT = 30.0
 ENV_URL_VARIABLES = ("SCALEKIT_ENV_URL", "SCALEKIT_ENVIRONMENT_URL")
 # What a `.env` may set: the environment's URL and its credentials, as the seeds do.
 DOTENV_VARIABLES = (*ENV_URL_VARIABLES, "SCALEKIT_CLIENT_ID", "SCALEKIT_CLIENT_SECRET")
-# Variables sk (or its TLS layer) reads: a `.env` setting one is warned about, and ignored.
-# Any other key of a `.env` belongs to other tools and is simply not read.
+# Variables sk (or its wire) reads: a `.env` setting one is warned about, and ignored. Any
+# other key of a `.env` belongs to other tools and is simply not read.
 TLS_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")
+# Either case, as curl reads them: a checkout must not route sk's traffic through its proxy.
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 IGNORED_DOTENV_PREFIXES = ("SK_", "SCALEKIT_")
 
 
@@ -39,7 +41,9 @@ def ignored_in_dotenv(name: str) -> bool:
     """Whether `name`, set in a `.env`, is one of sk's switches that only the process
     environment may set."""
     return name not in DOTENV_VARIABLES and (
-        name.startswith(IGNORED_DOTENV_PREFIXES) or name in TLS_VARIABLES
+        name.startswith(IGNORED_DOTENV_PREFIXES)
+        or name in TLS_VARIABLES
+        or name.lower() in PROXY_VARIABLES
     )
 
 

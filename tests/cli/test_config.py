@@ -236,6 +236,11 @@ DOTENV_SWITCHES = {
     "SSL_CERT_FILE": ("/nonexistent/ca.pem", _no_effect),  # read, exit 5: no such bundle
     "REQUESTS_CA_BUNDLE": ("/nonexistent/ca.pem", _no_effect),
     "SSL_CERT_DIR": ("/nonexistent", _no_effect),
+    # Read, each would be exit 5 (sk speaks to http:// proxies only) or send traffic away.
+    "HTTPS_PROXY": ("socks5://127.0.0.1:1", _no_effect),
+    "HTTP_PROXY": ("socks5://127.0.0.1:1", _no_effect),
+    "http_proxy": ("socks5://127.0.0.1:1", _no_effect),
+    "ALL_PROXY": ("socks5://127.0.0.1:1", _no_effect),
 }
 
 
