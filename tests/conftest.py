@@ -37,6 +37,17 @@ def _fresh_secret_registry() -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def _no_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sk honours HTTP(S)_PROXY: a developer's or a CI machine's proxy would otherwise carry
+    the tests' loopback traffic. The proxy tests set their own."""
+    import os
+
+    for name in list(os.environ):
+        if name.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+            monkeypatch.delenv(name)
+
+
 @dataclass
 class LiveSandbox:
     """A sandbox served by uvicorn on 127.0.0.1, running in a thread of the test process."""

@@ -4,7 +4,6 @@ the real entry point against the sandbox, with a forward proxy on loopback in be
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -21,13 +20,6 @@ def proxy() -> Iterator[ForwardProxy]:
     started = ForwardProxy().start()
     yield started
     started.stop()
-
-
-@pytest.fixture(autouse=True)
-def no_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
-            monkeypatch.delenv(name)
 
 
 def test_sk_token_goes_through_the_http_proxy_of_the_environment(sk, driver, sandbox, proxy):

@@ -19,26 +19,6 @@ import pytest
 from scalekit_cli.scalekit.errors import NetworkError
 from scalekit_cli.scalekit.http import HttpSession, RetryPolicy
 from scalekit_cli.scalekit.wire import UNSENDABLE
-from tests.scalekit.forward_proxy import ForwardProxy
-
-PROXY_PASSWORD = "CANARYproxy-pw-5Tq8"
-
-
-@pytest.fixture
-def proxy() -> Iterator[ForwardProxy]:
-    started = ForwardProxy().start()
-    yield started
-    started.stop()
-
-
-@pytest.fixture
-def no_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
-            monkeypatch.delenv(name)
-
 
 # -- a hand-written origin --------------------------------------------------------------------
 
@@ -127,7 +107,7 @@ DOCUMENT = b'{"connected_account": {"status": "ACTIVE"}}'
         ("identity", lambda body: body),
     ],
 )
-def test_compressed_answers_are_decoded(origin_factory, coding, encode, no_proxy_variables):
+def test_compressed_answers_are_decoded(origin_factory, coding, encode):
     origin = origin_factory(
         lambda _head: http_answer(encode(DOCUMENT), f"Content-Encoding: {coding}")
     )
@@ -138,9 +118,7 @@ def test_compressed_answers_are_decoded(origin_factory, coding, encode, no_proxy
 
 
 @pytest.mark.parametrize("coding", ["gzip", "deflate", "gzip, identity"])
-def test_a_body_its_encoding_does_not_describe_is_a_network_error(
-    origin_factory, coding, no_proxy_variables
-):
+def test_a_body_its_encoding_does_not_describe_is_a_network_error(origin_factory, coding):
     origin = origin_factory(
         lambda _head: http_answer(b"\x00not compressed", f"Content-Encoding: {coding}")
     )
@@ -149,15 +127,13 @@ def test_a_body_its_encoding_does_not_describe_is_a_network_error(
     assert "could not be decoded" in str(caught.value)
 
 
-def test_a_coding_sk_never_asks_for_is_left_as_it_is(origin_factory, no_proxy_variables):
+def test_a_coding_sk_never_asks_for_is_left_as_it_is(origin_factory):
     origin = origin_factory(lambda _head: http_answer(DOCUMENT, "Content-Encoding: utf-8"))
     with session() as client:
         assert client.send("GET", f"{origin.url}/x", idempotent=True).content == DOCUMENT
 
 
-def test_an_answer_past_the_size_limit_is_refused_compressed_or_not(
-    origin_factory, monkeypatch, no_proxy_variables
-):
+def test_an_answer_past_the_size_limit_is_refused_compressed_or_not(origin_factory, monkeypatch):
     from scalekit_cli.scalekit import wire
 
     monkeypatch.setattr(wire, "MAX_BODY_BYTES", 1024 * 1024)
@@ -171,7 +147,7 @@ def test_an_answer_past_the_size_limit_is_refused_compressed_or_not(
         assert pauses == []  # the same answer would come again: no retry
 
 
-def test_interim_answers_are_read_past(origin_factory, no_proxy_variables):
+def test_interim_answers_are_read_past(origin_factory):
     """A 103 Early Hints before each answer: every request gets its own final answer, and the
     connection stays in step (httpx did the same)."""
     count = iter(range(100))
@@ -191,9 +167,7 @@ def test_interim_answers_are_read_past(origin_factory, no_proxy_variables):
     assert origin.connections == 1
 
 
-def test_a_connection_the_server_closed_while_idle_is_not_reused(
-    origin_factory, no_proxy_variables
-):
+def test_a_connection_the_server_closed_while_idle_is_not_reused(origin_factory):
     """The answer says keep-alive, then the server closes: the next request must go out on a
     new connection at once — no failed attempt, no retry pause, even for a create."""
     origin = origin_factory(lambda _head: http_answer(DOCUMENT), close_after_answer=True)
@@ -209,7 +183,7 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused(
     assert origin.connections == 3
 
 
-def test_keep_alive_reuses_one_connection(origin_factory, no_proxy_variables):
+def test_keep_alive_reuses_one_connection(origin_factory):
     origin = origin_factory(lambda _head: http_answer(DOCUMENT))
     with session() as client:
         for _ in range(5):
@@ -217,7 +191,7 @@ def test_keep_alive_reuses_one_connection(origin_factory, no_proxy_variables):
     assert origin.connections == 1
 
 
-def test_repeated_answer_fields_are_kept_and_joined(origin_factory, no_proxy_variables):
+def test_repeated_answer_fields_are_kept_and_joined(origin_factory):
     origin = origin_factory(
         lambda _head: http_answer(b"{}", "Vary: Accept", "vary: Origin", "X-Name: caf\xc3\xa9")
     )
@@ -228,7 +202,7 @@ def test_repeated_answer_fields_are_kept_and_joined(origin_factory, no_proxy_var
     assert response.headers["x-name"] == "café"  # UTF-8 on the wire, read as such
 
 
-def test_targets_are_percent_encoded_and_queries_merged(origin_factory, no_proxy_variables):
+def test_targets_are_percent_encoded_and_queries_merged(origin_factory):
     origin = origin_factory(lambda _head: http_answer(b"{}"))
     with session() as client:
         client.send(
@@ -250,9 +224,7 @@ def test_targets_are_percent_encoded_and_queries_merged(origin_factory, no_proxy
         ("/x\udce9", {}),  # a lone surrogate: undecodable bytes of a command line
     ],
 )
-def test_what_http_cannot_carry_is_refused_before_anything_is_sent(
-    origin_factory, url, headers, no_proxy_variables
-):
+def test_what_http_cannot_carry_is_refused_before_anything_is_sent(origin_factory, url, headers):
     origin = origin_factory(lambda _head: http_answer(b"{}"))
     with session() as client, pytest.raises(NetworkError) as caught:
         client.send("GET", f"{origin.url}{url}", idempotent=True, headers=headers)
@@ -264,7 +236,7 @@ def test_what_http_cannot_carry_is_refused_before_anything_is_sent(
     "url",
     ["http://exa mple.com/x", "http://a..com/x", f"http://{'a' * 64}.com/x", "http://[::1/x"],
 )
-def test_a_host_that_is_no_host_is_refused(url, no_proxy_variables):
+def test_a_host_that_is_no_host_is_refused(url):
     with session() as client, pytest.raises(NetworkError) as caught:
         client.send("GET", url, idempotent=True)
     assert str(caught.value) == UNSENDABLE
@@ -273,7 +245,7 @@ def test_a_host_that_is_no_host_is_refused(url, no_proxy_variables):
 @pytest.mark.parametrize(
     "body", [{"value": float("nan")}, {"text": "\udce9"}], ids=["nan", "surrogate"]
 )
-def test_json_http_cannot_carry_is_refused(origin_factory, body, no_proxy_variables):
+def test_json_http_cannot_carry_is_refused(origin_factory, body):
     origin = origin_factory(lambda _head: http_answer(b"{}"))
     with session() as client, pytest.raises(NetworkError) as caught:
         client.send("POST", f"{origin.url}/x", idempotent=False, json=body)
@@ -281,7 +253,7 @@ def test_json_http_cannot_carry_is_refused(origin_factory, body, no_proxy_variab
     assert origin.connections == 0
 
 
-def test_a_server_that_hangs_up_mid_answer(origin_factory, no_proxy_variables):
+def test_a_server_that_hangs_up_mid_answer(origin_factory):
     origin = origin_factory(
         lambda _head: b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"partial"',
         close_after_answer=True,
@@ -293,7 +265,7 @@ def test_a_server_that_hangs_up_mid_answer(origin_factory, no_proxy_variables):
     assert len(pauses) == 3  # a read: retried, then given up
 
 
-def test_an_answer_that_is_not_http(origin_factory, no_proxy_variables):
+def test_an_answer_that_is_not_http(origin_factory):
     origin = origin_factory(lambda _head: b"SSH-2.0-OpenSSH_9.6\r\n", close_after_answer=True)
     with session() as client, pytest.raises(NetworkError) as caught:
         client.send("POST", f"{origin.url}/x", idempotent=False, json={})
