@@ -24,9 +24,9 @@ from typing import Any
 
 from . import wire
 from .errors import NetworkError
-from .wire import UNSENDABLE, Response, Transport
+from .wire import Response, Transport
 
-__all__ = ["UNSENDABLE", "Exchange", "HttpSession", "Response", "RetryPolicy", "Trace"]
+__all__ = ["Exchange", "HttpSession", "Response", "RetryPolicy", "Trace"]
 
 RETRY_STATUSES_IDEMPOTENT = frozenset({429, 500, 502, 503, 504})
 RETRY_STATUSES_ANY = frozenset({429})
