@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Annotated
@@ -19,7 +18,6 @@ from typing import Annotated
 import typer
 
 from ..errors import CliError, ExitCode
-from ..github_actions import validate_name
 from ..runtime import Runtime
 from ._common import (
     ConnectorArgument,
@@ -30,7 +28,6 @@ from ._common import (
     validate_connector,
     validate_identifier,
 )
-from .token import credential_fields, primary_secret, read_active_account
 
 DEFAULT_TOKEN_VARIABLE = "SCALEKIT_ACCESS_TOKEN"
 DEFAULT_REFRESH_VARIABLE = "SCALEKIT_REFRESH_TOKEN"
@@ -63,6 +60,8 @@ def _terminal_reaches_child() -> bool:
 
 def run_child(command: list[str], env: dict[str, str]) -> int:
     """Start the child, forward signals to it, and return its exit code (128 + N for signal N)."""
+    import subprocess
+
     child: subprocess.Popen[bytes] | None = None
     pending: list[int] = []
 
@@ -95,6 +94,10 @@ def run_child(command: list[str], env: dict[str, str]) -> int:
 
 
 def run(options: RunOptions, runtime: Runtime) -> int:
+    # Imported here: `sk run --help` needs none of them (start-up, docs/benchmarks.md).
+    from ..github_actions import validate_name
+    from .token import credential_fields, primary_secret, read_active_account
+
     validate_connector(options.connector)
     validate_identifier(options.identifier)
     validate_name(options.token_variable, "--env")
