@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import ExitCode
 from ..output import Output
 from ..runtime import Runtime
-from ..scalekit.models import ConnectedAccount
 from ..tables import Column
 from ._common import (
     DebugOption,
@@ -28,6 +27,9 @@ from ._common import (
     validate_connector,
     validate_identifier,
 )
+
+if TYPE_CHECKING:
+    from ..scalekit.models import ConnectedAccount
 
 # On a narrow terminal the user is cut at a word, then Type and Updated are left out; the
 # status and the whole id (for --account-id) always show.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,7 +17,6 @@ from ..connecting import request_link
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ..scalekit.errors import ApiError, InvalidResponse, NetworkError, NotFound, ScalekitError
-from ..scalekit.models import ConnectedAccount, MagicLink
 from ._common import (
     MAGIC_LINK_REQUEST,
     ConnectorArgument,
@@ -33,6 +32,9 @@ from ._common import (
     validate_identifier,
 )
 from ._runner import describe_failure
+
+if TYPE_CHECKING:
+    from ..scalekit.models import ConnectedAccount, MagicLink
 
 # Without a terminal, a progress line at most this often (and on every status change).
 PLAIN_PROGRESS_EVERY = 30.0

@@ -7,14 +7,13 @@ token from Scalekit and one retry; a second 401 means the grant itself is gone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import CliError, ExitCode, connect_command
 from ..runtime import Runtime
 from ..scalekit.errors import ProviderError
-from ..scalekit.models import GmailMessage
 from ..tables import Column
 from ._common import (
     DebugOption,
@@ -26,6 +25,9 @@ from ._common import (
     validate_identifier,
 )
 from .token import primary_secret, read_active_account
+
+if TYPE_CHECKING:
+    from ..scalekit.models import GmailMessage
 
 LIMIT_MIN, LIMIT_MAX = 1, 500
 

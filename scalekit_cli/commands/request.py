@@ -21,7 +21,6 @@ import typer
 
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
-from ..scalekit.models import load_json
 from ._common import (
     ConnectorArgument,
     DebugOption,
@@ -165,6 +164,8 @@ def _decoded(body: bytes, content_type: str) -> Any:
     if "json" not in content_type.lower() or not body:
         return None
     try:
+        from ..scalekit.models import load_json
+
         return load_json(body)
     except (ValueError, UnicodeDecodeError):
         return None

@@ -14,11 +14,12 @@ from ..config import Flags
 from ..errors import CliError, ExitCode, not_connected, shell_word
 from ..runtime import Runtime
 from ..scalekit.errors import NotFound
-from ..scalekit.models import ConnectedAccount
 from ._runner import refuse_empty, run_command, validate_connector, validate_identifier
 
 if TYPE_CHECKING:
     import typer
+
+    from ..scalekit.models import ConnectedAccount
 
 
 @dataclass

@@ -8,16 +8,18 @@ shape `sk exec-tool -d` must have.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
-from ..scalekit.models import Tool
 from ..tables import Column
 from ._common import DebugOption, JsonOption, VerboseOption, execute, validate_connector
 from .exec_tool import TOOL_NAME_MAX
+
+if TYPE_CHECKING:
+    from ..scalekit.models import Tool
 
 TABLE_HEADERS = (Column("Name"), Column("Description", shrink=20))
 
