@@ -213,12 +213,13 @@ def markdown(report: Report) -> str:
             "",
             "sk polls on a fixed schedule (every interval from the start of the previous "
             "read), so it sees an approval at most one interval plus one round trip after it "
-            "happens, and prints its success line at once. Its exit comes 10-20 ms later: "
-            "Python tearing the interpreter down (~10 ms with Typer and pydantic "
-            "loaded, the collector's share already cut by `gc.freeze()`) and the kernel "
-            "freeing the process's memory (~5 ms). An approval just after a read is the worst "
-            "case: interval + half a round trip to the success line, plus that teardown to the "
-            "exit, which then exceeds interval + one round trip by ~15 ms.",
+            "happens, and prints its success line at once. Its exit comes a few milliseconds "
+            "later (the row's note has this run's figure): Python tearing the interpreter down "
+            "(with Typer and pydantic loaded, the collector's share already cut by "
+            "`gc.freeze()`) and the kernel freeing the process's memory. An approval just "
+            "after a read is the worst case: interval + half a round trip to the success line, "
+            "plus that teardown to the exit, which can then exceed interval + one round trip "
+            "by those milliseconds.",
             "",
             "| run | Allow pressed after link (s) | approval → success line (ms) "
             "| approval → exit (ms) |",
