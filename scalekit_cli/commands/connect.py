@@ -306,7 +306,9 @@ def wait_until_active(
             f"{unreachable})"
         )
 
-    with out.spinner(describe("PENDING_AUTH")) as spinner:
+    # Each poll ends by the deadline too: a server that accepts and never answers cannot hold
+    # the wait past --timeout for a whole SK_HTTP_TIMEOUT.
+    with out.spinner(describe("PENDING_AUTH")) as spinner, runtime.session().deadline(deadline):
         while True:
             polled_at = time.monotonic()
             try:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -97,6 +98,26 @@ class HttpSession:
         self.user_agent = user_agent
         self._sleep = sleep
         self._transport = transport if transport is not None else wire.StdlibTransport()
+        self._deadline: float | None = None
+
+    @contextmanager
+    def deadline(self, at: float) -> Iterator[None]:
+        """Requests sent inside end by `at` (a time.monotonic() value): an attempt waits at most
+        until then, and no retry starts after it — a command's own time limit (`sk connect
+        --timeout`) then holds against a server that accepts and never answers. For one
+        thread's sequence of calls: the limit is the session's while it lasts."""
+        previous, self._deadline = self._deadline, at
+        try:
+            yield
+        finally:
+            self._deadline = previous
+
+    def _attempt_timeout(self) -> tuple[float, bool]:
+        """This attempt's timeout, and whether the deadline (not SK_HTTP_TIMEOUT) set it."""
+        if self._deadline is None:
+            return self.timeout, False
+        left = max(0.01, self._deadline - time.monotonic())
+        return (left, True) if left < self.timeout else (self.timeout, False)
 
     def close(self) -> None:
         self._transport.close()
@@ -145,10 +166,13 @@ class HttpSession:
         attempt = 0
         while True:
             attempt_started = time.monotonic()
+            timeout, by_deadline = self._attempt_timeout()
             try:
-                response = self._transport.send(request, self.timeout)
+                response = self._transport.send(request, timeout)
             except wire.TransportError as exc:
                 cause = str(exc)
+                if exc.timed_out and by_deadline:
+                    cause = "no answer before the command's time limit"
                 # A connection that never opened carried nothing: safe to retry any call.
                 repeatable = (idempotent or exc.never_sent) and exc.repeatable
                 delay = (
@@ -192,6 +216,8 @@ class HttpSession:
             delay = retry_after
         else:
             delay = self.retry.backoff(attempt)
+        if self._deadline is not None and time.monotonic() + delay >= self._deadline:
+            return None
         worst_next_attempt = self.timeout if after_timeout else 0.0
         if time.monotonic() - started + delay + worst_next_attempt > self.retry.retry_budget:
             return None

@@ -204,3 +204,27 @@ def test_on_a_terminal_the_spinner_says_scalekit_is_unreachable(tmp_path, monkey
     text = b"".join(screen).decode("utf-8", "replace")
     assert connect.returncode == 0, text[-2000:]
     assert "Scalekit unreachable, retrying" in text
+
+
+def test_a_server_that_stops_answering_cannot_hold_the_wait_past_timeout(sandbox, sk_process):
+    """Accepted and never answered: each poll waits at most until --timeout, not for a whole
+    SK_HTTP_TIMEOUT (10 s here), and no retry starts after it."""
+    connect = sk_process.popen(
+        "connect", "gmail", "--user", "u", "--interval", "0.2", "--timeout", "3"
+    )
+    try:
+        assert connect.stdout is not None
+        assert "/magic/" in connect.stdout.readline()
+        started = time.monotonic()
+        # From now on every poll is held for 8 s: the sandbox accepts and does not answer.
+        sandbox.fault(path="/api/v1/connected_accounts/details", kind="latency", latency_ms=8000)
+        _, errors = connect.communicate(timeout=30)
+        waited = time.monotonic() - started
+    finally:
+        if connect.poll() is None:
+            connect.kill()
+    assert connect.returncode == 4, errors
+    assert waited < 5, f"the wait ended {waited:.1f} s after the link, --timeout is 3 s"
+    last = errors.strip().splitlines()[-1]
+    assert last.startswith("sk: timed out after 3 s"), last
+    assert "no answer before the command's time limit" in last
