@@ -24,6 +24,7 @@ import http.client
 import os
 import re
 import select
+import sys
 import threading
 import time
 import zlib
@@ -47,6 +48,7 @@ MAX_IDLE_PER_ORIGIN = 20
 # 1000:1 compressed) body ends as an error, not as all of the machine's memory. Gmail's own
 # messages stop at 25 MB (35 MB once base64-encoded), well inside.
 MAX_BODY_BYTES = 256 * 1024 * 1024
+MAX_INTERIM_ANSWERS = 10
 
 # Said of a request that cannot be written; never with the value itself, which may be a token.
 UNSENDABLE = "the request could not be sent: a header or the URL holds characters HTTP forbids"
@@ -244,7 +246,7 @@ class Response:
         self.reason_phrase = reason_phrase
         self.headers = headers
         self.content = content
-        self.elapsed = elapsed  # seconds from sending to the answer's header block
+        self.elapsed = elapsed  # seconds to the answer's header block, connection set-up included
 
     @property
     def host(self) -> str:
@@ -273,7 +275,10 @@ def _checked_host(host: str) -> str:
         ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
     except UnicodeError:
         raise Unsendable from None
-    labels = ascii_host.rstrip(".").split(".")
+    # One trailing dot (an absolute name) is dropped, as curl does: certificates and Host
+    # headers name the host without it.
+    ascii_host = ascii_host.removesuffix(".")
+    labels = ascii_host.split(".")
     if len(ascii_host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
         raise Unsendable
     return ascii_host
@@ -461,20 +466,23 @@ class Proxy:
 
     def __init__(self, variable: str, url: str) -> None:
         # Messages name the variable, never its value: a proxy URL may hold a password.
-        parts = urlsplit(url if "://" in url else f"http://{url}")
+        unusable = ConfigurationError(f"{variable} does not hold a usable proxy URL")
+        try:
+            parts = urlsplit(url if "://" in url else f"http://{url}")
+            port = parts.port
+        except ValueError:
+            raise unusable from None
         if parts.scheme.lower() != "http":
             raise ConfigurationError(
                 f"{variable} names a {parts.scheme}:// proxy; sk goes through http:// proxies "
                 "only (https is tunnelled through them with CONNECT)"
             )
         try:
-            port = parts.port
             host = _checked_host(parts.hostname or "")
-        except (ValueError, Unsendable):
-            raise ConfigurationError(f"{variable} does not hold a usable proxy URL") from None
-        if port == 0 or ":" in host:
-            # Python 3.11 writes an IPv6 proxy target without brackets; port 0 is no port.
-            raise ConfigurationError(f"{variable} does not hold a usable proxy URL")
+        except Unsendable:
+            raise unusable from None
+        if port == 0:
+            raise unusable
         self.host = host
         self.port = port or 80
         self.authorization: str | None = None
@@ -495,6 +503,8 @@ def proxy_for(
     found: dict[str, tuple[str, str]] = {}
     for name, value in environ.items():
         key = name.lower()
+        if name not in (key, key.upper()):
+            continue  # Https_Proxy is nobody's spelling: curl reads neither
         # The lower-case spelling wins, as with curl; HTTP_PROXY is ignored under CGI, where
         # a request's `Proxy:` header would set it (httpoxy).
         if key == "http_proxy" and name == "HTTP_PROXY" and "REQUEST_METHOD" in environ:
@@ -505,6 +515,10 @@ def proxy_for(
     if chosen is None or _bypassed(host, port, found.get("no_proxy", ("", ""))[1]):
         return None
     return Proxy(*chosen)
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # str.isdigit() alone takes "²"
 
 
 def _bypassed(host: str, port: int, no_proxy: str) -> bool:
@@ -528,9 +542,9 @@ def _bypassed(host: str, port: int, no_proxy: str) -> bool:
         entry_port = None
         if entry.startswith("["):
             entry, _, rest = entry[1:].partition("]")
-            if rest[:1] == ":" and rest[1:].isdigit():
+            if rest[:1] == ":" and _is_port(rest[1:]):
                 entry_port = int(rest[1:])
-        elif entry.count(":") == 1 and entry.partition(":")[2].isdigit():
+        elif entry.count(":") == 1 and _is_port(entry.partition(":")[2]):
             entry, _, digits = entry.partition(":")
             entry_port = int(digits)
         if not entry or (entry_port is not None and entry_port != port):
@@ -574,10 +588,11 @@ def _stale(connection: http.client.HTTPConnection) -> bool:
 class _FinalResponse(http.client.HTTPResponse):
     """An answer read past its interim (1xx) responses. http.client skips only 100 Continue;
     a 103 Early Hints taken as final would leave the real answer on the connection for the
-    next request. (101 is final: sk never asks to switch protocols.)"""
+    next request. (101 is final: sk never asks to switch protocols, and such a connection is
+    not reused.) A server sending interim answers for ever is cut off after a few."""
 
     def _read_status(self) -> tuple[str, int, str]:
-        while True:
+        for _interim in range(MAX_INTERIM_ANSWERS + 1):
             version, status, reason = super()._read_status()  # type: ignore[misc]
             if not 102 <= status < 200:
                 return version, status, reason
@@ -589,9 +604,16 @@ class _FinalResponse(http.client.HTTPResponse):
                     break
             else:
                 raise http.client.HTTPException("too many interim header lines")
+        raise http.client.HTTPException("too many interim answers")
 
 
-def _read_body(reply: http.client.HTTPResponse) -> bytes:
+def _read_body(reply: http.client.HTTPResponse, method: str) -> bytes:
+    if method == "HEAD" or reply.status in (204, 304) or reply.status < 200:
+        # No body, whatever the fields say (RFC 9112 §6.3); reading one would wait for ever.
+        # Nothing of it may be left on the connection either: it is not reused.
+        if reply.chunked or reply.length:
+            reply.will_close = True
+        return b""
     chunks: list[bytes] = []
     size = 0
     while chunk := reply.read(1024 * 1024):
@@ -630,6 +652,12 @@ class StdlibTransport:
             via = (proxy.host, proxy.port) if proxy else (request.host, request.port)
             connection = http.client.HTTPSConnection(*via, timeout=timeout, context=self._context())
             if proxy is not None:
+                if ":" in request.host and sys.version_info < (3, 12):
+                    # 3.11's http.client writes `CONNECT ::1:443`, without the brackets.
+                    raise Unsendable(
+                        "an IPv6 address cannot be tunnelled to through a proxy by Python 3.11 "
+                        "(3.12 can); add it to NO_PROXY"
+                    )
                 tunnel = {"Proxy-Authorization": proxy.authorization} if proxy.authorization else {}
                 connection.set_tunnel(request.host, request.port, headers=tunnel)
         elif proxy is None:
@@ -665,6 +693,9 @@ class StdlibTransport:
         except TimeoutError:
             connection.close()
             raise ConnectTimedOut(timeout) from None
+        except http.client.RemoteDisconnected:
+            connection.close()
+            raise ConnectFailed("the proxy closed the connection instead of tunnelling") from None
         except http.client.HTTPException:
             connection.close()
             raise ConnectFailed("the proxy's answer to CONNECT was not HTTP") from None
@@ -711,7 +742,7 @@ class StdlibTransport:
             connection.endheaders(request.body)
             reply = connection.getresponse()
             elapsed = time.monotonic() - started
-            raw = _read_body(reply)
+            raw = _read_body(reply, request.method)
         except TimeoutError:
             connection.close()
             raise AnswerTimedOut(timeout) from None
@@ -730,7 +761,7 @@ class StdlibTransport:
         except BaseException:
             connection.close()
             raise
-        if reply.will_close:
+        if reply.will_close or reply.status == 101:
             connection.close()
         else:
             self._checkin(request, connection)

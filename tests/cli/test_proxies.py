@@ -98,3 +98,16 @@ def test_an_unusable_proxy_url_is_a_configuration_error_that_hides_it(sk, driver
     assert result.exit_code == 5
     assert "HTTP_PROXY does not hold a usable proxy URL" in assert_one_error_line(result)
     assert_no_leak(result, PROXY_PASSWORD)
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [{"HTTP_PROXY": "http://[::1:3128"}, {"HTTP_PROXY": "http://127.0.0.1:1", "NO_PROXY": "h:²"}],
+    ids=["unclosed-bracket", "superscript-port"],
+)
+def test_malformed_proxy_variables_never_crash(sk, driver, variables):
+    driver.connect("gmail", "proxied")
+    result = sk("token", "gmail", "--user", "proxied", "--debug", env=variables)
+    assert result.exit_code in (1, 5), result.stderr
+    line = assert_one_error_line(result)
+    assert "internal error" not in line

@@ -270,3 +270,29 @@ def test_an_answer_that_is_not_http(origin_factory):
     with session() as client, pytest.raises(NetworkError) as caught:
         client.send("POST", f"{origin.url}/x", idempotent=False, json={})
     assert str(caught.value) == "the answer was not valid HTTP"
+
+
+@pytest.mark.parametrize("method", ["DELETE", "HEAD"])
+def test_answers_without_a_body_are_not_waited_on(origin_factory, method):
+    """204 (and any answer to HEAD) has no body whatever its fields say (RFC 9112 §6.3)."""
+    status = "204 No Content" if method == "DELETE" else "200 OK"
+    lines = [f"HTTP/1.1 {status}", "Transfer-Encoding: chunked", "", ""]
+    origin = origin_factory(lambda _head: "\r\n".join(lines).encode())
+    with session() as client:
+        response = client.send(method, f"{origin.url}/x", idempotent=False)
+    assert (response.content, response.status_code in (200, 204)) == (b"", True)
+
+
+def test_interim_answers_without_end_are_cut_off(origin_factory):
+    origin = origin_factory(lambda _head: b"HTTP/1.1 103 Early Hints\r\n\r\n" * 50)
+    with session() as client, pytest.raises(NetworkError) as caught:
+        client.send("POST", f"{origin.url}/x", idempotent=False, json={})
+    assert str(caught.value) == "the answer was not valid HTTP"
+
+
+def test_an_absolute_host_name_is_sent_without_its_dot(origin_factory):
+    origin = origin_factory(lambda _head: http_answer(b"{}"))
+    port = origin.url.rsplit(":", 1)[1]
+    with session() as client:
+        client.send("GET", f"http://localhost.:{port}/x", idempotent=True)
+    assert f"host: localhost:{port}".encode() in origin.heads[0].lower()
