@@ -18,7 +18,30 @@ def _raise_terminated(signum: int, _frame: object) -> None:
 
 def main(argv: list[str] | None = None, *, fast: bool = True) -> int:
     """Run sk. Without `argv` this is the process's own command line, and the process ends
-    right after; `fast=False` always takes the Typer app (tests compare the two paths)."""
+    here; `fast=False` always takes the Typer app (tests compare the two paths)."""
+    code = _run(argv, fast)
+    if argv is None:
+        _end_process(code)
+    return code
+
+
+def _end_process(code: int) -> None:
+    """Flush the standard streams and end the process without the interpreter's finalization:
+    ~4 ms even for a bare interpreter, which is what made `sk connect`'s exit trail its success
+    line (docs/benchmarks.md). Nothing of sk's needs it: files are closed by their `with`
+    blocks, the runtime has closed its connections and the embedded sandbox's state, executor
+    threads are joined, and the threads left are daemons."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            # A reader that went away (`sk … | head -1`): status 1 and no traceback, as Typer
+            # answers a closed pipe during the command.
+            code = code or 1
+    os._exit(code)
+
+
+def _run(argv: list[str] | None, fast: bool) -> int:
     import signal
 
     for name in TERMINATING_SIGNALS:
@@ -64,8 +87,9 @@ def main(argv: list[str] | None = None, *, fast: bool = True) -> int:
         return 1
     finally:
         if argv is None:
-            # The interpreter's shutdown collects garbage over every object of every module
-            # loaded (~40 000 with Typer, pydantic and httpx): 50-150 ms that find nothing
+            # Should the process still end through the interpreter's shutdown (a SystemExit
+            # raised past main), that shutdown collects garbage over every object of every
+            # module loaded (~40 000 with Typer and pydantic): 50-150 ms that find nothing
             # worth freeing, since the process is ending. Frozen objects are left out.
             gc.freeze()
 
