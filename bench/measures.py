@@ -192,7 +192,7 @@ def help_vs_bare(ctx: Context, runs: int, warmup: int, args: tuple[str, ...] = (
 
 def every_help_vs_bare(ctx: Context, runs: int, warmup: int) -> Row:
     """`sk PATH --help` of every command, each against the bare interpreter: the slowest."""
-    from scalekit_cli.app import leaf_commands
+    from scalekit_cli.cli.app import leaf_commands
 
     extra: dict[str, float] = {}
     for path, _ in leaf_commands():
@@ -299,7 +299,7 @@ def _rfc3339_seconds(value: str) -> float:
 def one_connect(ctx: Context, identifier: str, interval: float, delay: float) -> ConnectRun:
     """Run `sk connect`, press Allow `delay` s after its link appears, and time how long it
     takes sk to notice and to exit, from the moment the sandbox recorded the approval."""
-    from scalekit_cli.hosted_form import approve_as_browser
+    from scalekit_cli.sandbox.hosted_form import approve_as_browser
 
     command = ctx.sk(
         "sk connect",

@@ -213,7 +213,7 @@ class Sandbox:
 
     def connect(self, connector: str, identifier: str) -> None:
         """Create the account and press Allow on its hosted page, as its user would."""
-        from scalekit_cli.hosted_form import approve_as_browser
+        from scalekit_cli.sandbox.hosted_form import approve_as_browser
 
         self.create_account(connector, identifier)
         answer = self.api(

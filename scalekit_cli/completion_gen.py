@@ -34,8 +34,8 @@ class Node:
 def command_tree() -> Node:
     import typer
 
-    from .app import app, shape_of
-    from .global_options import GLOBAL_OPTIONS
+    from .cli.app import app, shape_of
+    from .cli.global_options import GLOBAL_OPTIONS
 
     def build(command, path: str) -> Node:
         node = Node(

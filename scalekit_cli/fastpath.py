@@ -21,8 +21,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .cli.global_options import GlobalValues, Shape, place
 from .errors import CliError
-from .global_options import GlobalValues, Shape, place
 
 COMMAND = "token"
 # Typer's shell-completion hook reads this variable before parsing anything.

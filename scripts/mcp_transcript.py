@@ -20,7 +20,7 @@ import anyio
 from mcp import Client, types
 from mcp.client.stdio import StdioServerParameters
 
-from scalekit_cli.hosted_form import approve_as_browser
+from scalekit_cli.sandbox.hosted_form import approve_as_browser
 
 SK = Path(sys.executable).with_name("sk")
 FETCH = {"query": "is:unread", "max_results": 1}

@@ -102,7 +102,7 @@ def _approve_when_shown(line: str) -> None:
     once a status poll or two went by."""
     if "/magic/" not in line or not line.startswith("http"):
         return
-    from scalekit_cli.hosted_form import approve_as_browser
+    from scalekit_cli.sandbox.hosted_form import approve_as_browser
 
     def approve() -> None:
         time.sleep(0.8)
@@ -113,7 +113,7 @@ def _approve_when_shown(line: str) -> None:
 
 def _connect_quietly(environ: dict[str, str], connector: str, **fill: str) -> None:
     """Set an account up for the later pictures, off camera."""
-    from scalekit_cli.hosted_form import approve_as_browser
+    from scalekit_cli.sandbox.hosted_form import approve_as_browser
 
     runtime = _runtime(ConsoleStream(Console(file=io.StringIO())), environ)
     try:

@@ -8,8 +8,8 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from ..cli.global_options import GlobalValues
 from ..config import Flags
-from ..global_options import GlobalValues
 from ..output import Output
 from ..runtime import Runtime
 
@@ -63,7 +63,7 @@ def confirm(out: Output, question: str) -> bool:
 
 def global_values(ctx: typer.Context) -> GlobalValues:
     """The global options of this command line that the command does not declare itself
-    (scalekit_cli/global_options.py); the root hands them down as the context's object."""
+    (scalekit_cli/cli/global_options.py); the root hands them down as the context's object."""
     obj = ctx.find_root().obj
     return obj if isinstance(obj, GlobalValues) else GlobalValues()
 

@@ -225,7 +225,7 @@ def show_link(runtime: Runtime, options: ConnectOptions, link: MagicLink) -> Non
 
 def _show_qr(runtime: Runtime, link: MagicLink) -> None:
     """The link as a QR code on stderr, to open it on a phone; stdout keeps the bare URL."""
-    from ..qr import render
+    from .qr import render
 
     runtime.out.drawing(render(link.link, color=runtime.out.color))
 

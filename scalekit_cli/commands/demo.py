@@ -69,7 +69,7 @@ def run(options: DemoOptions, runtime: Runtime) -> int:
     link = client.magic_link(DEMO_CONNECTOR, user)
     connect.show_link(runtime, connect_options, link)
     out.info("   … pressing Allow on the hosted page, as the user's browser would")
-    from ..hosted_form import approve_as_browser
+    from ..sandbox.hosted_form import approve_as_browser
 
     approve_as_browser(link.link)
     account = connect.wait_until_active(runtime, connect_options, link, None)

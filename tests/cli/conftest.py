@@ -17,7 +17,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from scalekit_cli.app import app
+from scalekit_cli.cli.app import app
 from tests.conftest import CANARY_CLIENT_ID, CANARY_CLIENT_SECRET, LiveSandbox
 
 SK = Path(sys.executable).with_name("sk")
@@ -112,7 +112,7 @@ class SandboxDriver:
 
     def connect(self, connector: str, identifier: str, **form) -> dict:
         """Create the account and press Allow on its hosted page; returns `/auth`'s account."""
-        from scalekit_cli.hosted_form import approve_as_browser
+        from scalekit_cli.sandbox.hosted_form import approve_as_browser
 
         approve_as_browser(self.link(connector, identifier), **form)
         return self.account(connector, identifier, credentials=True)
@@ -156,7 +156,7 @@ class SandboxDriver:
     ) -> threading.Thread:
         """In the background, once `after_polls` status polls went by, press `press` on a
         hosted page of the account, as its user would in a browser."""
-        from scalekit_cli.hosted_form import approve_as_browser
+        from scalekit_cli.sandbox.hosted_form import approve_as_browser
 
         def approve() -> None:
             self.wait_for_polls(after_polls)

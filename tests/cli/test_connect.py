@@ -7,7 +7,7 @@ import re
 import signal
 import time
 
-from scalekit_cli.hosted_form import approve_as_browser
+from scalekit_cli.sandbox.hosted_form import approve_as_browser
 from tests.cli.conftest import assert_one_error_line
 
 LINK = re.compile(r"^https?://\S+$")

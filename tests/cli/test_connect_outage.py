@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from scalekit_cli.hosted_form import approve_as_browser
+from scalekit_cli.sandbox.hosted_form import approve_as_browser
 from tests.cli.conftest import SK, read_terminal
 from tests.conftest import CANARY_CLIENT_ID, CANARY_CLIENT_SECRET
 from tests.reliability.harness import closed_port

@@ -16,13 +16,13 @@ import sys
 import pytest
 
 from scalekit_cli import fastpath
-from scalekit_cli.app import load, shape_of
+from scalekit_cli.cli.app import load, shape_of
+from scalekit_cli.cli.global_options import GlobalValues
 from scalekit_cli.commands.token import run_from_cli
-from scalekit_cli.global_options import GlobalValues
 from tests.cli.conftest import SK, SkProcess, SkResult
 
 TYPER_PATH = (
-    "import sys; from scalekit_cli.__main__ import main; sys.exit(main(sys.argv[1:], fast=False))"
+    "import sys; from scalekit_cli.cli.main import main; sys.exit(main(sys.argv[1:], fast=False))"
 )
 
 
@@ -236,7 +236,7 @@ def test_a_closed_stdout_ends_alike(warm):
 def test_the_fast_path_makes_one_request_and_loads_no_typer(warm, sandbox):
     sandbox.clear_requests()
     probe = (
-        "import sys; from scalekit_cli.__main__ import main; code = main(sys.argv[1:]); "
+        "import sys; from scalekit_cli.cli.main import main; code = main(sys.argv[1:]); "
         "heavy = ('typer', 'click', 'pydantic', 'rich', 'starlette', 'uvicorn', 'keyring', "
         "'dotenv'); sys.stderr.write('LOADED ' + ' '.join(m for m in heavy if m in sys.modules))"
     )
@@ -257,7 +257,7 @@ def test_the_fast_path_makes_one_request_and_loads_no_typer(warm, sandbox):
 
 def test_help_loads_no_http_stack():
     probe = (
-        "import sys; from scalekit_cli.__main__ import main; main(['--help']); "
+        "import sys; from scalekit_cli.cli.main import main; main(['--help']); "
         "heavy = ('httpx', 'httpcore', 'ssl', 'rich', 'starlette', 'uvicorn', 'keyring', "
         "'dotenv'); sys.stderr.write('LOADED ' + ' '.join(m for m in heavy if m in sys.modules))"
     )

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from scalekit_cli import fastpath
-from scalekit_cli.__main__ import main
-from scalekit_cli.app import COMMANDS, leaf_commands
-from scalekit_cli.global_options import GLOBAL_OPTIONS, GlobalOption, Shape, place
+from scalekit_cli.cli.app import COMMANDS, leaf_commands
+from scalekit_cli.cli.global_options import GLOBAL_OPTIONS, GlobalOption, Shape, place
+from scalekit_cli.cli.main import main
 
 VALUES = {"env_url": "http://127.0.0.1:7", "client_id": "skc_probe", "profile": "probe"}
 

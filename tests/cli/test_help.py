@@ -15,7 +15,7 @@ import termios
 
 import pytest
 
-from scalekit_cli.app import COMMANDS, load
+from scalekit_cli.cli.app import COMMANDS, load
 from tests.cli.conftest import SK, read_terminal
 
 PYTHON_TYPE = re.compile(r"<[\w\[\], |.]+>|\{[A-Z_]+\}")

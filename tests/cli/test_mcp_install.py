@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from scalekit_cli.app import app
+from scalekit_cli.cli.app import app
 from scalekit_cli.mcp.install import CLIENTS, config_location
 from scalekit_cli.profiles import Profile, save_profiles
 from tests.cli.conftest import SK, SkResult, assert_no_leak, assert_one_error_line

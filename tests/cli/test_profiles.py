@@ -339,7 +339,7 @@ def test_config_show_names_every_source_and_redacts_the_secret(sk, sandbox):
 def _keyring_imported(args: list[str], env: dict[str, str], cwd: Path) -> tuple[bool, str]:
     code = (
         "import sys\n"
-        "from scalekit_cli.__main__ import main\n"
+        "from scalekit_cli.cli.main import main\n"
         f"code = main({args!r})\n"
         "sys.stderr.write(f'\\nexit={code} keyring={\"keyring\" in sys.modules}\\n')\n"
     )

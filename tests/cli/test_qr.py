@@ -10,7 +10,7 @@ import sys
 
 import segno
 
-from scalekit_cli.qr import QUIET_ZONE, render
+from scalekit_cli.commands.qr import QUIET_ZONE, render
 
 BLOCKS = set(" █▀▄")
 SGR = re.compile(r"\033\[[0-9;]*m")
@@ -94,7 +94,7 @@ def test_long_links_still_encode():
 
 
 def test_segno_is_imported_only_for_a_code():
-    code = "import sys, scalekit_cli.app; print('segno' in sys.modules)"
+    code = "import sys, scalekit_cli.cli.app; print('segno' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
 

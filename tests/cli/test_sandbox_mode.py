@@ -10,7 +10,7 @@ import subprocess
 
 import httpx
 
-from scalekit_cli.hosted_form import approve_as_browser
+from scalekit_cli.sandbox.hosted_form import approve_as_browser
 from tests.cli.conftest import SK, assert_no_leak, assert_one_error_line
 
 

@@ -10,11 +10,11 @@ import sys
 
 import pytest
 
-from scalekit_cli.app import COMMANDS
+from scalekit_cli.cli.app import COMMANDS
 
 PROBE = """
 import json, sys
-from scalekit_cli.__main__ import main
+from scalekit_cli.cli.main import main
 main(sys.argv[1:])
 loaded = sorted(m for m in sys.modules if m.startswith("scalekit_cli.commands."))
 heavy = [

@@ -7,7 +7,7 @@ import pty
 import re
 import subprocess
 
-from scalekit_cli.hosted_form import approve_as_browser
+from scalekit_cli.sandbox.hosted_form import approve_as_browser
 from tests.cli.conftest import SK, read_terminal
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

@@ -96,7 +96,7 @@ def test_every_command_takes_json_but_the_documented_exceptions():
     together."""
     from pathlib import Path
 
-    from scalekit_cli.app import leaf_commands
+    from scalekit_cli.cli.app import leaf_commands
 
     without = {
         " ".join(path)

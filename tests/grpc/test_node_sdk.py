@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from scalekit_cli.hosted_form import approve_as_browser
+from scalekit_cli.sandbox.hosted_form import approve_as_browser
 from tests.grpc.served import SDK_CLIENT_SECRET, ServedSandbox, start_served
 
 NODE_PROJECT = Path(__file__).resolve().parent / "node"

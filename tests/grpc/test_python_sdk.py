@@ -28,7 +28,7 @@ from scalekit.common.exceptions import (
 )
 from scalekit.v1.errdetails.errdetails_pb2 import ErrorInfo
 
-from scalekit_cli.hosted_form import approve_as_browser
+from scalekit_cli.sandbox.hosted_form import approve_as_browser
 from tests.grpc.served import SDK_CLIENT_SECRET, SK, ServedSandbox, start_served
 
 TRUST_VARIABLES = ("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")

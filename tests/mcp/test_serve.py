@@ -8,7 +8,7 @@ import anyio
 import pytest
 from mcp import types
 
-from scalekit_cli.hosted_form import approve_as_browser
+from scalekit_cli.sandbox.hosted_form import approve_as_browser
 
 TRANSPORTS = ["stdio", "http"]
 

@@ -48,7 +48,7 @@ def test_serve_without_the_sdk_names_the_extra(sk_env, tmp_path):
     # `sys.modules["mcp"] = None` is how an absent package looks to the import system.
     script = (
         "import sys; sys.modules['mcp'] = None; sys.argv = ['sk', 'mcp', 'serve', '--user', 'u'];"
-        "from scalekit_cli.__main__ import main; sys.exit(main())"
+        "from scalekit_cli.cli.main import main; sys.exit(main())"
     )
     done = subprocess.run(
         [sys.executable, "-c", script],

@@ -164,7 +164,7 @@ class SkRunner:
 def _sk_command() -> Any:
     import typer
 
-    from scalekit_cli.app import app
+    from scalekit_cli.cli.app import app
 
     return typer.main.get_command(app)
 
@@ -199,7 +199,7 @@ class Setup:
 
     def connect(self, connector: str, identifier: str, **form: Any) -> dict:
         """An ACTIVE account: created, and Allow pressed on its hosted page."""
-        from scalekit_cli.hosted_form import approve_as_browser
+        from scalekit_cli.sandbox.hosted_form import approve_as_browser
 
         self.create(connector, identifier)
         link = self.api(

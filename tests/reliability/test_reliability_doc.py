@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scalekit_cli.app import leaf_commands as app_leaf_commands
+from scalekit_cli.cli.app import leaf_commands as app_leaf_commands
 from tests.reliability import figures, matrix
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"

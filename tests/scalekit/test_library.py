@@ -43,7 +43,7 @@ def test_library_round_trip_without_the_cli(sandbox, tmp_path):
     else:
         raise AssertionError("the account should be gone")
     # The library is the wire only: no CLI or terminal modules came with it.
-    assert "typer" not in sys.modules or "scalekit_cli.app" in sys.modules
+    assert "typer" not in sys.modules or "scalekit_cli.cli.app" in sys.modules
     import scalekit_cli.scalekit.client as wire
 
     assert "rich" not in wire.__dict__ and "typer" not in wire.__dict__

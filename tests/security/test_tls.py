@@ -133,7 +133,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 def _prepare(sandbox: LiveSandbox, ca: Path) -> None:
     """An active account, set up through the TLS server with the CA trusted."""
-    from scalekit_cli.hosted_form import approve_as_browser
+    from scalekit_cli.sandbox.hosted_form import approve_as_browser
 
     context = ssl.create_default_context(cafile=str(ca))
     settings = sandbox.settings

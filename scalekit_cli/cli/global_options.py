@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .config import Flags
-from .errors import CliError, ExitCode
+from ..config import Flags
+from ..errors import CliError, ExitCode
 
 
 # Plain classes rather than dataclasses: this module is on `sk token`'s fast path, and making

@@ -9,7 +9,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from urllib.parse import urljoin
 
-from .errors import CliError, ExitCode
+from ..errors import CliError, ExitCode
 
 
 class _FormFinder(HTMLParser):
@@ -48,7 +48,7 @@ def approve_as_browser(
 ) -> str:
     """Open the hosted page, fill its inputs and press the button labelled `press`; returns the
     final page's text (after redirects)."""
-    from . import _httpx as httpx
+    from .. import _httpx as httpx
 
     with httpx.Client(timeout=10, follow_redirects=True) as browser:
         page = browser.get(link)

@@ -20,8 +20,8 @@ from typer._click.core import Command as ClickCommand
 from typer._click.exceptions import UsageError
 from typer.core import TyperCommand, TyperGroup
 
-from . import __version__
-from .errors import CliError, ExitCode
+from .. import __version__
+from ..errors import CliError, ExitCode
 from .global_options import GLOBAL_OPTIONS, Shape, place
 
 HELP_NAMES = ("-h", "--help")
@@ -62,7 +62,7 @@ def load(name: str) -> Any:
     """The click command (or group) `sk NAME`, built from its module on first use."""
     if name not in _loaded:
         entry = BY_NAME[name]
-        module = importlib.import_module(f"{__package__}.commands.{entry.module}")
+        module = importlib.import_module(f"scalekit_cli.commands.{entry.module}")
         holder = typer.Typer(rich_markup_mode=None, add_completion=False)
         module.register(holder)
         command = typer.main.get_group(holder).commands[name]

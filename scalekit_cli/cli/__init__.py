@@ -1,0 +1,1 @@
+"""The command-line face: the console script's entry, the Typer app, the global options."""
