@@ -74,6 +74,8 @@ completions: $(VENV)/.installed
 screenshots: $(VENV)/.installed
 	$(BIN)/python scripts/screenshots.py --out docs/screenshots
 
+# sk against its floor and the hand-written baselines, over TLS with a 40 ms round trip
+# (docs/benchmarks.md); bench-smoke runs each pair once or twice and judges no timing.
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run
 
