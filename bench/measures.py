@@ -224,9 +224,14 @@ def token_vs_sdk(ctx: Context, runs: int, warmup: int, sdk: SdkVenv | str | None
     construct = ctx.python(
         f"scalekit-sdk-python {sdk.version}", "-c", CONSTRUCT_CLIENT, python=sdk.python
     )
+    ctx.sandbox.clear_requests()
     check(construct)
+    made = [f"{e['method']} {e['path']}" for e in through_relay(ctx, ctx.sandbox.requests())]
     row = ratio_row(measure, token_command(ctx), construct, runs, warmup, 0.70, ctx.smoke)
-    row.note = f"scalekit-sdk-python {sdk.version} (its client fetches a machine token)"
+    row.note = (
+        f"scalekit-sdk-python {sdk.version}; its client start makes {len(made)} request(s)"
+        + (f" ({', '.join(made)})" if made else "")
+    )
     return row
 
 
