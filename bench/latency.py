@@ -26,6 +26,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CHUNK = 64 * 1024
 START_TIMEOUT = 20.0
@@ -64,8 +65,12 @@ async def _pipe(
         await delivering
     except (ConnectionError, OSError):
         # One side is gone: closing the other ends the opposite direction too.
-        delivering.cancel()
         writer.close()
+    finally:
+        if not delivering.done():
+            delivering.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError, OSError):
+                await delivering
 
 
 async def _relay(
@@ -96,9 +101,22 @@ async def _relay(
 
 async def serve(upstream_port: int, round_trip_ms: float, port: int = 0) -> None:
     half = round_trip_ms / 2000
+    # asyncio's stream server forgets a handler's task once its client disconnects, and the
+    # loop holds tasks only weakly: the relay keeps them until they end.
+    relaying: set[asyncio.Task[Any]] = set()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _relay(reader, writer, upstream_port, half)
+        task = asyncio.current_task()
+        assert task is not None
+        relaying.add(task)
+        try:
+            await _relay(reader, writer, upstream_port, half)
+        except asyncio.CancelledError:
+            # Only the relay's own shutdown cancels a handler, and the stream server would
+            # report a handler that ended cancelled as an error: end it as finished instead.
+            pass
+        finally:
+            relaying.discard(task)
 
     server = await asyncio.start_server(handle, "127.0.0.1", port)
     stopping = asyncio.Event()
@@ -110,6 +128,10 @@ async def serve(upstream_port: int, round_trip_ms: float, port: int = 0) -> None
     sys.stdout.flush()
     async with server:
         await stopping.wait()
+        server.close()
+        for task in list(relaying):
+            task.cancel()
+        await asyncio.gather(*relaying, return_exceptions=True)
 
 
 @dataclass

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 from bench import latency
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _echo_server() -> tuple[socket.socket, threading.Thread]:
@@ -54,3 +59,45 @@ def test_a_client_sees_its_connection_closed_when_the_upstream_is_gone():
             client.sendall(b"hello")
             assert client.recv(10) == b""
         assert relay.process.poll() is None  # the relay itself carries on
+
+
+def test_connections_left_open_by_the_upstream_end_quietly():
+    # A keep-alive server holds its side open after the client has gone: the relay must keep
+    # relaying those connections (not let them be collected mid-flight) and end them quietly.
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            held.append(connection)
+
+    threading.Thread(target=serve, daemon=True).start()
+    options = ["--upstream-port", str(listener.getsockname()[1]), "--round-trip-ms", "2"]
+    relay = subprocess.Popen(
+        [sys.executable, "-m", "bench.latency", *options],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert relay.stdout is not None
+        port = int(relay.stdout.readline().split()[1])
+        for _ in range(150):
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+                client.sendall(b"GET / HTTP/1.1\r\n\r\n")
+        relay.terminate()
+        _, stderr = relay.communicate(timeout=30)
+    finally:
+        if relay.poll() is None:
+            relay.kill()
+            relay.wait()
+        listener.close()
+        for connection in held:
+            connection.close()
+    assert relay.returncode == 0
+    assert stderr == ""
