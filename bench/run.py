@@ -37,6 +37,20 @@ class Plan:
 FULL = Plan(runs=21, gmail_runs=11, conditions_samples=11, importtime_runs=5, warmup=1)
 # Everything once or twice, still through TLS and the relay: proves the harness, judges nothing.
 SMOKE = Plan(runs=2, gmail_runs=1, conditions_samples=2, importtime_runs=1, warmup=0)
+NOT_INHERITED = frozenset(
+    {
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+        "NODE_EXTRA_CA_CERTS",
+    }
+)
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
 RESULTS = REPO_ROOT / "bench" / "results"
 
@@ -46,12 +60,15 @@ def user_environment(home: Path) -> dict[str, str]:
 
     Bytecode is cached (in a private directory), as it is for any installed package: a
     PYTHONDONTWRITEBYTECODE of the caller would make every run of every side recompile.
+    The caller's proxy and CA settings go too: the conditions are the relay's and the
+    sandbox's CA, which every side is given.
     """
     env = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith(("SCALEKIT_", "SK_"))
         and name not in ("GITHUB_ACTIONS", "PYTHONDONTWRITEBYTECODE")
+        and name.upper() not in NOT_INHERITED
     }
     env["PYTHONPYCACHEPREFIX"] = str(home / "pycache")
     for name, sub in (
