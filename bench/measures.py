@@ -125,7 +125,7 @@ def measure_conditions(ctx: Context, samples: int) -> Conditions:
 
 
 def token_command(ctx: Context) -> Command:
-    # --debug: sk prints a token in full only when asked (it masks it otherwise).
+    # --debug: into a pipe, sk prints the token itself only when asked to.
     return ctx.sk("sk token", "token", "gmail", "--user", USER, "--debug")
 
 

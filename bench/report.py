@@ -88,9 +88,14 @@ def _verdict(row: Row) -> str:
 
 
 def console(report: Report) -> str:
-    lines = [
-        f"{'measure':<74} {'A min/med/max ms':>17} {'B min/med/max ms':>17}  result",
-    ]
+    lines = []
+    if report.conditions is not None:
+        c = report.conditions
+        lines.append(
+            f"conditions: TLS, {c.round_trip_ms:g} ms round trip through the relay; one request "
+            f"on a fresh connection {c.fresh_ms:.0f} ms, on an open one {c.kept_alive_ms:.0f} ms"
+        )
+    lines.append(f"{'measure':<74} {'A min/med/max ms':>17} {'B min/med/max ms':>17}  result")
     for row in report.rows:
         lines.append(
             f"{row.measure[:74]:<74} {row.a.ms() if row.a else '':>17} "
