@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from typing import Any
 
 from tests.cli.conftest import assert_one_error_line
+from tests.reliability.harness import start_sandbox
+from tests.scalekit.drip import BODY_DRIP, Dripper
 
 AUTH = "/api/v1/connected_accounts/auth"
 
@@ -100,3 +105,74 @@ def test_unreachable_host(sk):
     )
     assert result.exit_code == 1
     assert assert_one_error_line(result).startswith("sk: cannot reach 127.0.0.1:")
+
+
+def test_a_dripping_server_cannot_outlast_sk_http_timeout(sk):
+    """A server answering a byte every 0.2 s never lets one read time out; SK_HTTP_TIMEOUT=2
+    still ends each attempt (the token exchange, a read: tried four times) at 2 s, and the
+    command within the bound those attempts make."""
+    dripper = Dripper(*BODY_DRIP, every=0.2)
+    started = time.monotonic()
+    try:
+        result = sk(
+            "status",
+            "gmail",
+            "--user",
+            "u",
+            env={"SCALEKIT_ENV_URL": dripper.url, "SK_HTTP_TIMEOUT": "2"},
+        )
+        elapsed = time.monotonic() - started
+        open_for = dripper.wait_for_closes(4)
+    finally:
+        dripper.stop()
+    assert result.exit_code == 1
+    assert "no answer within 2 s (SK_HTTP_TIMEOUT)" in assert_one_error_line(result)
+    assert elapsed < 4 * 2 + 3
+    assert len(open_for) == 4 and max(open_for) < 2.8, open_for
+
+
+def _dripping_polls(app: Any) -> Any:
+    """The sandbox, except that every status read after the first (`sk connect`'s polls)
+    answers a byte every 0.2 s, until the client hangs up."""
+    reads = {"details": 0}
+
+    async def wrapped(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].endswith("/connected_accounts/details"):
+            reads["details"] += 1
+            if reads["details"] > 1:
+                await receive()  # the (empty) request body
+                headers = [(b"content-type", b"application/json"), (b"content-length", b"1000")]
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                for _ in range(1000):
+                    await send({"type": "http.response.body", "body": b" ", "more_body": True})
+                    try:
+                        message = await asyncio.wait_for(receive(), 0.2)
+                    except TimeoutError:
+                        continue
+                    if message["type"] == "http.disconnect":
+                        return
+                return
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+def test_connect_timeout_holds_against_a_dripping_server(sk):
+    sandbox = start_sandbox(wrap=_dripping_polls)
+    started = time.monotonic()
+    try:
+        result = sk(
+            "connect",
+            "gmail",
+            "--user",
+            "dripped",
+            "--timeout",
+            "3",
+            env={"SCALEKIT_ENV_URL": sandbox.url, "SK_GMAIL_API_URL": sandbox.url},
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        sandbox.stop()
+    assert result.exit_code == 4, result.stderr
+    assert "timed out after 3 s" in assert_one_error_line(result)
+    assert elapsed < 3 + 1.5

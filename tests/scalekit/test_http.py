@@ -20,6 +20,7 @@ import pytest
 
 from scalekit_cli.scalekit.errors import NetworkError
 from scalekit_cli.scalekit.http import UNSENDABLE, HttpSession, RetryPolicy
+from tests.scalekit.drip import BODY_DRIP, HEAD_DRIP, Dripper
 
 # -- a hand-written origin --------------------------------------------------------------------
 
@@ -302,71 +303,17 @@ def test_an_absolute_host_name_is_sent_without_its_dot(origin_factory):
 # -- the whole-request deadline ---------------------------------------------------------------
 
 
-class Dripper:
-    """Sends `prefix` at once, then `drip` one byte every `every` seconds (for at most `limit`
-    seconds); records how long each connection stayed open until the client closed it."""
-
-    def __init__(self, prefix: bytes, drip: bytes, every: float = 0.1, limit: float = 20.0):
-        self.prefix, self.drip, self.every, self.limit = prefix, drip, every, limit
-        self.open_for: list[float] = []
-        self._server = socket.create_server(("127.0.0.1", 0))
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.getsockname()[1]}"
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                sock, _ = self._server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
-
-    def _serve(self, sock: socket.socket) -> None:
-        import select
-
-        accepted = time.monotonic()
-        with sock:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            try:
-                sock.sendall(self.prefix)
-                for index in range(len(self.drip)):
-                    if time.monotonic() - accepted > self.limit:
-                        break
-                    readable, _, _ = select.select([sock], [], [], self.every)
-                    if readable and not sock.recv(65536):
-                        break  # the client hung up
-                    sock.sendall(self.drip[index : index + 1])
-            except OSError:
-                pass
-            self.open_for.append(time.monotonic() - accepted)
-
-    def stop(self) -> None:
-        self._server.close()
-
-
 @pytest.fixture
 def dripper_factory() -> Iterator[Callable[..., Dripper]]:
     made: list[Dripper] = []
 
     def make(prefix: bytes, drip: bytes) -> Dripper:
-        made.append(Dripper(prefix, drip))
+        made.append(Dripper(prefix, drip, every=0.1))
         return made[-1]
 
     yield make
     for dripper in made:
         dripper.stop()
-
-
-HEAD_DRIP = (b"", b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000 + b"\r\n\r\n")
-BODY_DRIP = (b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", b"x" * 1000)
 
 
 @pytest.mark.parametrize("phase", [HEAD_DRIP, BODY_DRIP], ids=["header-block", "body"])
@@ -379,10 +326,8 @@ def test_a_dripping_server_cannot_outlast_the_timeout(dripper_factory, phase):
         client.send("POST", f"{dripper.url}/x", idempotent=False, json={})
     assert str(caught.value) == "no answer within 1 s (SK_HTTP_TIMEOUT)"
     assert time.monotonic() - started < 1.8
-    deadline = time.monotonic() + 2
-    while not dripper.open_for and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert dripper.open_for and dripper.open_for[0] < 1.8
+    open_for = dripper.wait_for_closes(1)
+    assert open_for and open_for[0] < 1.8
 
 
 def test_the_sessions_deadline_ends_an_attempt_before_its_timeout(dripper_factory):
