@@ -276,9 +276,10 @@ class HttpSession:
         """Requests sent inside end by `at` (a time.monotonic() value): an attempt ends by
         then, whatever the server does, and no retry starts after it — a command's own time
         limit (`sk connect --timeout`) then holds against a server that accepts and never
-        answers. For one thread's sequence of calls: the limit is the session's while it
-        lasts."""
-        previous, self._deadline = self._deadline, at
+        answers. A deadline inside another can only shorten it. For one thread's sequence of
+        calls: the limit is the session's while it lasts."""
+        previous = self._deadline
+        self._deadline = at if previous is None else min(previous, at)
         try:
             yield
         finally:

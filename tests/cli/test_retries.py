@@ -7,6 +7,8 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from tests.cli.conftest import assert_one_error_line
 from tests.reliability.harness import start_sandbox
 from tests.scalekit.drip import BODY_DRIP, Dripper
@@ -131,34 +133,54 @@ def test_a_dripping_server_cannot_outlast_sk_http_timeout(sk):
     assert len(open_for) == 4 and max(open_for) < 2.8, open_for
 
 
-def _dripping_polls(app: Any) -> Any:
-    """The sandbox, except that every status read after the first (`sk connect`'s polls)
-    answers a byte every 0.2 s, until the client hangs up."""
-    reads = {"details": 0}
+def _dripping(method: str, path: str, after: int = 0) -> Any:
+    """Middleware for the sandbox: every `method path` request after the first `after` is
+    answered a byte every 0.2 s, until the client hangs up."""
 
-    async def wrapped(scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"].endswith("/connected_accounts/details"):
-            reads["details"] += 1
-            if reads["details"] > 1:
-                await receive()  # the (empty) request body
-                headers = [(b"content-type", b"application/json"), (b"content-length", b"1000")]
-                await send({"type": "http.response.start", "status": 200, "headers": headers})
-                for _ in range(1000):
-                    await send({"type": "http.response.body", "body": b" ", "more_body": True})
-                    try:
-                        message = await asyncio.wait_for(receive(), 0.2)
-                    except TimeoutError:
-                        continue
-                    if message["type"] == "http.disconnect":
-                        return
-                return
-        await app(scope, receive, send)
+    def wrap(app: Any) -> Any:
+        seen = {"requests": 0}
 
-    return wrapped
+        async def wrapped(scope: dict, receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and (scope["method"], scope["path"]) == (method, path):
+                seen["requests"] += 1
+                if seen["requests"] > after:
+                    await _drip(receive, send)
+                    return
+            await app(scope, receive, send)
+
+        return wrapped
+
+    return wrap
 
 
-def test_connect_timeout_holds_against_a_dripping_server(sk):
-    sandbox = start_sandbox(wrap=_dripping_polls)
+async def _drip(receive: Any, send: Any) -> None:
+    while (await receive()).get("more_body"):
+        pass  # the request's body
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"1000")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    for _ in range(1000):
+        await send({"type": "http.response.body", "body": b" ", "more_body": True})
+        try:
+            message = await asyncio.wait_for(receive(), 0.2)
+        except TimeoutError:
+            continue
+        if message["type"] == "http.disconnect":
+            return
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "after"),
+    [
+        ("GET", "/api/v1/connected_accounts/details", 1),  # the polls (the first read is not)
+        ("POST", "/api/v1/connected_accounts", 0),  # the account's creation, before any wait
+        ("POST", "/api/v1/connected_accounts/magic_link", 0),
+    ],
+    ids=["polls", "creation", "link"],
+)
+def test_connect_timeout_bounds_the_whole_command_against_a_dripping_server(
+    sk, method, path, after
+):
+    sandbox = start_sandbox(wrap=_dripping(method, path, after))
     started = time.monotonic()
     try:
         result = sk(
