@@ -307,6 +307,16 @@ def _bypassed(host: str, port: int, no_proxy: str) -> bool:
 # -- the transport ----------------------------------------------------------------------------
 
 
+_HTTPCORE_FAILURES = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.ProxyError,
+    httpcore.UnsupportedProtocol,
+)
+_Pool = httpcore.ConnectionPool | httpcore.HTTPProxy
+
+
 def _as_httpx(exc: Exception, request: httpx.Request) -> httpx.TransportError:
     """httpcore's exception as httpx's of the same name (the two share their vocabulary)."""
     kind = getattr(httpx, type(exc).__name__, None)
@@ -325,9 +335,7 @@ class _Body(httpx.SyncByteStream):
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield from self._stream
-        except httpcore.TimeoutException as exc:
-            raise _as_httpx(exc, self._request) from exc
-        except (httpcore.NetworkError, httpcore.ProtocolError) as exc:
+        except _HTTPCORE_FAILURES as exc:
             raise _as_httpx(exc, self._request) from exc
 
     def close(self) -> None:
@@ -351,7 +359,7 @@ class NetworkTransport(httpx.BaseTransport):
         self._environ = environ
         self._secrets = secrets if secrets is not None else GLOBAL_SECRETS
         self._backend = _DeadlineBackend()
-        self._pools: dict[tuple[str, tuple[str, int, str | None] | None], Any] = {}
+        self._pools: dict[tuple[str, tuple[str, int, str | None] | None], _Pool] = {}
         self._tls: ssl.SSLContext | None = None
         self._lock = threading.Lock()
 
@@ -360,7 +368,7 @@ class NetworkTransport(httpx.BaseTransport):
             self._tls = tls_context(self._environ)
         return self._tls
 
-    def _pool(self, scheme: str, proxy: Proxy | None) -> httpcore.ConnectionPool:
+    def _pool(self, scheme: str, proxy: Proxy | None) -> _Pool:
         route = (scheme, proxy.key if proxy is not None else None)
         with self._lock:
             pool = self._pools.get(route)
@@ -407,11 +415,7 @@ class NetworkTransport(httpx.BaseTransport):
         )
         try:
             answer = pool.handle_request(inner)
-        except (httpcore.TimeoutException, httpcore.NetworkError) as exc:
-            raise _as_httpx(exc, request) from exc
-        except (httpcore.ProtocolError, httpcore.ProxyError) as exc:
-            raise _as_httpx(exc, request) from exc
-        except httpcore.UnsupportedProtocol as exc:
+        except _HTTPCORE_FAILURES as exc:
             raise _as_httpx(exc, request) from exc
         return httpx.Response(
             status_code=answer.status,
