@@ -68,7 +68,7 @@ class Runtime:
             sandbox = self.sandbox
             self._session = HttpSession(
                 timeout=self.settings.timeout,
-                transport=sandbox.wire_transport() if sandbox is not None else None,
+                transport=sandbox.transport() if sandbox is not None else None,
                 retry=retry,
                 trace=self.out.trace if self.out.verbose else None,
                 user_agent=f"scalekit-cli/{__version__}",

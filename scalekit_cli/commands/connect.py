@@ -99,6 +99,24 @@ def run(options: ConnectOptions, runtime: Runtime) -> int:
             "--verify-user needs sk to wait for the browser; drop --no-wait", ExitCode.USAGE
         )
 
+    if not options.wait:
+        return _connect(options, runtime, None)
+    # --timeout bounds the whole command, not only the wait: every request ends by then.
+    deadline = time.monotonic() + options.timeout
+    try:
+        with runtime.session().deadline(deadline):
+            return _connect(options, runtime, deadline)
+    except NetworkError as error:
+        if time.monotonic() < deadline:
+            raise
+        raise CliError(
+            f"timed out after {options.timeout:g} s: {describe_failure(error)[1]}",
+            ExitCode.TIMED_OUT,
+        ) from None
+
+
+def _connect(options: ConnectOptions, runtime: Runtime, deadline: float | None) -> int:
+    """The command after its checks; `deadline` (a time.monotonic() value) ends the wait."""
     out = runtime.out
     client = runtime.scalekit()
     if runtime.sandbox is not None and not options.wait:
@@ -182,7 +200,7 @@ def run(options: ConnectOptions, runtime: Runtime) -> int:
         while True:
             try:
                 final = wait_until_active(
-                    runtime, options, link, listener, baseline, started_from=account
+                    runtime, options, link, listener, baseline, started_from=account, until=deadline
                 )
                 break
             except AuthorizationEnded as ended:
@@ -281,13 +299,15 @@ def wait_until_active(
     baseline_update: str | None = None,
     *,
     started_from: ConnectedAccount | None = None,
+    until: float | None = None,
 ) -> ConnectedAccount:
-    """Poll until ACTIVE; AuthorizationEnded when the account enters an ended status after
-    `started_from` (the account as read before the link was made), i.e. on a Deny."""
+    """Poll until ACTIVE, until `until` (a time.monotonic() value; default --timeout from
+    now); AuthorizationEnded when the account enters an ended status after `started_from`
+    (the account as read before the link was made), i.e. on a Deny."""
     out = runtime.out
     client = runtime.scalekit()
     started = time.monotonic()
-    deadline = started + options.timeout
+    deadline = started + options.timeout if until is None else until
     # A floor, so a tiny --interval cannot turn the wait into a flood of requests.
     interval = max(options.interval, MIN_INTERVAL)
     last_status = ""

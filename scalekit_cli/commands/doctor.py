@@ -119,16 +119,16 @@ def check_environment(diagnosis: Diagnosis) -> Check:
     """Well-formed (it passed configuration) and reachable: one GET, timed to its first byte."""
     if not diagnosis.configured:
         return Check("environment", SKIP, "needs a configuration")
-    from ..scalekit import wire
     from ..scalekit.errors import ConfigurationError, NetworkError
     from ..scalekit.http import HttpSession, RetryPolicy
+    from ..scalekit.transport import tls_context
 
     runtime = diagnosis.runtime
     sandbox = runtime.sandbox
     url = diagnosis.env_url
     try:
         if sandbox is None:
-            wire.tls_context()  # a CA variable that cannot be used is this check's failure
+            tls_context()  # a CA variable that cannot be used is this check's failure
     except ConfigurationError as exc:
         return Check(
             "environment", FAIL, str(exc), "point the variable at a PEM file of CA certificates"
@@ -136,7 +136,7 @@ def check_environment(diagnosis: Diagnosis) -> Check:
     # A session of its own: a diagnosis reports the first failure rather than retrying past it.
     session = HttpSession(
         timeout=runtime.settings.timeout,
-        transport=sandbox.wire_transport() if sandbox is not None else None,
+        transport=sandbox.transport() if sandbox is not None else None,
         retry=RetryPolicy(max_retries=0),
         user_agent=runtime.session().user_agent,
     )

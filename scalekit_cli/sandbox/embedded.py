@@ -1,8 +1,8 @@
 """`EmbeddedSandbox`: the sandbox inside the CLI's own process (the `--sandbox` default).
 
-Requests go through the ASGI app in memory (a transport for sk's session, and one for httpx
-clients); no socket is opened
-unless `start_server()` is called (for the hosted page a browser must reach).
+Requests go through the ASGI app in memory (an httpx transport, for sk's own session and for
+any httpx client); no socket is opened unless `start_server()` is called (for the hosted page
+a browser must reach).
 One asyncio loop in a daemon thread runs the app for both paths, so they share one engine.
 """
 
@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from .. import _httpx as httpx
-from ..scalekit import wire
 from .settings import SandboxSettings, default_state_path
 
 if TYPE_CHECKING:
@@ -113,7 +112,7 @@ Exchanged = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 class _Bridge:
     """One request through the ASGI app on the sandbox's loop, as the app answers it (the body
-    still content-encoded). Both transports below are faces of this one exchange."""
+    still content-encoded)."""
 
     def __init__(self, sandbox: EmbeddedSandbox, client: tuple[str, int]) -> None:
         self._sandbox = sandbox
@@ -140,7 +139,8 @@ class _Bridge:
 
 
 class BridgeTransport(httpx.BaseTransport):
-    """For httpx clients (a test's, an agent's): the embedded sandbox as an httpx transport."""
+    """The embedded sandbox as an httpx transport: for sk's own session (runtime.py) and for
+    any httpx client (a test's, an agent's)."""
 
     def __init__(self, sandbox: EmbeddedSandbox, client: tuple[str, int]) -> None:
         self._bridge = _Bridge(sandbox, client)
@@ -166,37 +166,6 @@ class BridgeTransport(httpx.BaseTransport):
                 "the sandbox did not answer in time", request=request
             ) from error
         return httpx.Response(status, headers=headers, content=content, request=request)
-
-
-class WireTransport:
-    """For sk's own HTTP session (scalekit/wire.py): the embedded sandbox, no socket opened."""
-
-    def __init__(self, sandbox: EmbeddedSandbox, client: tuple[str, int]) -> None:
-        self._bridge = _Bridge(sandbox, client)
-
-    def send(self, request: wire.Request, timeout: float) -> wire.Response:
-        from http import HTTPStatus
-
-        from .faults import DroppedConnection
-
-        started = time.monotonic()
-        try:
-            status, headers, content = self._bridge.exchange(
-                request.method, request.url, request.fields, request.body or b"", timeout
-            )
-        except DroppedConnection:
-            raise wire.ConnectionBroken(wire.CLOSED_EARLY) from None
-        except FutureTimeout:
-            raise wire.AnswerTimedOut(timeout) from None
-        try:
-            reason = HTTPStatus(status).phrase
-        except ValueError:
-            reason = ""
-        fields = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
-        return wire.answer(request, status, reason, fields, content, time.monotonic() - started)
-
-    def close(self) -> None:
-        pass
 
 
 class EmbeddedSandbox:
@@ -259,12 +228,9 @@ class EmbeddedSandbox:
             return self._loop
 
     def transport(self) -> httpx.BaseTransport:
-        """The sandbox for an httpx client: `httpx.Client(transport=sandbox.transport())`."""
+        """The sandbox for an httpx client: `httpx.Client(transport=sandbox.transport())`, as
+        sk's own session uses it."""
         return BridgeTransport(self, self.client_address)
-
-    def wire_transport(self) -> WireTransport:
-        """The sandbox for sk's own HTTP session."""
-        return WireTransport(self, self.client_address)
 
     def start_server(self) -> str:
         """A real loopback server for the same app and engine; magic links then point to it."""

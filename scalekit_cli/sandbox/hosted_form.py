@@ -49,8 +49,13 @@ def approve_as_browser(
     """Open the hosted page, fill its inputs and press the button labelled `press`; returns the
     final page's text (after redirects)."""
     from .. import _httpx as httpx
+    from ..scalekit.transport import NetworkTransport
 
-    with httpx.Client(timeout=10, follow_redirects=True) as browser:
+    # sk's own transport: the environment's proxies and CA variables as sk honours them.
+    transport = NetworkTransport()
+    with httpx.Client(
+        transport=transport, trust_env=False, timeout=10, follow_redirects=True
+    ) as browser:
         page = browser.get(link)
         form = _FormFinder()
         form.feed(page.text)

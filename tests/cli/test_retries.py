@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from typing import Any
+
+import pytest
 
 from tests.cli.conftest import assert_one_error_line
+from tests.reliability.harness import start_sandbox
+from tests.scalekit.drip import BODY_DRIP, Dripper
 
 AUTH = "/api/v1/connected_accounts/auth"
 
@@ -100,3 +107,94 @@ def test_unreachable_host(sk):
     )
     assert result.exit_code == 1
     assert assert_one_error_line(result).startswith("sk: cannot reach 127.0.0.1:")
+
+
+def test_a_dripping_server_cannot_outlast_sk_http_timeout(sk):
+    """A server answering a byte every 0.2 s never lets one read time out; SK_HTTP_TIMEOUT=2
+    still ends each attempt (the token exchange, a read: tried four times) at 2 s, and the
+    command within the bound those attempts make."""
+    dripper = Dripper(*BODY_DRIP, every=0.2)
+    started = time.monotonic()
+    try:
+        result = sk(
+            "status",
+            "gmail",
+            "--user",
+            "u",
+            env={"SCALEKIT_ENV_URL": dripper.url, "SK_HTTP_TIMEOUT": "2"},
+        )
+        elapsed = time.monotonic() - started
+        open_for = dripper.wait_for_closes(4)
+    finally:
+        dripper.stop()
+    assert result.exit_code == 1
+    assert "no answer within 2 s (SK_HTTP_TIMEOUT)" in assert_one_error_line(result)
+    assert elapsed < 4 * 2 + 3
+    assert len(open_for) == 4 and max(open_for) < 2.8, open_for
+
+
+def _dripping(method: str, path: str, after: int = 0) -> Any:
+    """Middleware for the sandbox: every `method path` request after the first `after` is
+    answered a byte every 0.2 s, until the client hangs up."""
+
+    def wrap(app: Any) -> Any:
+        seen = {"requests": 0}
+
+        async def wrapped(scope: dict, receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and (scope["method"], scope["path"]) == (method, path):
+                seen["requests"] += 1
+                if seen["requests"] > after:
+                    await _drip(receive, send)
+                    return
+            await app(scope, receive, send)
+
+        return wrapped
+
+    return wrap
+
+
+async def _drip(receive: Any, send: Any) -> None:
+    while (await receive()).get("more_body"):
+        pass  # the request's body
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"1000")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    for _ in range(1000):
+        await send({"type": "http.response.body", "body": b" ", "more_body": True})
+        try:
+            message = await asyncio.wait_for(receive(), 0.2)
+        except TimeoutError:
+            continue
+        if message["type"] == "http.disconnect":
+            return
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "after"),
+    [
+        ("GET", "/api/v1/connected_accounts/details", 1),  # the polls (the first read is not)
+        ("POST", "/api/v1/connected_accounts", 0),  # the account's creation, before any wait
+        ("POST", "/api/v1/connected_accounts/magic_link", 0),
+    ],
+    ids=["polls", "creation", "link"],
+)
+def test_connect_timeout_bounds_the_whole_command_against_a_dripping_server(
+    sk, method, path, after
+):
+    sandbox = start_sandbox(wrap=_dripping(method, path, after))
+    started = time.monotonic()
+    try:
+        result = sk(
+            "connect",
+            "gmail",
+            "--user",
+            "dripped",
+            "--timeout",
+            "3",
+            env={"SCALEKIT_ENV_URL": sandbox.url, "SK_GMAIL_API_URL": sandbox.url},
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        sandbox.stop()
+    assert result.exit_code == 4, result.stderr
+    assert "timed out after 3 s" in assert_one_error_line(result)
+    assert elapsed < 3 + 1.5

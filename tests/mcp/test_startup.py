@@ -39,7 +39,7 @@ def test_mcp_sdk_is_not_imported(sk_env, args):
     loaded = {name for name in modules if name.split(".")[0] in ("mcp", "mcp_types", "httpx2")}
     assert loaded == set()
     if args[0] == "token":
-        assert "scalekit_cli.scalekit.wire" in modules  # it did run the command
+        assert "scalekit_cli.scalekit.transport" in modules  # it did run the command
 
 
 def test_serve_without_the_sdk_names_the_extra(sk_env, tmp_path):

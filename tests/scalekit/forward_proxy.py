@@ -2,12 +2,15 @@
 
 It does what a corporate proxy does for a client: an absolute-form request (`GET http://host/…`)
 is forwarded to its origin, and `CONNECT host:port` opens a tunnel that TLS then runs through
-end to end. Each request line and its `Proxy-Authorization` are recorded; a proxy with
-`required_authorization` answers 407 without it.
+end to end. Each request line and its `Proxy-Authorization` are recorded, and every byte a
+client sent; a proxy with `required_authorization` answers 407 without it (with
+`quote_in_refusal`, a 407 whose reason phrase quotes the credentials it was given, as a careless
+proxy may). `hosts` says where names the proxy alone can resolve are.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import socket
 import threading
@@ -25,7 +28,10 @@ class Seen:
 @dataclass
 class ForwardProxy:
     required_authorization: str | None = None
+    quote_in_refusal: bool = False
+    hosts: dict[str, str] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
+    received: bytearray = field(default_factory=bytearray)
     _server: socket.socket | None = None
 
     @property
@@ -51,14 +57,14 @@ class ForwardProxy:
                 return
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
-    @staticmethod
-    def _head(sock: socket.socket) -> tuple[bytes, bytes]:
+    def _head(self, sock: socket.socket) -> tuple[bytes, bytes]:
         """The header block (through the blank line) and whatever came after it."""
         data = b""
         while b"\r\n\r\n" not in data:
             chunk = sock.recv(65536)
             if not chunk:
                 return b"", b""
+            self.received += chunk
             data += chunk
         head, _, rest = data.partition(b"\r\n\r\n")
         return head, rest
@@ -77,18 +83,23 @@ class ForwardProxy:
             authorization = fields.get("proxy-authorization")
             self.seen.append(Seen(method, target, authorization))
             if self.required_authorization and authorization != self.required_authorization:
+                reason = "Proxy Authentication Required"
+                if self.quote_in_refusal and authorization:
+                    given = base64.b64decode(authorization.split()[-1]).decode("utf-8", "replace")
+                    reason = f"Bad credentials {given} ({authorization})"
                 client.sendall(
-                    b"HTTP/1.1 407 Proxy Authentication Required\r\n"
-                    b'Proxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n\r\n'
+                    f"HTTP/1.1 407 {reason}\r\n".encode()
+                    + b'Proxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n\r\n'
                 )
                 return
             if method == "CONNECT":
                 host, _, port = target.rpartition(":")
-                upstream = socket.create_connection((host, int(port)))
+                upstream = socket.create_connection((self.hosts.get(host, host), int(port)))
                 client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
             else:
                 parts = urlsplit(target)
-                upstream = socket.create_connection((parts.hostname, parts.port or 80))
+                host = parts.hostname or ""
+                upstream = socket.create_connection((self.hosts.get(host, host), parts.port or 80))
                 path = parts.path + (f"?{parts.query}" if parts.query else "")
                 kept = [
                     line
@@ -104,11 +115,12 @@ class ForwardProxy:
                     upstream.sendall(rest)
                 self._pump(client, upstream)
 
-    @staticmethod
-    def _pump(client: socket.socket, upstream: socket.socket) -> None:
+    def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
         def copy(source: socket.socket, target: socket.socket) -> None:
             try:
                 while chunk := source.recv(65536):
+                    if source is client:
+                        self.received += chunk
                     target.sendall(chunk)
             except OSError:
                 pass

@@ -7,160 +7,35 @@ TLS by uvicorn on 127.0.0.1."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
+import base64
+import contextlib
 import json
+import socket
 import ssl
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.cli.conftest import SkProcess, assert_one_error_line
-from tests.conftest import LiveSandbox
+from tests.cli.conftest import SkProcess, assert_no_leak, assert_one_error_line
+from tests.conftest import CANARY_CLIENT_SECRET, LiveSandbox
 from tests.reliability.harness import SkRunner, clean_process_environment, start_sandbox
+from tests.scalekit.pki import SANDBOX_NAME, Pki, active_account, make_pki
 
 USER = "tls-user"
 
 
-@dataclass(frozen=True)
-class Pki:
-    ca: Path  # the CA certificate, PEM: what a corporate proxy's users are given
-    certificate: Path  # the server's, signed by the CA, for 127.0.0.1 and localhost
-    key: Path
-    localhost_only: Path  # a certificate for "localhost" alone, signed by the CA
-    localhost_key: Path
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> Path:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return path
-
-
-def _write_certificate(certificate: x509.Certificate, path: Path) -> Path:
-    path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    return path
-
-
-def _server_certificate(
-    ca_key: ec.EllipticCurvePrivateKey,
-    ca: x509.Certificate,
-    names: list[x509.GeneralName],
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(_name("sk test server"))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    return certificate, key
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    directory = tmp_path_factory.mktemp("pki")
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(_name("sk throwaway test CA"))
-        .issuer_name(_name("sk throwaway test CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    loopback, loopback_key = _server_certificate(
-        ca_key,
-        ca,
-        [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")],
-    )
-    named, named_key = _server_certificate(ca_key, ca, [x509.DNSName("localhost")])
-    return Pki(
-        ca=_write_certificate(ca, directory / "ca.pem"),
-        certificate=_write_certificate(loopback, directory / "server.pem"),
-        key=_write_key(loopback_key, directory / "server.key"),
-        localhost_only=_write_certificate(named, directory / "localhost.pem"),
-        localhost_key=_write_key(named_key, directory / "localhost.key"),
-    )
-
-
-def _prepare(sandbox: LiveSandbox, ca: Path) -> None:
-    """An active account, set up through the TLS server with the CA trusted."""
-    from scalekit_cli.sandbox.hosted_form import approve_as_browser
-
-    context = ssl.create_default_context(cafile=str(ca))
-    settings = sandbox.settings
-    with httpx.Client(base_url=sandbox.url, verify=context, timeout=10) as client:
-        token = client.post(
-            "/oauth/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": settings.client_id,
-                "client_secret": settings.client_secret,
-            },
-        ).json()["access_token"]
-        headers = {"authorization": f"Bearer {token}"}
-        body = {"connector": "gmail", "identifier": USER}
-        client.post("/api/v1/connected_accounts", json=body, headers=headers)
-        link = client.post("/api/v1/connected_accounts/magic_link", json=body, headers=headers)
-    # The hosted page is served by the same TLS server; the "browser" trusts the CA too.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SSL_CERT_FILE", str(ca))
-        approve_as_browser(link.json()["link"])
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="module")
 def tls_sandbox(pki: Pki) -> Iterator[LiveSandbox]:
     sandbox = start_sandbox(ssl_certfile=pki.certificate, ssl_keyfile=pki.key)
     assert sandbox.url.startswith("https://127.0.0.1:")
-    _prepare(sandbox, pki.ca)
+    active_account(sandbox, pki.ca, USER)
     yield sandbox
     sandbox.stop()
 
@@ -225,19 +100,77 @@ def test_the_host_name_is_verified(pki: Pki, tmp_path: Path) -> None:
     assert by_name.exit_code == 3, by_name.stderr
 
 
-@pytest.mark.parametrize("problem", ["missing", "not-a-certificate"])
-def test_an_unusable_ca_bundle_is_a_configuration_error(
-    problem: str, tls_runner: SkRunner, tmp_path: Path
+@pytest.mark.parametrize(
+    ("variable", "problem"),
+    [
+        ("SSL_CERT_FILE", "missing"),
+        ("SSL_CERT_FILE", "not-pem"),
+        ("SSL_CERT_FILE", "no-ca-in-it"),
+        ("SSL_CERT_FILE", "a-directory"),
+        ("REQUESTS_CA_BUNDLE", "missing"),
+        ("SSL_CERT_DIR", "missing"),
+        ("SSL_CERT_DIR", "a-file"),
+    ],
+)
+def test_an_unusable_ca_variable_is_a_configuration_error_naming_it(
+    variable: str, problem: str, tls_runner: SkRunner, tmp_path: Path, pki: Pki
 ) -> None:
-    bundle = tmp_path / "bundle.pem"
-    if problem == "not-a-certificate":
-        bundle.write_text("this is not PEM\n")
-    result = tls_runner(
-        "token", "gmail", "--user", USER, "--json", env={"SSL_CERT_FILE": str(bundle)}
-    )
-    assert result.exit_code == 5
+    """Exit 5 naming the variable, before any connection (SSL_CERT_DIR=/nonexistent was exit 1
+    once the server's certificate could not be checked)."""
+    value = {
+        "missing": "/nonexistent",
+        "not-pem": tmp_path / "bundle.pem",
+        "no-ca-in-it": pki.key,  # PEM, but no certificate at all
+        "a-directory": tmp_path,
+        "a-file": pki.ca,
+    }[problem]
+    (tmp_path / "bundle.pem").write_text("this is not PEM\n")
+    result = tls_runner("token", "gmail", "--user", USER, "--json", env={variable: str(value)})
+    assert result.exit_code == 5, result.stderr
     line = assert_one_error_line(result)
-    assert f"SSL_CERT_FILE={bundle} cannot be used to verify servers" in line
+    assert f"{variable}={value} cannot be used to verify servers" in line
+
+
+class HandshakeCounter:
+    """A TLS server on loopback that counts the handshakes clients start."""
+
+    def __init__(self, pki: Pki) -> None:
+        self.handshakes = 0
+        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._context.load_cert_chain(pki.certificate, pki.key)
+        self._server = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self._server.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self._server.accept()
+            except OSError:
+                return
+            self.handshakes += 1
+            with contextlib.suppress(OSError), self._context.wrap_socket(sock, server_side=True):
+                pass
+
+    def stop(self) -> None:
+        self._server.close()
+
+
+def test_a_certificate_that_fails_verification_is_not_retried(
+    tls_runner: SkRunner, pki: Pki
+) -> None:
+    """The same certificate would be refused again: the server sees one handshake."""
+    server = HandshakeCounter(pki)
+    try:
+        result = tls_runner("status", "gmail", "--user", USER, env={"SCALEKIT_ENV_URL": server.url})
+    finally:
+        server.stop()
+    assert result.exit_code == 1
+    assert "TLS certificate verification failed" in assert_one_error_line(result)
+    assert server.handshakes == 1
 
 
 def test_plain_http_is_refused_off_loopback(tls_runner: SkRunner) -> None:
@@ -273,6 +206,12 @@ def test_doctor_reports_tls_verification(tls_runner: SkRunner, pki: Pki) -> None
     assert checks["credentials"]["status"] == "pass"
 
 
+def _by_name(runner: SkRunner) -> dict[str, str]:
+    """The sandbox under SANDBOX_NAME, which only the forward proxy can resolve."""
+    url = runner.sandbox.url.replace("127.0.0.1", SANDBOX_NAME)
+    return {"SCALEKIT_ENV_URL": url, "SK_GMAIL_API_URL": url}
+
+
 def test_https_is_tunnelled_through_the_proxy_and_verified_end_to_end(
     tls_runner: SkRunner, pki: Pki
 ) -> None:
@@ -280,20 +219,22 @@ def test_https_is_tunnelled_through_the_proxy_and_verified_end_to_end(
     through the tunnel between sk and the server, so the proxy could read nothing."""
     from tests.scalekit.forward_proxy import ForwardProxy
 
-    proxy = ForwardProxy().start()
+    proxy = ForwardProxy(hosts={SANDBOX_NAME: "127.0.0.1"}).start()
     try:
-        host_port = tls_runner.sandbox.url.removeprefix("https://")
-        env = {"HTTPS_PROXY": proxy.url, "NO_PROXY": ""}
+        named = _by_name(tls_runner)
+        host_port = named["SCALEKIT_ENV_URL"].removeprefix("https://")
+        env = {**named, "HTTPS_PROXY": proxy.url}
         untrusted = tls_runner("token", "gmail", "--user", USER, "--json", env=env)
         assert untrusted.exit_code == 1
         assert "TLS certificate verification failed" in assert_one_error_line(untrusted)
+        assert len(proxy.seen) == 1  # one tunnel, one handshake: no retry
         trusted = tls_runner(
             "token", "gmail", "--user", USER, "--debug", env={**env, "SSL_CERT_FILE": str(pki.ca)}
         )
         assert trusted.exit_code == 0, trusted.stderr
         assert trusted.stdout.strip().startswith("ya29")
-        assert proxy.seen
         assert {(seen.method, seen.target) for seen in proxy.seen} == {("CONNECT", host_port)}
+        assert CANARY_CLIENT_SECRET.encode() not in proxy.received
     finally:
         proxy.stop()
 
@@ -301,17 +242,15 @@ def test_https_is_tunnelled_through_the_proxy_and_verified_end_to_end(
 def test_an_authenticating_proxy_gets_its_credentials_on_connect(
     tls_runner: SkRunner, pki: Pki
 ) -> None:
-    import base64
-
-    from tests.cli.conftest import assert_no_leak
     from tests.scalekit.forward_proxy import ForwardProxy
 
     password = "CANARYtunnel-pw-2Kd9"
     expected = "Basic " + base64.b64encode(f"agent:{password}".encode()).decode()
-    proxy = ForwardProxy(required_authorization=expected).start()
+    proxy = ForwardProxy(required_authorization=expected, hosts={SANDBOX_NAME: "127.0.0.1"})
+    proxy.start()
     try:
         port = proxy.url.rsplit(":", 1)[1]
-        trust = {"SSL_CERT_FILE": str(pki.ca), "NO_PROXY": ""}
+        trust = {**_by_name(tls_runner), "SSL_CERT_FILE": str(pki.ca)}
         refused = tls_runner(
             "token", "gmail", "--user", USER, "--json", env={**trust, "HTTPS_PROXY": proxy.url}
         )
@@ -334,3 +273,34 @@ def test_an_authenticating_proxy_gets_its_credentials_on_connect(
         assert_no_leak(result, password, expected.split()[1])
     finally:
         proxy.stop()
+
+
+@pytest.mark.parametrize("flags", [[], ["-v", "--debug"]], ids=["plain", "verbose-debug"])
+def test_a_407_quoting_the_proxy_credentials_shows_none_of_them(
+    tls_runner: SkRunner, pki: Pki, flags: list[str]
+) -> None:
+    """A proxy refusing the tunnel with a reason phrase that quotes the user name, password
+    and Proxy-Authorization it was sent: the error line names the 407, and none of them."""
+    from tests.scalekit.forward_proxy import ForwardProxy
+
+    password = "CANARYwrong-pw-8Rv3"
+    given = "Basic " + base64.b64encode(f"agent:{password}".encode()).decode()
+    proxy = ForwardProxy(
+        required_authorization="Basic c29tZW9uZTplbHNl",
+        quote_in_refusal=True,
+        hosts={SANDBOX_NAME: "127.0.0.1"},
+    ).start()
+    try:
+        port = proxy.url.rsplit(":", 1)[1]
+        env = {
+            **_by_name(tls_runner),
+            "SSL_CERT_FILE": str(pki.ca),
+            "HTTPS_PROXY": f"http://agent:{password}@127.0.0.1:{port}",
+        }
+        result = tls_runner(*flags, "token", "gmail", "--user", USER, env=env)
+    finally:
+        proxy.stop()
+    assert result.exit_code == 1
+    assert "the proxy refused the tunnel: 407" in assert_one_error_line(result)
+    assert [seen.authorization for seen in proxy.seen] == [given]  # it did get them
+    assert_no_leak(result, password, given.split()[1])

@@ -1,6 +1,7 @@
-"""The wire (scalekit/wire.py) against real sockets: content decoding, keep-alive connections a
-server has closed, answers that are not HTTP, and requests HTTP cannot carry. (Proxies named
-by the environment: tests/cli/test_proxies.py and, for CONNECT, tests/security/test_tls.py.)
+"""sk's HTTP layer (scalekit/http.py over httpx, scalekit/transport.py) against real sockets:
+content decoding, body caps, keep-alive connections a server has closed, answers that are not
+HTTP, requests HTTP cannot carry, and the whole-request deadline. (Proxies named by the
+environment: tests/cli/test_proxies.py; TLS and CONNECT: tests/security/test_tls.py.)
 
 Servers here are small and hand-written on purpose: each one misbehaves (or proxies) in exactly
 the way a test needs, which the sandbox cannot be asked to do.
@@ -11,14 +12,15 @@ from __future__ import annotations
 import gzip
 import socket
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from scalekit_cli.scalekit.errors import NetworkError
-from scalekit_cli.scalekit.http import HttpSession, RetryPolicy
-from scalekit_cli.scalekit.wire import UNSENDABLE
+from scalekit_cli.scalekit.http import UNSENDABLE, HttpSession, RetryPolicy
+from tests.scalekit.drip import BODY_DRIP, HEAD_DRIP, Dripper
 
 # -- a hand-written origin --------------------------------------------------------------------
 
@@ -134,9 +136,9 @@ def test_a_coding_sk_never_asks_for_is_left_as_it_is(origin_factory):
 
 
 def test_an_answer_past_the_size_limit_is_refused_compressed_or_not(origin_factory, monkeypatch):
-    from scalekit_cli.scalekit import wire
+    from scalekit_cli.scalekit import http
 
-    monkeypatch.setattr(wire, "MAX_BODY_BYTES", 1024 * 1024)
+    monkeypatch.setattr(http, "MAX_BODY_BYTES", 1024 * 1024)
     bomb = zlib.compress(b"\0" * (8 * 1024 * 1024))  # 8 KiB that inflate to 8 MiB
     for body, fields in [(bomb, ("Content-Encoding: deflate",)), (b"x" * (1024 * 1024 + 1), ())]:
         origin = origin_factory(lambda _head, body=body, fields=fields: http_answer(body, *fields))
@@ -176,8 +178,6 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused(origin_factory)
         for _ in range(3):
             response = client.send("POST", f"{origin.url}/create", idempotent=False, json={})
             assert response.status_code == 200
-            import time
-
             time.sleep(0.05)  # the server's close has arrived
     assert pauses == []
     assert origin.connections == 3
@@ -198,7 +198,7 @@ def test_repeated_answer_fields_are_kept_and_joined(origin_factory):
     with session() as client:
         response = client.send("GET", f"{origin.url}/x", idempotent=True)
     assert response.headers["VARY"] == "Accept, Origin"
-    assert response.headers.get_all("vary") == ["Accept", "Origin"]
+    assert response.headers.get_list("vary") == ["Accept", "Origin"]
     assert response.headers["x-name"] == "café"  # UTF-8 on the wire, read as such
 
 
@@ -266,28 +266,35 @@ def test_a_server_that_hangs_up_mid_answer(origin_factory):
 
 
 def test_an_answer_that_is_not_http(origin_factory):
-    origin = origin_factory(lambda _head: b"SSH-2.0-OpenSSH_9.6\r\n", close_after_answer=True)
+    origin = origin_factory(lambda _head: b"SSH-2.0-OpenSSH_9.6\r\n\r\n", close_after_answer=True)
     with session() as client, pytest.raises(NetworkError) as caught:
         client.send("POST", f"{origin.url}/x", idempotent=False, json={})
     assert str(caught.value) == "the answer was not valid HTTP"
 
 
-@pytest.mark.parametrize("method", ["DELETE", "HEAD"])
-def test_answers_without_a_body_are_not_waited_on(origin_factory, method):
-    """204 (and any answer to HEAD) has no body whatever its fields say (RFC 9112 §6.3)."""
-    status = "204 No Content" if method == "DELETE" else "200 OK"
+@pytest.mark.parametrize(
+    ("method", "status"),
+    [("DELETE", "204 No Content"), ("HEAD", "200 OK"), ("GET", "304 Not Modified")],
+)
+def test_answers_without_a_body_are_not_waited_on(origin_factory, method, status):
+    """204 and 304 (and any answer to HEAD) have no body whatever their fields say (RFC 9112
+    §6.3): the answer is whole at once, and the connection stays in step for the next."""
     lines = [f"HTTP/1.1 {status}", "Transfer-Encoding: chunked", "", ""]
     origin = origin_factory(lambda _head: "\r\n".join(lines).encode())
-    with session() as client:
-        response = client.send(method, f"{origin.url}/x", idempotent=False)
-    assert (response.content, response.status_code in (200, 204)) == (b"", True)
+    with HttpSession(timeout=2) as client:
+        for _ in range(2):
+            response = client.send(method, f"{origin.url}/x", idempotent=False)
+            assert (response.content, response.status_code) == (b"", int(status[:3]))
+    assert origin.connections == 1
 
 
-def test_interim_answers_without_end_are_cut_off(origin_factory):
+def test_interim_answers_without_end_are_cut_off_by_the_deadline(origin_factory):
     origin = origin_factory(lambda _head: b"HTTP/1.1 103 Early Hints\r\n\r\n" * 50)
-    with session() as client, pytest.raises(NetworkError) as caught:
+    started = time.monotonic()
+    with HttpSession(timeout=1) as client, pytest.raises(NetworkError) as caught:
         client.send("POST", f"{origin.url}/x", idempotent=False, json={})
-    assert str(caught.value) == "the answer was not valid HTTP"
+    assert str(caught.value) == "no answer within 1 s (SK_HTTP_TIMEOUT)"
+    assert time.monotonic() - started < 1.8
 
 
 def test_an_absolute_host_name_is_sent_without_its_dot(origin_factory):
@@ -296,3 +303,53 @@ def test_an_absolute_host_name_is_sent_without_its_dot(origin_factory):
     with session() as client:
         client.send("GET", f"http://localhost.:{port}/x", idempotent=True)
     assert f"host: localhost:{port}".encode() in origin.heads[0].lower()
+
+
+# -- the whole-request deadline ---------------------------------------------------------------
+
+
+@pytest.fixture
+def dripper_factory() -> Iterator[Callable[..., Dripper]]:
+    made: list[Dripper] = []
+
+    def make(prefix: bytes, drip: bytes) -> Dripper:
+        made.append(Dripper(prefix, drip, every=0.1))
+        return made[-1]
+
+    yield make
+    for dripper in made:
+        dripper.stop()
+
+
+@pytest.mark.parametrize("phase", [HEAD_DRIP, BODY_DRIP], ids=["header-block", "body"])
+def test_a_dripping_server_cannot_outlast_the_timeout(dripper_factory, phase):
+    """A byte every 0.1 s never lets one read time out; the request still ends at
+    SK_HTTP_TIMEOUT, and its connection is closed then."""
+    dripper = dripper_factory(*phase)
+    started = time.monotonic()
+    with HttpSession(timeout=1) as client, pytest.raises(NetworkError) as caught:
+        client.send("POST", f"{dripper.url}/x", idempotent=False, json={})
+    assert str(caught.value) == "no answer within 1 s (SK_HTTP_TIMEOUT)"
+    assert time.monotonic() - started < 1.8
+    open_for = dripper.wait_for_closes(1)
+    assert open_for and open_for[0] < 1.8
+
+
+def test_the_sessions_deadline_ends_an_attempt_before_its_timeout(dripper_factory):
+    dripper = dripper_factory(*BODY_DRIP)
+    started = time.monotonic()
+    client = HttpSession(timeout=10, retry=RetryPolicy(max_retries=0))
+    with client, client.deadline(time.monotonic() + 1), pytest.raises(NetworkError) as caught:
+        client.send("GET", f"{dripper.url}/x", idempotent=True)
+    assert str(caught.value) == "no answer before the command's time limit"
+    assert time.monotonic() - started < 1.8
+
+
+def test_a_timed_out_read_is_retried_each_attempt_bounded(dripper_factory):
+    dripper = dripper_factory(*BODY_DRIP)
+    pauses: list[float] = []
+    started = time.monotonic()
+    with HttpSession(timeout=0.5, sleep=pauses.append) as client, pytest.raises(NetworkError):
+        client.send("GET", f"{dripper.url}/x", idempotent=True)
+    assert len(pauses) == 3  # a read: the first attempt and three retries, each cut at 0.5 s
+    assert time.monotonic() - started < 4 * 0.5 + 1
