@@ -15,15 +15,14 @@ from ..runtime import Runtime
 
 # Validation and the run wrapper need no Typer: they live in _runner, for the fast path.
 from ._runner import (  # noqa: F401 - re-exported for the command modules
-    MAGIC_LINK_REQUEST,
     Options,
-    check_field,
     describe_failure,
     positive_number,
     refuse_empty,
     run_command,
     validate_connector,
     validate_identifier,
+    validate_verify_url,
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]

@@ -1,22 +1,28 @@
-"""`sk` keeps the service's field rules before it sends: a breach is exit 2, one `sk:` line
-and nothing on the wire; and every request a walk through every command sends passes
-protovalidate (bufbuild's judge of the rules, over the SDK's descriptors)."""
+"""`sk` keeps the service's field rules for what a user types (--user, a connector, --verify-url,
+a page of accounts) before it sends: a breach is exit 2, one `sk:` line and nothing on the wire.
+Those few rules come from `limits.py`, which `make contract` derives from the descriptors; a
+breach only the service sees comes back 400, code 3, and is exit 2 and one line too. Every
+request a walk through every command sends passes protovalidate (bufbuild's judge of the
+rules, over the SDK's descriptors)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import protovalidate
 import pytest
-from google.protobuf import descriptor_pool, json_format, message_factory
-from google.protobuf.descriptor_pb2 import FileDescriptorSet
+from google.protobuf import json_format
 
-from scalekit_cli.sandbox.contract import descriptor_set_bytes
-from scalekit_cli.scalekit import rules
+from scalekit_cli.sandbox import protos
+from scalekit_cli.scalekit import limits
 from tests.cli.conftest import assert_one_error_line
+
+REPO = Path(__file__).resolve().parents[2]
 
 LONG_USER = "u" * 101  # the rule for identifier: at most 100 characters
 
@@ -118,32 +124,43 @@ def test_account_pages_stay_under_the_rule(sk, sandbox, driver, args) -> None:
     assert result.exit_code in (0, 3), result.streams
     pages = [r for r in sandbox.requests() if r["path"] == "/api/v1/connected_accounts"]
     assert pages
-    limit = rules.largest_allowed(
-        "scalekit.v1.connected_accounts.ConnectedAccountService/ListConnectedAccounts",
-        "page_size",
-    )
+    limit = limits.ACCOUNTS_PAGE_SIZE_LT - 1  # page_size < 100
     assert limit == 99
     for page in pages:
         sizes = re.findall(r"(?:^|&)page_size=(\d+)", page["query"])
         assert sizes == ["99"], page["query"]
 
 
+def test_shipped_limits_are_what_the_descriptor_set_gives() -> None:
+    spec = importlib.util.spec_from_file_location("contract_script", REPO / "scripts/contract.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    shipped = (REPO / "scalekit_cli" / "scalekit" / "limits.py").read_text(encoding="utf-8")
+    assert script.limits_text() == shipped, "run `make contract`: limits.py is stale"
+
+
+def test_a_breach_only_the_service_sees_is_exit_2_and_one_line(sk, sandbox) -> None:
+    # sk checks no rule of --account-id; the service's is at most 100 characters.
+    sandbox.clear_requests()
+    result = sk("exec-tool", "gmail_fetch_mails", "--account-id", "ca_" + "x" * 98, "--no-check")
+    assert result.exit_code == 2, result.streams
+    assert assert_one_error_line(result) == (
+        "sk: the service refused POST /api/v1/execute_tool: "
+        "connected_account_id: must be at most 100 characters"
+    )
+    sent = [r for r in sandbox.requests() if r["path"] == "/api/v1/execute_tool"]
+    assert len(sent) == 1, "the request went out: the service judged it"
+
+
 # --- every request of a walk through every command, judged by protovalidate ---------------
-
-
-@cache
-def _message_class(name: str) -> Any:
-    pool = descriptor_pool.DescriptorPool()
-    for proto in FileDescriptorSet.FromString(descriptor_set_bytes()).file:
-        pool.Add(proto)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName(name))
 
 
 @cache
 def _routes() -> list[tuple[str, re.Pattern[str], str, str]]:
     """(method, path regex, rpc, body field) for every documented HTTP binding."""
     routes = []
-    for rpc, spec in rules.table().rpcs.items():
+    for rpc, spec in protos.route_table().items():
         for binding in spec.get("http", ()):
             if binding["documented"]:
                 pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(binding["path"]))
@@ -159,16 +176,16 @@ def _request_message(entry: dict[str, Any]) -> tuple[str, Any]:
         match = pattern.match(entry["path"])
         if method != entry["method"] or match is None:
             continue
-        name = rules.table().request_message(rpc)
+        name = protos.route_table()[rpc]["request"]
         if body_field == "*":
             payload = json.loads(entry["body"] or "{}")
         else:
             pairs = parse_qsl(entry["query"], keep_blank_values=True)
-            payload = rules.from_query(name, pairs)
+            payload = protos.query_payload(name, pairs)
             if body_field:
                 payload[body_field] = json.loads(entry["body"] or "{}")
         payload.update({k: unquote(v) for k, v in match.groupdict().items()})
-        message = json_format.ParseDict(payload, _message_class(name)())
+        message = json_format.ParseDict(payload, protos.message_class(name)())
         return rpc, message
     raise AssertionError(f"{entry['method']} {entry['path']} is no operation of the document")
 
