@@ -39,39 +39,60 @@ def _rule_breach(value: str, max_len: int, pattern: str | None = None) -> str | 
     return None
 
 
-def validate_identifier(identifier: str) -> str:
-    if not identifier or not identifier.strip():
-        raise CliError("--user must not be empty", ExitCode.USAGE)
+def identifier_problem(identifier: str) -> str | None:
+    """What is wrong with a user's identifier as the service's rules and sk see it, or None."""
+    if not identifier.strip():
+        return "must not be empty"
     breach = _rule_breach(identifier, limits.IDENTIFIER_MAX_LEN)
     if breach:
-        raise CliError(f"--user: {breach}", ExitCode.USAGE)
+        return breach
     for char in identifier:
         if unicodedata.category(char) == "Cc":
-            raise CliError(
-                f"--user holds the control character U+{ord(char):04X}; identifiers are text",
-                ExitCode.USAGE,
-            )
+            return f"holds the control character U+{ord(char):04X}; identifiers are text"
+    return None
+
+
+def connector_problem(connector: str) -> str | None:
+    """What is wrong with a connection's name under the service's rule, or None."""
+    if connector.strip() and not _rule_breach(
+        connector, limits.CONNECTOR_MAX_LEN, limits.CONNECTOR_PATTERN
+    ):
+        return None
+    shown = connector.encode("unicode_escape").decode("ascii")[:60]
+    return (
+        f"{shown!r} is not valid: use letters, digits, spaces, '-', '_' or ':'"
+        " (the service's rule for connector)"
+    )
+
+
+def verify_url_problem(url: str) -> str | None:
+    """What is wrong with a user-verify URL under the service's rule, or None."""
+    return _rule_breach(url, limits.VERIFY_URL_MAX_LEN, limits.VERIFY_URL_PATTERN)
+
+
+# The same checks where no command line parsed the value, worded as the parser words them:
+# `sk token`'s fast path (no Typer), the MCP server (values from its client), and a second
+# look inside each command.
+
+
+def validate_identifier(identifier: str) -> str:
+    problem = identifier_problem(identifier)
+    if problem:
+        raise CliError(f"invalid value for '--user': {problem}", ExitCode.USAGE)
     return identifier
 
 
 def validate_connector(connector: str) -> str:
-    broken = not connector.strip() or _rule_breach(
-        connector, limits.CONNECTOR_MAX_LEN, limits.CONNECTOR_PATTERN
-    )
-    if broken:
-        shown = connector.encode("unicode_escape").decode("ascii")[:60]
-        raise CliError(
-            f"connector {shown!r} is not valid: use letters, digits, spaces, '-', '_' or ':'"
-            " (the service's rule for connector)",
-            ExitCode.USAGE,
-        )
+    problem = connector_problem(connector)
+    if problem:
+        raise CliError(f"connector {problem}", ExitCode.USAGE)
     return connector
 
 
 def validate_verify_url(url: str) -> str:
-    breach = _rule_breach(url, limits.VERIFY_URL_MAX_LEN, limits.VERIFY_URL_PATTERN)
-    if breach:
-        raise CliError(f"--verify-url: {breach}", ExitCode.USAGE)
+    problem = verify_url_problem(url)
+    if problem:
+        raise CliError(f"invalid value for '--verify-url': {problem}", ExitCode.USAGE)
     return url
 
 

@@ -29,6 +29,7 @@ from ._common import (
     validate_connector,
     validate_identifier,
     validate_verify_url,
+    verify_url,
 )
 from ._runner import describe_failure
 
@@ -425,7 +426,12 @@ def register(app: typer.Typer) -> None:
         ] = False,
         verify_url: Annotated[
             str | None,
-            typer.Option("--verify-url", help="Your app's user-verify route.", metavar="URL"),
+            typer.Option(
+                "--verify-url",
+                help="Your app's user-verify route.",
+                metavar="URL",
+                parser=verify_url,
+            ),
         ] = None,
         json_mode: JsonOption = False,
         debug: DebugOption = False,

@@ -25,6 +25,11 @@ from tests.cli.conftest import assert_one_error_line
 REPO = Path(__file__).resolve().parents[2]
 
 LONG_USER = "u" * 101  # the rule for identifier: at most 100 characters
+# A usage error of the option's own parser (Click's wording, then where to read more).
+USER_TOO_LONG = re.compile(
+    r"sk: invalid value for '--user'( / '-u')?: must be at most 100 characters"
+    r" \(see 'sk [a-z -]+ --help'\)"
+)
 
 
 def _api_requests(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -51,7 +56,16 @@ def test_user_over_the_rule_is_exit_2_before_any_request(sk, sandbox, args) -> N
     sandbox.clear_requests()
     result = sk(*args)
     assert result.exit_code == 2, result.streams
-    assert assert_one_error_line(result) == "sk: --user: must be at most 100 characters"
+    assert USER_TOO_LONG.fullmatch(assert_one_error_line(result)), result.stderr
+    assert sandbox.requests() == [], "nothing may be sent"
+
+
+def test_the_installed_sk_token_keeps_the_rule_too(sk_process, sandbox) -> None:
+    # `sk token` has a path without Typer; a value the options' parsers refuse leaves it.
+    sandbox.clear_requests()
+    done = sk_process("token", "gmail", "--user", LONG_USER)
+    assert done.exit_code == 2, done.stderr
+    assert USER_TOO_LONG.fullmatch(done.stderr.strip()), done.stderr
     assert sandbox.requests() == [], "nothing may be sent"
 
 
@@ -60,16 +74,18 @@ def test_user_over_the_rule_is_exit_2_before_any_request(sk, sandbox, args) -> N
     [
         (
             ("connect", "gm@il", "--user", "u", "--no-wait"),
-            "sk: connector 'gm@il' is not valid: use letters, digits, spaces, '-', '_' or ':' "
-            "(the service's rule for connector)",
+            "sk: invalid value for 'CONNECTOR': 'gm@il' is not valid: use letters, digits, "
+            "spaces, '-', '_' or ':' (the service's rule for connector) (see 'sk connect --help')",
         ),
         (
             ("connect", "gmail", "--user", "u", "--no-wait", "--verify-url", "ftp://app/verify"),
-            "sk: --verify-url: does not match regex pattern `^$|^https?://`",
+            "sk: invalid value for '--verify-url': does not match regex pattern `^$|^https?://` "
+            "(see 'sk connect --help')",
         ),
         (
             ("connect", "gmail", "--user", "u", "--no-wait", "--verify-url", "HTTPS://app/v"),
-            "sk: --verify-url: does not match regex pattern `^$|^https?://`",
+            "sk: invalid value for '--verify-url': does not match regex pattern `^$|^https?://` "
+            "(see 'sk connect --help')",
         ),
         (
             (
@@ -81,7 +97,8 @@ def test_user_over_the_rule_is_exit_2_before_any_request(sk, sandbox, args) -> N
                 "--verify-url",
                 "https://app.example/" + "v" * 2030,
             ),
-            "sk: --verify-url: must be at most 2048 characters",
+            "sk: invalid value for '--verify-url': must be at most 2048 characters "
+            "(see 'sk connect --help')",
         ),
     ],
     ids=["connector-pattern", "verify-url-scheme", "verify-url-case", "verify-url-length"],
