@@ -40,7 +40,7 @@ SANDBOX_MODULES = {
 class Installation:
     """Where this `sk` came from and what put it there."""
 
-    kind: str  # "pipx", "uv-tool" or "pip"
+    kind: str  # "pipx", "uv-tool", "uv" (uv pip into a venv) or "pip"
     source: str | None  # a directory, or a URL pip understands; None: the index
     editable: bool
     python: str  # the interpreter of the environment sk runs in
@@ -63,6 +63,8 @@ def installation(
         kind = "pipx"
     elif (root / "uv-receipt.toml").is_file():
         kind = "uv-tool"
+    elif distribution is not None and (distribution.read_text("INSTALLER") or "").strip() == "uv":
+        kind = "uv"  # `uv pip install` into a venv, which may hold no pip
     else:
         kind = "pip"
     source, editable = _source(distribution)
@@ -107,6 +109,8 @@ def install_command(extra: str, found: Installation | None = None) -> str:
     elif found.kind == "uv-tool":
         words = ["uv", "tool", "install", "--force", *(["--editable"] if editable else [])]
         words.append(requirement)
+    elif found.kind == "uv":
+        words = ["uv", "pip", "install", "--python", found.python, *editable, requirement]
     else:
         words = [found.python, "-m", "pip", "install", *editable, requirement]
     return shlex.join(words)

@@ -28,10 +28,13 @@ REPO = Path(__file__).resolve().parents[2]
 # --- the command for each kind of installation ----------------------------------------------
 
 
-def _dist(tmp_path: Path, direct_url: dict[str, object] | None) -> metadata.Distribution:
+def _dist(
+    tmp_path: Path, direct_url: dict[str, object] | None, installer: str = "pip"
+) -> metadata.Distribution:
     info = tmp_path / "site" / "scalekit_cli-0.1.0.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Name: scalekit-cli\nVersion: 0.1.0\n", encoding="utf-8")
+    (info / "INSTALLER").write_text(f"{installer}\n", encoding="utf-8")
     if direct_url is not None:
         (info / "direct_url.json").write_text(json.dumps(direct_url), encoding="utf-8")
     return metadata.PathDistribution(info)
@@ -115,6 +118,16 @@ def test_the_hint_fits_the_installation(
         "/home/me/scalekit-cli/.venv/bin/python",
     )
     assert install_command("sandbox", found) == expected
+
+
+def test_a_venv_made_by_uv_pip_gets_uv_pip(tmp_path: Path) -> None:
+    record = {"url": "file:///home/me/scalekit-cli", "dir_info": {"editable": True}}
+    found = installation(
+        _dist(tmp_path, record, installer="uv"), _prefix(tmp_path, None), "/v/bin/python"
+    )
+    assert install_command("sandbox", found) == (
+        "uv pip install --python /v/bin/python -e '/home/me/scalekit-cli[sandbox]'"
+    )
 
 
 def test_the_hint_of_this_checkout_names_its_own_venv() -> None:
