@@ -13,12 +13,17 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install --quiet -e .
 	touch $@
 
-# The dev extras on top: pytest, hypothesis, jsonschema, playwright, ruff.
+# The local AgentKit on top (the `[sandbox]` extra): what `sk demo` runs on.
+$(VENV)/.installed-sandbox: $(VENV)/.installed
+	$(PIP) install --quiet -e '.[sandbox]'
+	touch $@
+
+# The dev extras on top (they include `[sandbox]` and `[mcp]`): pytest, hypothesis, ruff, ….
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) install --quiet -e '.[dev]'
 	touch $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed-sandbox
 	$(BIN)/sk demo
 
 # `sk` on PATH: with pipx or uv when there is one (an isolated install of this checkout),
@@ -62,8 +67,8 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check scalekit_cli tests bench scripts
 
 # The vendor's documents the project ships: newer copies from ../shared, what changed, the
-# descriptor set of the official SDK's proto messages, and the field-rule table derived from it
-# (scalekit_cli/scalekit/field_rules.json).
+# descriptor set of the official SDK's proto messages, and the two small tables derived from it
+# (scalekit_cli/sandbox/contract/routes.json, scalekit_cli/scalekit/limits.py).
 contract: $(VENV)/.installed-dev
 	$(BIN)/python scripts/contract.py --descriptors
 

@@ -115,6 +115,12 @@ def parse(args: Sequence[str]) -> TokenCall | None:
         position += used
     if "connector" not in call.params or "user" not in call.params:
         return None
+    from .commands._runner import connector_problem, identifier_problem
+
+    if connector_problem(str(call.params["connector"])) or identifier_problem(
+        str(call.params["user"])
+    ):
+        return None  # refused by the options' own parsers: Typer's path words it
     return call
 
 

@@ -50,6 +50,9 @@ class Runtime:
     def sandbox(self) -> EmbeddedSandbox | None:
         """The embedded sandbox, opened on first use, when the settings point at it."""
         if self._sandbox is None and self.settings.sandbox:
+            from .install_hint import require_sandbox_extra
+
+            require_sandbox_extra("sk --sandbox")
             from .sandbox import EmbeddedSandbox
 
             self._sandbox = EmbeddedSandbox.open()

@@ -9,16 +9,17 @@ so a fresh clone needs nothing beside it. This script:
 2. with `--descriptors`, rebuilds the descriptor set of the official SDK's proto messages
    (`scalekit-sdk-python`, from the dev extras) that carries the service's `buf.validate`
    field rules;
-3. derives the rule table (`scalekit_cli/scalekit/field_rules.json`) from that descriptor set:
-   every RPC of the AgentKit services with its request and response message, its HTTP
-   binding and (from the OpenAPI document) its success status, and every message a request
-   can hold with its fields' types and `buf.validate` rules. The sandbox and the CLI check
-   requests against it (`scalekit_cli/scalekit/rules.py`); nobody types a rule by hand.
+3. derives two small tables from that descriptor set: the route table
+   (`scalekit_cli/sandbox/contract/routes.json`: every RPC of the AgentKit services with its
+   request and response message, its HTTP bindings and, from the OpenAPI document, its success
+   status) and the CLI's input limits (`scalekit_cli/scalekit/limits.py`: the few field rules
+   that apply to what a user types). The field rules themselves stay in the descriptor set,
+   where protovalidate reads them; nobody types a rule by hand.
 
     python scripts/contract.py [--shared ../shared] [--descriptors] [--check]
 
 `--check` changes nothing and exits 1 when a shipped copy differs from `../shared/` or the
-rule table differs from what the descriptor set gives.
+derived tables differ from what the descriptor set gives.
 """
 
 from __future__ import annotations
@@ -167,162 +168,76 @@ def build_descriptor_set() -> tuple[bytes, dict[str, Any]]:
     return data, manifest
 
 
-# The services whose RPCs the rule table covers (AgentKit's REST document maps these).
-RULE_SERVICES = (
+# The services whose RPCs the route table covers (AgentKit's REST document maps these).
+ROUTE_SERVICES = (
     "scalekit.v1.connected_accounts.ConnectedAccountService",
     "scalekit.v1.tools.ToolService",
     "scalekit.v1.mcp.McpService",
     "scalekit.v1.providers.ProviderService",
 )
-RULE_TABLE_PATH = REPO_ROOT / "scalekit_cli" / "scalekit" / "field_rules.json"
+ROUTE_TABLE_PATH = CONTRACT_DIR / "routes.json"
+LIMITS_PATH = REPO_ROOT / "scalekit_cli" / "scalekit" / "limits.py"
 
-_SCALAR_KINDS = {
-    1: "double",
-    2: "float",
-    3: "int64",
-    4: "uint64",
-    5: "int32",
-    6: "fixed64",
-    7: "fixed32",
-    8: "bool",
-    9: "string",
-    12: "bytes",
-    13: "uint32",
-    15: "sfixed32",
-    16: "sfixed64",
-    17: "sint32",
-    18: "sint64",
-}
-# Well-known types travel in their own JSON shapes (the proto JSON mapping).
-_WELL_KNOWN = {
-    "google.protobuf.Struct": "struct",
-    "google.protobuf.ListValue": "list_value",
-    "google.protobuf.Value": "value",
-    "google.protobuf.Timestamp": "timestamp",
-    "google.protobuf.Duration": "duration",
-    "google.protobuf.FieldMask": "field_mask",
-    "google.protobuf.BoolValue": "bool",
-    "google.protobuf.StringValue": "string",
-    "google.protobuf.Int32Value": "int32",
-    "google.protobuf.UInt32Value": "uint32",
-    "google.protobuf.Int64Value": "int64",
-    "google.protobuf.UInt64Value": "uint64",
-    "google.protobuf.DoubleValue": "double",
-    "google.protobuf.FloatValue": "float",
-    "google.protobuf.BytesValue": "bytes",
-}
-# The buf.validate rules the checker in scalekit_cli/scalekit/rules.py implements; a rule
-# outside these makes the build fail, so a new kind of rule is never silently ignored.
-_SUPPORTED_RULES = {
-    "string": {
-        "min_len",
-        "max_len",
-        "len",
-        "pattern",
-        "prefix",
-        "suffix",
-        "contains",
-        "in",
-        "not_in",
-        "const",
-    },
-    "number": {"lt", "lte", "gt", "gte", "in", "not_in", "const"},
-    "repeated": {"min_items", "max_items", "items"},
-    "map": {"min_pairs", "max_pairs", "keys", "values"},
-    "enum": {"defined_only", "in", "not_in", "const"},
-}
-_NUMBER_RULE_NAMES = {
-    "int32",
-    "int64",
-    "uint32",
-    "uint64",
-    "sint32",
-    "sint64",
-    "fixed32",
-    "fixed64",
-    "sfixed32",
-    "sfixed64",
-    "double",
-    "float",
-}
+# The few rules that apply to what a user types on sk's command line, as
+# (constant, request message, field, rule): `limits.py` holds their values.
+_ACCOUNTS = "scalekit.v1.connected_accounts"
+CLI_LIMITS = (
+    (
+        "IDENTIFIER_MAX_LEN",
+        f"{_ACCOUNTS}.GetConnectedAccountByIdentifierRequest",
+        "identifier",
+        "string.max_len",
+    ),
+    (
+        "CONNECTOR_MAX_LEN",
+        f"{_ACCOUNTS}.GetConnectedAccountByIdentifierRequest",
+        "connector",
+        "string.max_len",
+    ),
+    (
+        "CONNECTOR_PATTERN",
+        f"{_ACCOUNTS}.GetConnectedAccountByIdentifierRequest",
+        "connector",
+        "string.pattern",
+    ),
+    (
+        "VERIFY_URL_MAX_LEN",
+        f"{_ACCOUNTS}.GetMagicLinkForConnectedAccountRequest",
+        "user_verify_url",
+        "string.max_len",
+    ),
+    (
+        "VERIFY_URL_PATTERN",
+        f"{_ACCOUNTS}.GetMagicLinkForConnectedAccountRequest",
+        "user_verify_url",
+        "string.pattern",
+    ),
+    (
+        "ACCOUNTS_PAGE_SIZE_LT",
+        f"{_ACCOUNTS}.ListConnectedAccountsRequest",
+        "page_size",
+        "uint32.lt",
+    ),
+)
 
 
-def _rules_of(field_rules: Any, where: str) -> dict[str, Any]:
-    """One field's buf.validate rules as plain JSON: {"required"?, "string"|"number"|...}."""
-    from google.protobuf import json_format
-
-    raw = json_format.MessageToDict(field_rules, preserving_proto_field_name=True)
-    out: dict[str, Any] = {}
-    for name, value in raw.items():
-        if name == "required":
-            out["required"] = bool(value)
-        elif name == "ignore":
-            if value not in ("IGNORE_UNSPECIFIED", 0):
-                raise SystemExit(f"contract: {where}: ignore={value} is not supported")
-        elif name in ("string", "repeated", "map", "enum") or name in _NUMBER_RULE_NAMES:
-            family = "number" if name in _NUMBER_RULE_NAMES else name
-            unknown = set(value) - _SUPPORTED_RULES[family]
-            if unknown:
-                raise SystemExit(f"contract: {where}: unsupported {name} rules {sorted(unknown)}")
-            rules = dict(value)
-            for nested in ("items", "keys", "values"):
-                if nested in rules:
-                    rules[nested] = _rules_of_dict(rules[nested], f"{where}.{nested}")
-            for bound in ("lt", "lte", "gt", "gte", "const"):
-                if family == "number" and bound in rules:
-                    rules[bound] = _number(rules[bound])
-            for bound in (
-                "min_len",
-                "max_len",
-                "len",
-                "min_items",
-                "max_items",
-                "min_pairs",
-                "max_pairs",
-            ):
-                if bound in rules:
-                    rules[bound] = int(rules[bound])
-            out[family] = rules
-        else:
-            raise SystemExit(f"contract: {where}: unsupported rule {name}")
-    return out
-
-
-def _rules_of_dict(value: dict[str, Any], where: str) -> dict[str, Any]:
-    from buf.validate import validate_pb2
-    from google.protobuf import json_format
-
-    rules = validate_pb2.FieldRules()
-    json_format.ParseDict(value, rules)
-    return _rules_of(rules, where)
-
-
-def _number(value: Any) -> int | float:
-    number = float(value)
-    return int(number) if number.is_integer() else number
-
-
-def _field_type(field: Any) -> dict[str, Any]:
-    if field.type == 14:
-        return {"kind": "enum", "enum": field.enum_type.full_name}
-    if field.type == 11:
-        name = field.message_type.full_name
-        if name in _WELL_KNOWN:
-            return {"kind": _WELL_KNOWN[name]}
-        return {"kind": "message", "message": name}
-    return {"kind": _SCALAR_KINDS[field.type]}
-
-
-def build_rule_table(descriptor_bytes: bytes, openapi: dict[str, Any]) -> dict[str, Any]:
-    """The rule table, from the descriptor set (and the success statuses of the document)."""
-    from buf.validate import validate_pb2
-    from google.api import annotations_pb2
+def _pool(descriptor_bytes: bytes) -> Any:
     from google.protobuf import descriptor_pb2, descriptor_pool
 
-    file_set = descriptor_pb2.FileDescriptorSet.FromString(descriptor_bytes)
     pool = descriptor_pool.DescriptorPool()
-    for proto in file_set.file:
+    for proto in descriptor_pb2.FileDescriptorSet.FromString(descriptor_bytes).file:
         pool.Add(proto)
+    return pool
+
+
+def build_route_table(descriptor_bytes: bytes, openapi: dict[str, Any]) -> dict[str, Any]:
+    """Every RPC of the AgentKit services: its request and response message, its HTTP
+    bindings (`google.api.http`, and whether the OpenAPI document lists each) and the
+    document's success status. No field rule: protovalidate reads those from the
+    descriptors themselves."""
+    from google.api import annotations_pb2
+
+    pool = _pool(descriptor_bytes)
     statuses = {
         operation.get("operationId"): int(next(c for c in operation["responses"] if c[0] == "2"))
         for item in openapi.get("paths", {}).values()
@@ -335,71 +250,10 @@ def build_rule_table(descriptor_bytes: bytes, openapi: dict[str, Any]) -> dict[s
         for method in item
         if method in {"get", "put", "post", "delete", "patch"}
     }
-    messages: dict[str, Any] = {}
-    enums: dict[str, list[str]] = {}
-
-    def add_message(descriptor: Any) -> None:
-        if descriptor.full_name in messages:
-            return
-        entry: dict[str, Any] = {"fields": {}}
-        messages[descriptor.full_name] = entry
-        options = descriptor.GetOptions()
-        if options.HasExtension(validate_pb2.message):
-            message_rules = options.Extensions[validate_pb2.message]
-            for expression in message_rules.cel:
-                entry.setdefault("cel", []).append(
-                    {
-                        "id": expression.id,
-                        "message": expression.message,
-                        "expression": expression.expression,
-                    }
-                )
-            if len(message_rules.oneof):
-                raise SystemExit(f"contract: {descriptor.full_name}: unsupported message rules")
-        for oneof in descriptor.oneofs:
-            if oneof.GetOptions().HasExtension(validate_pb2.oneof):
-                required = oneof.GetOptions().Extensions[validate_pb2.oneof].required
-                if required and not oneof.name.startswith("_"):
-                    entry.setdefault("required_oneofs", []).append([f.name for f in oneof.fields])
-        for field in descriptor.fields:
-            spec: dict[str, Any]
-            if field.type == 11 and field.message_type.GetOptions().map_entry:
-                key, value = (
-                    field.message_type.fields_by_name["key"],
-                    field.message_type.fields_by_name["value"],
-                )
-                spec = {"kind": "map", "key": _field_type(key), "value": _field_type(value)}
-                if value.type == 11 and spec["value"]["kind"] == "message":
-                    add_message(value.message_type)
-            else:
-                spec = _field_type(field)
-                if field.is_repeated:
-                    spec["repeated"] = True
-                if field.type == 11 and spec["kind"] == "message":
-                    add_message(field.message_type)
-            if field.type == 14:
-                enums[field.enum_type.full_name] = [v.name for v in field.enum_type.values]
-            if field.has_presence and not field.is_repeated:
-                spec["presence"] = True
-            if field.containing_oneof is not None and not field.containing_oneof.name.startswith(
-                "_"
-            ):
-                spec["oneof"] = field.containing_oneof.name
-            field_options = field.GetOptions()
-            if field_options.HasExtension(validate_pb2.field):
-                rules = _rules_of(
-                    field_options.Extensions[validate_pb2.field],
-                    f"{descriptor.full_name}.{field.name}",
-                )
-                if rules:
-                    spec["rules"] = rules
-            entry["fields"][field.name] = spec
-
     rpcs: dict[str, Any] = {}
-    for service_name in RULE_SERVICES:
+    for service_name in ROUTE_SERVICES:
         service = pool.FindServiceByName(service_name)
         for method in service.methods:
-            add_message(method.input_type)
             rpc: dict[str, Any] = {
                 "request": method.input_type.full_name,
                 "response": method.output_type.full_name,
@@ -407,46 +261,42 @@ def build_rule_table(descriptor_bytes: bytes, openapi: dict[str, Any]) -> dict[s
             options = method.GetOptions()
             if options.HasExtension(annotations_pb2.http):
                 rule = options.Extensions[annotations_pb2.http]
-                bindings = [rule, *rule.additional_bindings]
-                rpc["http"] = [
-                    {
-                        "method": binding.WhichOneof("pattern").upper(),
-                        "path": getattr(binding, binding.WhichOneof("pattern")),
-                        "body": binding.body,
-                        # Whether the OpenAPI document lists this route (the REST face
-                        # serves only those).
-                        "documented": (
-                            binding.WhichOneof("pattern").upper(),
-                            getattr(binding, binding.WhichOneof("pattern")),
-                        )
-                        in documented,
-                    }
-                    for binding in bindings
-                ]
+                rpc["http"] = []
+                for binding in [rule, *rule.additional_bindings]:
+                    verb = binding.WhichOneof("pattern")
+                    path = getattr(binding, verb)
+                    rpc["http"].append(
+                        {
+                            "method": verb.upper(),
+                            "path": path,
+                            "body": binding.body,
+                            # The REST face serves only the routes the document lists.
+                            "documented": (verb.upper(), path) in documented,
+                        }
+                    )
             status = statuses.get(f"{service.name}_{method.name}")
             if status is not None:
                 rpc["status"] = status
             rpcs[f"{service_name}/{method.name}"] = rpc
-    _check_cel(messages)
-    return {
-        "source": _descriptor_source(),
-        "rpcs": rpcs,
-        "messages": dict(sorted(messages.items())),
-        "enums": dict(sorted(enums.items())),
-    }
+    return {"source": _descriptor_source(), "rpcs": rpcs}
 
 
-def _check_cel(messages: dict[str, Any]) -> None:
-    """Every message-level CEL rule must be one the checker evaluates, or the build fails."""
-    sys.path.insert(0, str(REPO_ROOT))
-    from scalekit_cli.scalekit.rules import CelUnsupported, check_cel_supported
+def build_limits(descriptor_bytes: bytes) -> dict[str, int | str]:
+    """The values of CLI_LIMITS, read from the fields' `buf.validate` options."""
+    from buf.validate import validate_pb2
 
-    for name, message in messages.items():
-        for rule in message.get("cel", ()):
-            try:
-                check_cel_supported(rule["expression"], message["fields"])
-            except CelUnsupported as error:
-                raise SystemExit(f"contract: {name}: CEL rule {rule['id']!r}: {error}") from None
+    pool = _pool(descriptor_bytes)
+    values: dict[str, int | str] = {}
+    for constant, message, field_name, rule in CLI_LIMITS:
+        field = pool.FindMessageTypeByName(message).fields_by_name[field_name]
+        field_rules = field.GetOptions().Extensions[validate_pb2.field]
+        family, name = rule.split(".")
+        family_rules = getattr(field_rules, family)
+        if not family_rules.HasField(name):
+            raise SystemExit(f"contract: {message}.{field_name} has no {rule} rule any more")
+        value = getattr(family_rules, name)
+        values[constant] = value if isinstance(value, str) else int(value)
+    return values
 
 
 def _descriptor_source() -> str:
@@ -454,27 +304,53 @@ def _descriptor_source() -> str:
     return json.loads(manifest.read_text(encoding="utf-8"))["source"]
 
 
-def rule_table_text() -> str:
-    """The rule table as the shipped file holds it, from the shipped descriptor set."""
+def _shipped_contract() -> tuple[bytes, dict[str, Any]]:
     data = (CONTRACT_DIR / "scalekit.descriptors.binpb").read_bytes()
     openapi = json.loads((CONTRACT_DIR / "agentkit.openapi.json").read_text(encoding="utf-8"))
-    return json.dumps(build_rule_table(data, openapi), indent=1, ensure_ascii=False) + "\n"
+    return data, openapi
 
 
-def refresh_rule_table(*, check: bool) -> int:
-    text = rule_table_text()
-    old = RULE_TABLE_PATH.read_text(encoding="utf-8") if RULE_TABLE_PATH.is_file() else ""
+def route_table_text() -> str:
+    """The route table as the shipped file holds it, from the shipped descriptor set."""
+    data, openapi = _shipped_contract()
+    return json.dumps(build_route_table(data, openapi), indent=1, ensure_ascii=False) + "\n"
+
+
+def limits_text() -> str:
+    """scalekit_cli/scalekit/limits.py as shipped, from the shipped descriptor set."""
+    data, _ = _shipped_contract()
+    lines = [
+        '"""The service\'s field rules for what a user types on sk\'s command line (--user, a',
+        "connector's name, --verify-url, a page of accounts): generated by `make contract`",
+        "(scripts/contract.py) from the `buf.validate` options of the descriptor set the project",
+        "ships; do not edit. The service checks every rule itself; these let sk refuse a typo",
+        'before anything is sent."""',
+        "",
+        f"SOURCE = {json.dumps(_descriptor_source())}",
+    ]
+    values = build_limits(data)
+    for constant, message, field_name, rule in CLI_LIMITS:
+        short = message.rsplit(".", 1)[1]
+        shown = json.dumps(values[constant])  # a Python literal too: an int, or a plain string
+        lines += ["", f"# {short}.{field_name}: {rule}", f"{constant} = {shown}"]
+    return "\n".join(lines) + "\n"
+
+
+def _refresh(path: Path, text: str, what: str, *, check: bool) -> int:
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
     if old == text:
-        print("contract: rule table is up to date")
+        print(f"contract: {what} is up to date")
         return 0
-    table = json.loads(text)
-    print(
-        f"contract: rule table rebuilt: {len(table['rpcs'])} RPCs, "
-        f"{len(table['messages'])} messages"
-    )
+    print(f"contract: {what} rebuilt ({path.name})")
     if not check:
-        RULE_TABLE_PATH.write_text(text, encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
     return 1
+
+
+def refresh_derived(*, check: bool) -> int:
+    return _refresh(ROUTE_TABLE_PATH, route_table_text(), "route table", check=check) + _refresh(
+        LIMITS_PATH, limits_text(), "CLI limits", check=check
+    )
 
 
 def refresh_descriptors(*, check: bool) -> int:
@@ -513,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         if result < 0:
             return 2
         changed += result
-    changed += refresh_rule_table(check=args.check)
+    changed += refresh_derived(check=args.check)
     return 1 if args.check and changed else 0
 
 

@@ -129,6 +129,16 @@ class PlainValues:
         annotation = self.descriptor.annotation
         if value is None and not many:
             return None
+        parser = self.descriptor.parameter_info.parser
+        if parser is not None and not many and type(value) is str:
+            # A checked input (commands/_common.py): its own parser, its error worded as
+            # Typer's conversion words it, and no Pydantic loaded for it.
+            try:
+                return parser(value)
+            except typer.BadParameter as error:
+                error.param = error.param or param
+                error.ctx = error.ctx or ctx
+                raise
         if not many and annotation in (str, bool, int, float) and type(value) is annotation:
             return value  # given as text, or a default of the right type
         if not many and type(value) is str and not self.descriptor.is_ranged:

@@ -15,16 +15,45 @@ from ..runtime import Runtime
 
 # Validation and the run wrapper need no Typer: they live in _runner, for the fast path.
 from ._runner import (  # noqa: F401 - re-exported for the command modules
-    MAGIC_LINK_REQUEST,
     Options,
-    check_field,
+    connector_problem,
     describe_failure,
+    identifier_problem,
     positive_number,
     refuse_empty,
     run_command,
     validate_connector,
     validate_identifier,
+    validate_verify_url,
+    verify_url_problem,
 )
+
+# What a user types is checked as the command line is parsed, by the option's own parser
+# (Typer's `parser=`, a Click parameter type underneath): a value the service's rules refuse
+# is a usage error naming the option (exit 2), and nothing is sent.
+
+
+def _checked(value: str, problem: Callable[[str], str | None]) -> str:
+    found = problem(value)
+    if found:
+        raise typer.BadParameter(found)
+    return value
+
+
+def user_id(value: str) -> str:
+    """--user: the service's rule for identifier (length), and no control character."""
+    return _checked(value, identifier_problem)
+
+
+def connector_name(value: str) -> str:
+    """A connection's name: the service's rule for connector (pattern, length)."""
+    return _checked(value, connector_problem)
+
+
+def verify_url(value: str) -> str:
+    """--verify-url: the service's rule for user_verify_url (^https?://, length)."""
+    return _checked(value, verify_url_problem)
+
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 DebugOption = Annotated[
@@ -44,11 +73,16 @@ UserOption = Annotated[
         "-u",
         help="Your identifier for the user (e.g. user_123 or an e-mail).",
         metavar="ID",
+        parser=user_id,
     ),
 ]
 ConnectorArgument = Annotated[
     str,
-    typer.Argument(help="The connection's name, e.g. gmail, slack, notion.", metavar="CONNECTOR"),
+    typer.Argument(
+        help="The connection's name, e.g. gmail, slack, notion.",
+        metavar="CONNECTOR",
+        parser=connector_name,
+    ),
 ]
 
 

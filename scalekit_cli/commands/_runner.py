@@ -8,6 +8,7 @@ Kept apart from `_common` (the Typer options) so that `sk token`'s fast path
 from __future__ import annotations
 
 import contextlib
+import re
 import unicodedata
 from collections.abc import Callable
 from typing import TypeVar
@@ -16,6 +17,7 @@ from ..config import Flags
 from ..errors import CliError, ExitCode
 from ..output import Output
 from ..runtime import Runtime
+from ..scalekit import limits
 from ..scalekit.errors import (
     ApiError,
     ConfigurationError,
@@ -23,54 +25,75 @@ from ..scalekit.errors import (
     InvalidResponse,
     NetworkError,
     ProviderError,
-    RequestRefused,
     ScalekitError,
     Unauthenticated,
 )
 
-# The request whose field rules name a connected account by connector + identifier (every
-# connected-account request carries the same rules: scalekit_cli/scalekit/field_rules.json).
-ACCOUNT_REQUEST = "scalekit.v1.connected_accounts.GetConnectedAccountByIdentifierRequest"
-MAGIC_LINK_REQUEST = "scalekit.v1.connected_accounts.GetMagicLinkForConnectedAccountRequest"
+
+def _rule_breach(value: str, max_len: int, pattern: str | None = None) -> str | None:
+    """The service's wording (protovalidate's) of the first rule `value` breaks, or None."""
+    if len(value) > max_len:  # code points, as protovalidate counts
+        return f"must be at most {max_len} characters"
+    if pattern is not None and re.search(pattern, value) is None:
+        return f"does not match regex pattern `{pattern}`"
+    return None
 
 
-def check_field(message: str, field: str, value: str, flag: str) -> None:
-    """Exit 2 when `value` breaks the service's rules for `field` of `message` (the one rule
-    table the sandbox enforces too), naming the option the user typed."""
-    from ..scalekit import rules
+def identifier_problem(identifier: str) -> str | None:
+    """What is wrong with a user's identifier as the service's rules and sk see it, or None."""
+    if not identifier.strip():
+        return "must not be empty"
+    breach = _rule_breach(identifier, limits.IDENTIFIER_MAX_LEN)
+    if breach:
+        return breach
+    for char in identifier:
+        if unicodedata.category(char) == "Cc":
+            return f"holds the control character U+{ord(char):04X}; identifiers are text"
+    return None
 
-    violations = rules.field_violations(message, field, value)
-    if violations:
-        raise CliError(f"{flag}: {violations[0].message}", ExitCode.USAGE)
+
+def connector_problem(connector: str) -> str | None:
+    """What is wrong with a connection's name under the service's rule, or None."""
+    if connector.strip() and not _rule_breach(
+        connector, limits.CONNECTOR_MAX_LEN, limits.CONNECTOR_PATTERN
+    ):
+        return None
+    shown = connector.encode("unicode_escape").decode("ascii")[:60]
+    return (
+        f"{shown!r} is not valid: use letters, digits, spaces, '-', '_' or ':'"
+        " (the service's rule for connector)"
+    )
+
+
+def verify_url_problem(url: str) -> str | None:
+    """What is wrong with a user-verify URL under the service's rule, or None."""
+    return _rule_breach(url, limits.VERIFY_URL_MAX_LEN, limits.VERIFY_URL_PATTERN)
+
+
+# The same checks where no command line parsed the value, worded as the parser words them:
+# `sk token`'s fast path (no Typer), the MCP server (values from its client), and a second
+# look inside each command.
 
 
 def validate_identifier(identifier: str) -> str:
-    if not identifier or not identifier.strip():
-        raise CliError("--user must not be empty", ExitCode.USAGE)
-    check_field(ACCOUNT_REQUEST, "identifier", identifier, "--user")
-    for char in identifier:
-        if unicodedata.category(char) == "Cc":
-            raise CliError(
-                f"--user holds the control character U+{ord(char):04X}; identifiers are text",
-                ExitCode.USAGE,
-            )
+    problem = identifier_problem(identifier)
+    if problem:
+        raise CliError(f"invalid value for '--user': {problem}", ExitCode.USAGE)
     return identifier
 
 
 def validate_connector(connector: str) -> str:
-    from ..scalekit import rules
-
-    broken = not connector.strip() or rules.field_violations(
-        ACCOUNT_REQUEST, "connector", connector
-    )
-    if broken:
-        shown = connector.encode("unicode_escape").decode("ascii")[:60]
-        raise CliError(
-            f"connector {shown!r} is not valid: use letters, digits, spaces, '-', '_' or ':'"
-            " (the service's rule for connector)",
-            ExitCode.USAGE,
-        )
+    problem = connector_problem(connector)
+    if problem:
+        raise CliError(f"connector {problem}", ExitCode.USAGE)
     return connector
+
+
+def validate_verify_url(url: str) -> str:
+    problem = verify_url_problem(url)
+    if problem:
+        raise CliError(f"invalid value for '--verify-url': {problem}", ExitCode.USAGE)
+    return url
 
 
 def refuse_empty(*options: tuple[str, str | None]) -> None:
@@ -98,8 +121,9 @@ def describe_failure(exc: ScalekitError) -> tuple[int, str]:
         return ExitCode.CONFIG, f"the machine token was refused even after renewing it: {exc}"
     if isinstance(exc, ConfigurationError):
         return ExitCode.CONFIG, str(exc)
-    if isinstance(exc, RequestRefused):
-        return ExitCode.USAGE, f"not sent: the service's field rules refuse it: {exc}"
+    if isinstance(exc, ApiError) and exc.status == 400 and exc.code == 3 and exc.field_violations:
+        # INVALID_ARGUMENT naming broken field rules: the input, not the service, is wrong.
+        return ExitCode.USAGE, f"the service refused {exc.method} {exc.path}: {exc}"
     if isinstance(exc, ApiError):
         detail = f"HTTP {exc.status}" + (f", {exc.error_code}" if exc.error_code else "")
         return ExitCode.FAILURE, f"{exc.method} {exc.path} failed: {exc} ({detail})"

@@ -23,7 +23,9 @@ from ._common import (
     DebugOption,
     JsonOption,
     VerboseOption,
+    connector_name,
     execute,
+    user_id,
     validate_connector,
     validate_identifier,
 )
@@ -131,11 +133,18 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         connector: Annotated[
             str | None,
-            typer.Option("--connector", help="Only this connection's accounts.", metavar="NAME"),
+            typer.Option(
+                "--connector",
+                help="Only this connection's accounts.",
+                metavar="NAME",
+                parser=connector_name,
+            ),
         ] = None,
         user: Annotated[
             str | None,
-            typer.Option("--user", "-u", help="Only this user's accounts.", metavar="ID"),
+            typer.Option(
+                "--user", "-u", help="Only this user's accounts.", metavar="ID", parser=user_id
+            ),
         ] = None,
         all_pages: Annotated[
             bool,

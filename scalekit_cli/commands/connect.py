@@ -18,18 +18,18 @@ from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ..scalekit.errors import ApiError, InvalidResponse, NetworkError, NotFound, ScalekitError
 from ._common import (
-    MAGIC_LINK_REQUEST,
     ConnectorArgument,
     DebugOption,
     JsonOption,
     UserOption,
     VerboseOption,
-    check_field,
     execute,
     positive_number,
     refuse_empty,
     validate_connector,
     validate_identifier,
+    validate_verify_url,
+    verify_url,
 )
 from ._runner import describe_failure
 
@@ -93,7 +93,7 @@ def run(options: ConnectOptions, runtime: Runtime) -> int:
     if options.verify_url is not None:
         # The service's rules for user_verify_url (length, ^https?://): refused before any
         # request, so no account is created for a link that could not be made.
-        check_field(MAGIC_LINK_REQUEST, "user_verify_url", options.verify_url, "--verify-url")
+        validate_verify_url(options.verify_url)
     if options.verify_user and not options.wait:
         raise CliError(
             "--verify-user needs sk to wait for the browser; drop --no-wait", ExitCode.USAGE
@@ -446,7 +446,12 @@ def register(app: typer.Typer) -> None:
         ] = False,
         verify_url: Annotated[
             str | None,
-            typer.Option("--verify-url", help="Your app's user-verify route.", metavar="URL"),
+            typer.Option(
+                "--verify-url",
+                help="Your app's user-verify route.",
+                metavar="URL",
+                parser=verify_url,
+            ),
         ] = None,
         json_mode: JsonOption = False,
         debug: DebugOption = False,

@@ -26,7 +26,14 @@ import typer
 
 from ..errors import CliError, ExitCode, connect_command
 from ..runtime import Runtime
-from ._common import DebugOption, JsonOption, VerboseOption, execute, validate_identifier
+from ._common import (
+    DebugOption,
+    JsonOption,
+    VerboseOption,
+    execute,
+    user_id,
+    validate_identifier,
+)
 
 if TYPE_CHECKING:
     from ..scalekit.client import ScalekitClient
@@ -499,6 +506,7 @@ def register(app: typer.Typer) -> None:
                 "-u",
                 help="Also check the Gmail API with this user's gmail account.",
                 metavar="ID",
+                parser=user_id,
             ),
         ] = None,
         json_mode: JsonOption = False,

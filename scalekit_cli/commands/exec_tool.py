@@ -22,8 +22,10 @@ from ._common import (
     DebugOption,
     JsonOption,
     VerboseOption,
+    connector_name,
     execute,
     refuse_empty,
+    user_id,
     validate_connector,
     validate_identifier,
 )
@@ -208,11 +210,17 @@ def register(app: typer.Typer) -> None:
         ],
         user: Annotated[
             str | None,
-            typer.Option("--user", "-u", help="Your identifier for the user.", metavar="ID"),
+            typer.Option(
+                "--user", "-u", help="Your identifier for the user.", metavar="ID", parser=user_id
+            ),
         ] = None,
         connector: Annotated[
             str | None,
-            typer.Option("--connector", help="The connection (default: the tool name's prefix)."),
+            typer.Option(
+                "--connector",
+                help="The connection (default: the tool name's prefix).",
+                parser=connector_name,
+            ),
         ] = None,
         account_id: Annotated[
             str | None,

@@ -20,6 +20,7 @@ from ._common import (
     JsonOption,
     UserOption,
     VerboseOption,
+    connector_name,
     execute,
     validate_connector,
     validate_identifier,
@@ -108,7 +109,8 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--query", "-q", help="A Gmail search query.")
         ] = "is:unread",
         connector: Annotated[
-            str, typer.Option("--connector", help="The Gmail connection's name.")
+            str,
+            typer.Option("--connector", help="The Gmail connection's name.", parser=connector_name),
         ] = "gmail",
         json_mode: JsonOption = False,
         debug: DebugOption = False,

@@ -27,7 +27,6 @@ from ._common import (
 )
 
 TRANSPORTS = ("stdio", "http")
-INSTALL_HINT = "pip install 'scalekit-cli[mcp]'"
 
 
 @dataclass
@@ -63,7 +62,10 @@ def run_serve(options: McpServeOptions, runtime: Runtime) -> int:
     import importlib.util
 
     if importlib.util.find_spec("mcp") is None:
-        raise CliError(f"sk mcp serve needs the MCP SDK: {INSTALL_HINT}", ExitCode.CONFIG)
+        from ..install_hint import install_command
+
+        hint = install_command("mcp")
+        raise CliError(f"sk mcp serve needs the MCP SDK: {hint}", ExitCode.CONFIG)
 
     from ..mcp.server import McpServer, ServeSettings, capture_logs
     from ..mcp.toolbox import Toolbox

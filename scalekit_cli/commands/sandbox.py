@@ -39,8 +39,10 @@ class ServeOptions:
 
 
 def run_serve(options: ServeOptions, runtime: Runtime) -> int:
+    from ..install_hint import require_sandbox_extra
+
+    require_sandbox_extra("sk sandbox serve")
     from ..sandbox import EmbeddedSandbox, SandboxSettings, default_state_path, serve
-    from ..sandbox.grpc_face import GRPC_EXTRA_HINT, GRPC_MODULES, missing_grpc_module
 
     out = runtime.out
     if options.user_verification not in ("dashboard", "custom"):
@@ -62,18 +64,6 @@ def run_serve(options: ServeOptions, runtime: Runtime) -> int:
         user_verification=options.user_verification,
         state_path=None if options.memory else (options.state or default_state_path()),
     )
-    missing = missing_grpc_module()
-    if missing is not None and options.tls:
-        raise CliError(
-            f"--tls needs the gRPC extra ({GRPC_MODULES[missing]} is not installed): "
-            f"{GRPC_EXTRA_HINT}",
-            ExitCode.CONFIG,
-        )
-    if missing is not None:
-        out.warn(
-            "serving the REST face only: the gRPC face (for the official SDKs) needs "
-            f"{GRPC_EXTRA_HINT}"
-        )
     if not is_loopback(options.host):
         out.warn(
             f"binding {options.host}: the sandbox is reachable from the network "
@@ -99,15 +89,14 @@ def run_serve(options: ServeOptions, runtime: Runtime) -> int:
         for name, value in exports.items():
             out.stdout.write(f"export {name}={shlex.quote(value)}\n")
         out.stdout.flush()
-        faces = "REST" if missing is not None else "REST and gRPC"
-        out.info(f"sandbox listening on {base_url}, {faces} (Ctrl-C to stop)")
+        out.info(f"sandbox listening on {base_url}, REST and gRPC (Ctrl-C to stop)")
 
     serve(
         settings,
         host=options.host,
         port=options.port,
         ready=ready,
-        grpc=missing is None,
+        grpc=True,
         tls=tls,
     )
     out.info("sandbox stopped")
@@ -122,6 +111,9 @@ class ResetOptions:
 def run_reset(options: ResetOptions, runtime: Runtime) -> int:
     """Empty the persisted state: every account and token of the embedded sandbox. Like
     `sk disconnect`, it asks on a terminal, and a script must say --yes."""
+    from ..install_hint import require_sandbox_extra
+
+    require_sandbox_extra("sk sandbox reset")
     from ..sandbox import default_state_path, reset_state
 
     out = runtime.out

@@ -22,6 +22,7 @@ from ._common import (
     JsonOption,
     UserOption,
     VerboseOption,
+    connector_name,
     execute,
     validate_connector,
     validate_identifier,
@@ -146,7 +147,10 @@ def register(app: typer.Typer) -> None:
         user: UserOption,
         connector: Annotated[
             str | None,
-            typer.Argument(help="One connection (e.g. gmail); all of the user's when omitted."),
+            typer.Argument(
+                help="One connection (e.g. gmail); all of the user's when omitted.",
+                parser=connector_name,
+            ),
         ] = None,
         json_mode: JsonOption = False,
         debug: DebugOption = False,

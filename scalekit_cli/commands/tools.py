@@ -15,7 +15,14 @@ import typer
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ..tables import Column
-from ._common import DebugOption, JsonOption, VerboseOption, execute, validate_connector
+from ._common import (
+    DebugOption,
+    JsonOption,
+    VerboseOption,
+    connector_name,
+    execute,
+    validate_connector,
+)
 from .exec_tool import TOOL_NAME_MAX
 
 if TYPE_CHECKING:
@@ -116,7 +123,10 @@ def register(app: typer.Typer) -> None:
         connector: Annotated[
             str | None,
             typer.Option(
-                "--connector", help="Only this connection's tools, e.g. gmail.", metavar="NAME"
+                "--connector",
+                help="Only this connection's tools, e.g. gmail.",
+                metavar="NAME",
+                parser=connector_name,
             ),
         ] = None,
         provider: Annotated[

@@ -13,8 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
 from starlette.types import Receive, Scope, Send
 
-from ..scalekit import rules
-from . import operations
+from . import operations, protos
 from .engine import SandboxEngine
 from .errors import FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND, ApiError, OAuthError
 from .faults import replaying
@@ -59,10 +58,10 @@ def _gateway_routes(engine: SandboxEngine) -> list[BaseRoute]:
     descriptors' `google.api.http` rules declare them (path, method, which field the body
     fills) and the OpenAPI document lists them; the success status is the document's
     (201 for creates)."""
-    table = rules.table()
+    table = protos.route_table()
     by_path: dict[str, dict[str, Any]] = {}
     for rpc in operations.OPERATIONS:
-        spec = table.rpcs[rpc]
+        spec = table[rpc]
         for binding in spec.get("http", ()):
             if not binding["documented"]:
                 continue
@@ -83,15 +82,15 @@ def _gateway_endpoint(engine: SandboxEngine, methods: dict[str, Any]) -> Any:
         method = "GET" if request.method == "HEAD" else request.method
         rpc, body_field, status = methods[method]
         token = require_machine_token(request)
-        message = rules.table().request_message(rpc)
+        message = operations.OPERATIONS[rpc].request
         try:
             if body_field == "*":
                 payload = await read_json_object(request)
             else:
-                payload = rules.from_query(message, request.query_params.multi_items())
+                payload = protos.query_payload(message, request.query_params.multi_items())
                 if body_field:
                     payload[body_field] = await read_json_value(request)
-        except rules.RuleViolations as error:
+        except protos.RequestInvalid as error:
             raise operations.rule_error(error.violations) from error
         payload.update(request.path_params)
         context = operations.CallContext(base_url=base_url(request), machine_token=token)

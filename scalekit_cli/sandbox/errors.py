@@ -74,7 +74,7 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.error_code = error_code or GRPC_NAMES.get(code, "UNKNOWN")
-        # Broken field rules (scalekit_cli.scalekit.rules.Violation), for the error details.
+        # Broken field rules (protos.FieldViolation: field, rule_id, message), for the details.
         self.field_violations: list[Any] = []
 
     @property

@@ -5,70 +5,30 @@ layer's proto-JSON dict, its answer dict becomes the response message, and an `A
 becomes the gRPC status (code, message, and the `ErrorInfo` detail the REST body carries).
 The messages come from the shipped descriptor set, so the official SDK need not be installed.
 connectrpc speaks the protocol (gRPC, and gRPC-Web and Connect on the same paths); hypercorn
-carries HTTP/2 (see `server.py`). Both, protobuf and cryptography are the `[grpc]` extra.
+carries HTTP/2 (see `server.py`); both are in the `[sandbox]` extra.
 """
 
 from __future__ import annotations
 
 import contextvars
-import importlib
 from collections.abc import Awaitable, Callable
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from . import operations
 from .errors import GRPC_NAMES, INTERNAL, ApiError
+from .protos import message_class
 
 if TYPE_CHECKING:
     from connectrpc.request import RequestContext
-    from google.protobuf.descriptor_pool import DescriptorPool
     from google.protobuf.message import Message
     from starlette.routing import BaseRoute
 
     from .engine import SandboxEngine
 
-# What the face imports, and the distribution each comes from (for the install hint).
-GRPC_MODULES = {
-    "hypercorn": "hypercorn",
-    "connectrpc": "connectrpc",
-    "google.protobuf": "protobuf",
-    "cryptography": "cryptography",
-}
-GRPC_EXTRA_HINT = "pip install 'scalekit-cli[grpc]'"
 ERROR_INFO = "scalekit.v1.errdetails.ErrorInfo"
 
 # The base URL of the call being served (links in answers point back to where it came from).
 _request_base_url: contextvars.ContextVar[str] = contextvars.ContextVar("request_base_url")
-
-
-def missing_grpc_module() -> str | None:
-    """The first module of the `[grpc]` extra that does not import, or None."""
-    for module in GRPC_MODULES:
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            return module
-    return None
-
-
-@cache
-def descriptor_pool() -> DescriptorPool:
-    from google.protobuf import descriptor_pb2
-    from google.protobuf import descriptor_pool as pools
-
-    from .contract import descriptor_set_bytes
-
-    files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set_bytes())
-    pool = pools.DescriptorPool()
-    for file in files.file:
-        pool.Add(file)
-    return pool
-
-
-def _message_class(full_name: str) -> type[Message]:
-    from google.protobuf import message_factory
-
-    return message_factory.GetMessageClass(descriptor_pool().FindMessageTypeByName(full_name))
 
 
 def _connect_error(error: ApiError) -> Exception:
@@ -81,23 +41,11 @@ def _connect_error(error: ApiError) -> Exception:
 
     code = Code[GRPC_NAMES.get(error.code, "UNKNOWN")]
     detail_json = {k: v for k, v in error.body()["details"][0].items() if k != "@type"}
-    info = json_format.ParseDict(detail_json, _message_class(ERROR_INFO)())
+    info = json_format.ParseDict(detail_json, message_class(ERROR_INFO)())
     detail = AnyMessage(
         type_url=f"type.googleapis.com/{ERROR_INFO}", value=info.SerializeToString()
     )
     return ConnectError(code, error.message, details=[detail])
-
-
-def _json_numbers(value: Any) -> Any:
-    """A `Struct` carries every number as a double; the JSON the REST face reads spells 2 as
-    2. Integral doubles become ints, as Go's protojson (the gateway's) writes them."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _json_numbers(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_numbers(item) for item in value]
-    return value
 
 
 Handler = Callable[[Any, "RequestContext"], Awaitable[Any]]
@@ -111,13 +59,10 @@ def _handler(engine: SandboxEngine, rpc: str, response_class: type[Message]) -> 
     async def handle(request: Message, context: RequestContext) -> Message:
         try:
             token = check_machine_token(engine, context.request_headers.get("authorization"))
-            payload = _json_numbers(
-                json_format.MessageToDict(request, preserving_proto_field_name=True)
-            )
-            answer = operations.run(
+            answer = operations.run_message(
                 engine,
                 rpc,
-                payload,
+                request,
                 operations.CallContext(base_url=_request_base_url.get(), machine_token=token),
             )
             return json_format.ParseDict(answer, response_class())
@@ -141,8 +86,8 @@ class GrpcFace:
         endpoints: dict[str, Any] = {}
         for rpc, operation in operations.OPERATIONS.items():
             service_name, method_name = rpc.split("/")
-            request_class = _message_class(operation.request)
-            response_class = _message_class(operation.response)
+            request_class = message_class(operation.request)
+            response_class = message_class(operation.response)
             info = MethodInfo(
                 name=method_name,
                 service_name=service_name,

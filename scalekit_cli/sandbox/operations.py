@@ -9,7 +9,8 @@ Every face (REST today, gRPC next) translates its wire to the same call:
   `OPERATIONS`.
 - `payload`: the request message as a dict in the proto JSON mapping with proto field names
   (the REST gateway's shape: `{"connector": "gmail", "identifier": "u",
-  "connected_account": {}}`). Unknown fields are dropped; numbers may be strings.
+  "connected_account": {}}`). Unknown fields are dropped; numbers may be strings. A face that
+  holds the message itself (gRPC) calls `run_message` instead.
 - `context`: a `CallContext` — the base URL links are built on, and the caller's machine
   token (already checked by the face).
 - Returns the response message as a dict of the same mapping (unpopulated fields left out).
@@ -20,19 +21,22 @@ Every face (REST today, gRPC next) translates its wire to the same call:
 `OPERATIONS[rpc]` is an `Operation(rpc, request, response, handler)`: `request`/`response`
 are the full proto message names (`scalekit.v1.tools.ExecuteToolRequest`); a handler is
 `handler(engine, payload, context) -> dict` and gets the payload already parsed and checked.
-The field rules and the HTTP bindings come from the rule table derived from the SDK's
-descriptors (`scalekit_cli/scalekit/rules.py`), never from this file.
+The messages, HTTP bindings and field rules come from the SDK's descriptors (`protos.py`:
+protobuf parses, protovalidate judges), never from this file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..scalekit import rules
+from . import protos
 from .engine import AccountKey, SandboxEngine
 from .errors import INVALID_ARGUMENT, NOT_FOUND, ApiError
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
 
 CONNECTED_ACCOUNTS = "scalekit.v1.connected_accounts.ConnectedAccountService"
 TOOLS = "scalekit.v1.tools.ToolService"
@@ -60,23 +64,45 @@ class Operation:
 def run(
     engine: SandboxEngine, rpc: str, payload: dict[str, Any], context: CallContext
 ) -> dict[str, Any]:
-    """Check `payload` against the field rules of `rpc`'s request, then run its handler."""
+    """Parse `payload` as `rpc`'s request, check its field rules, then run its handler."""
+    operation = _operation(rpc)
+    return operation.handler(engine, check(operation.request, payload), context)
+
+
+def run_message(
+    engine: SandboxEngine, rpc: str, message: Message, context: CallContext
+) -> dict[str, Any]:
+    """`run` for a face that holds the request message itself."""
+    operation = _operation(rpc)
+    return operation.handler(engine, checked_payload(message), context)
+
+
+def _operation(rpc: str) -> Operation:
     operation = OPERATIONS.get(rpc)
     if operation is None:
         raise ApiError(12, f"method {rpc} is not implemented by the sandbox", "UNIMPLEMENTED")
-    checked = check(operation.request, payload)
-    return operation.handler(engine, checked, context)
+    return operation
 
 
 def check(message: str, payload: Any) -> dict[str, Any]:
-    """`payload` parsed as `message`; ApiError(3) naming the field and rule on a breach."""
-    normalized, violations = rules.conform(message, payload)
+    """`payload` parsed as `message` and checked; ApiError(3) naming the field and rule on a
+    breach, or the parse error when it does not parse."""
+    try:
+        parsed = protos.from_json(message, payload)
+    except protos.RequestInvalid as error:
+        raise rule_error(error.violations) from None
+    return checked_payload(parsed)
+
+
+def checked_payload(message: Message) -> dict[str, Any]:
+    """The message as handlers read it, once protovalidate accepts it (else ApiError(3))."""
+    violations = protos.violations(message)
     if violations:
         raise rule_error(violations)
-    return normalized
+    return protos.to_payload(message)
 
 
-def rule_error(violations: list[rules.Violation]) -> ApiError:
+def rule_error(violations: list[protos.FieldViolation]) -> ApiError:
     error = ApiError(INVALID_ARGUMENT, "; ".join(str(v) for v in violations))
     error.field_violations = list(violations)
     return error
@@ -267,10 +293,10 @@ def _delete_provider(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -
 
 
 def _operations(*entries: tuple[str, Handler]) -> dict[str, Operation]:
-    table = rules.table()
+    table = protos.route_table()
     operations: dict[str, Operation] = {}
     for rpc, handler in entries:
-        spec = table.rpcs[rpc]
+        spec = table[rpc]
         operations[rpc] = Operation(rpc, spec["request"], spec["response"], handler)
     return operations
 

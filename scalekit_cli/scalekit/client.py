@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from . import rules
+from . import limits
 from .errors import (
     AlreadyExists,
     ApiError,
@@ -19,7 +19,6 @@ from .errors import (
     InvalidResponse,
     NotFound,
     PermissionDenied,
-    RequestRefused,
     Unauthenticated,
 )
 from .http import HttpSession, Response, retry_after_seconds
@@ -47,19 +46,6 @@ LIST_ACCOUNTS = f"{_ACCOUNTS_SERVICE}/ListConnectedAccounts"
 LIST_TOOLS = f"{_TOOLS_SERVICE}/ListTools"
 # ListTools' page_size has no field rule; the sandbox, like the document's examples, caps 100.
 _TOOLS_PAGE_SIZE = 100
-
-
-def check_request(rpc: str, *, params: Any = None, body: dict[str, Any] | None = None) -> None:
-    """Refuse, before sending, a request that breaks the service's field rules for `rpc`."""
-    message = rules.table().request_message(rpc)
-    try:
-        if body is not None:
-            rules.conform_or_raise(message, body)
-        else:
-            items = params.items() if isinstance(params, dict) else (params or [])
-            rules.conform_or_raise(message, rules.from_query(message, list(items)))
-    except rules.RuleViolations as error:
-        raise RequestRefused(str(error), rpc=rpc) from None
 
 
 T = TypeVar("T")
@@ -108,6 +94,7 @@ def api_error(response: Response) -> ApiError:
     code: int | None = None
     message = ""
     error_code = ""
+    violations = 0
     if isinstance(body, dict):
         code = body.get("code") if isinstance(body.get("code"), int) else None
         message = body.get("message") if isinstance(body.get("message"), str) else ""
@@ -117,6 +104,7 @@ def api_error(response: Response) -> ApiError:
                 if isinstance(detail, dict) and isinstance(detail.get("error_code"), str):
                     error_code = detail["error_code"]
                     break
+            violations = _field_violations(details)
     status = response.status_code
     if not message:
         message = f"HTTP {status} from {response.host}"
@@ -136,7 +124,18 @@ def api_error(response: Response) -> ApiError:
         error_code=error_code,
         method=response.request.method,
         path=response.request.path,
+        field_violations=violations,
     )
+
+
+def _field_violations(details: list[Any]) -> int:
+    """How many broken field rules an ErrorInfo detail lists (validation_error_info)."""
+    for detail in details:
+        info = detail.get("validation_error_info") if isinstance(detail, dict) else None
+        found = info.get("field_violations") if isinstance(info, dict) else None
+        if isinstance(found, list):
+            return len(found)
+    return 0
 
 
 class ScalekitClient:
@@ -238,11 +237,10 @@ class ScalekitClient:
         expect: tuple[int, ...] = (200,),
         parse: Callable[[dict[str, Any]], Any] = dict,
     ) -> Any:
-        """One API call of `rpc`, first checked against its field rules (RequestRefused, and
-        nothing sent, on a breach); a 401 renews the machine token once, transparently. The
+        """One API call of `rpc` (the service checks its field rules: a breach is ApiError 400,
+        code 3); a 401 renews the machine token once, transparently. The
         answer's JSON object goes through `parse` (a model's reader: a wrong shape is
         InvalidResponse)."""
-        check_request(rpc, params=params, body=body)
         for renewed in (False, True):
             token = self.machine_token()
             response = self.session.send(
@@ -421,7 +419,7 @@ class ScalekitClient:
         page_token: str | None = None,
     ) -> AccountPage:
         """One page; `page_size` defaults to (and is capped at) the largest the rule allows."""
-        largest = rules.largest_allowed(LIST_ACCOUNTS, "page_size")
+        largest = limits.ACCOUNTS_PAGE_SIZE_LT - 1
         size = largest if page_size is None else min(page_size, largest)
         params = {
             "connector": connector,

@@ -28,14 +28,6 @@ class NetworkError(ScalekitError):
         self.host = host
 
 
-class RequestRefused(ScalekitError):
-    """A request the service's own field rules would refuse (scalekit/rules.py); not sent."""
-
-    def __init__(self, message: str, *, rpc: str) -> None:
-        super().__init__(message)
-        self.rpc = rpc
-
-
 class InvalidResponse(ScalekitError):
     """The server answered, but not with the JSON the contract promises."""
 
@@ -57,6 +49,7 @@ class ApiError(ScalekitError):
         error_code: str = "",
         method: str = "",
         path: str = "",
+        field_violations: int = 0,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -64,6 +57,9 @@ class ApiError(ScalekitError):
         self.error_code = error_code
         self.method = method
         self.path = path
+        # How many of the service's field rules the request broke (ErrorInfo's
+        # validation_error_info): the message names them.
+        self.field_violations = field_violations
 
 
 class NotFound(ApiError):

@@ -1,24 +1,35 @@
-"""`sk` keeps the service's field rules before it sends: a breach is exit 2, one `sk:` line
-and nothing on the wire; and every request a walk through every command sends passes
-protovalidate (bufbuild's judge of the rules, over the SDK's descriptors)."""
+"""`sk` keeps the service's field rules for what a user types (--user, a connector, --verify-url,
+a page of accounts) before it sends: a breach is exit 2, one `sk:` line and nothing on the wire.
+Those few rules come from `limits.py`, which `make contract` derives from the descriptors; a
+breach only the service sees comes back 400, code 3, and is exit 2 and one line too. Every
+request a walk through every command sends passes protovalidate (bufbuild's judge of the
+rules, over the SDK's descriptors)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import protovalidate
 import pytest
-from google.protobuf import descriptor_pool, json_format, message_factory
-from google.protobuf.descriptor_pb2 import FileDescriptorSet
+from google.protobuf import json_format
 
-from scalekit_cli.sandbox.contract import descriptor_set_bytes
-from scalekit_cli.scalekit import rules
+from scalekit_cli.sandbox import protos
+from scalekit_cli.scalekit import limits
 from tests.cli.conftest import assert_one_error_line
 
+REPO = Path(__file__).resolve().parents[2]
+
 LONG_USER = "u" * 101  # the rule for identifier: at most 100 characters
+# A usage error of the option's own parser (Click's wording, then where to read more).
+USER_TOO_LONG = re.compile(
+    r"sk: invalid value for '--user'( / '-u')?: must be at most 100 characters"
+    r" \(see 'sk [a-z -]+ --help'\)"
+)
 
 
 def _api_requests(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -45,7 +56,16 @@ def test_user_over_the_rule_is_exit_2_before_any_request(sk, sandbox, args) -> N
     sandbox.clear_requests()
     result = sk(*args)
     assert result.exit_code == 2, result.streams
-    assert assert_one_error_line(result) == "sk: --user: must be at most 100 characters"
+    assert USER_TOO_LONG.fullmatch(assert_one_error_line(result)), result.stderr
+    assert sandbox.requests() == [], "nothing may be sent"
+
+
+def test_the_installed_sk_token_keeps_the_rule_too(sk_process, sandbox) -> None:
+    # `sk token` has a path without Typer; a value the options' parsers refuse leaves it.
+    sandbox.clear_requests()
+    done = sk_process("token", "gmail", "--user", LONG_USER)
+    assert done.exit_code == 2, done.stderr
+    assert USER_TOO_LONG.fullmatch(done.stderr.strip()), done.stderr
     assert sandbox.requests() == [], "nothing may be sent"
 
 
@@ -54,16 +74,18 @@ def test_user_over_the_rule_is_exit_2_before_any_request(sk, sandbox, args) -> N
     [
         (
             ("connect", "gm@il", "--user", "u", "--no-wait"),
-            "sk: connector 'gm@il' is not valid: use letters, digits, spaces, '-', '_' or ':' "
-            "(the service's rule for connector)",
+            "sk: invalid value for 'CONNECTOR': 'gm@il' is not valid: use letters, digits, "
+            "spaces, '-', '_' or ':' (the service's rule for connector) (see 'sk connect --help')",
         ),
         (
             ("connect", "gmail", "--user", "u", "--no-wait", "--verify-url", "ftp://app/verify"),
-            "sk: --verify-url: does not match regex pattern `^$|^https?://`",
+            "sk: invalid value for '--verify-url': does not match regex pattern `^$|^https?://` "
+            "(see 'sk connect --help')",
         ),
         (
             ("connect", "gmail", "--user", "u", "--no-wait", "--verify-url", "HTTPS://app/v"),
-            "sk: --verify-url: does not match regex pattern `^$|^https?://`",
+            "sk: invalid value for '--verify-url': does not match regex pattern `^$|^https?://` "
+            "(see 'sk connect --help')",
         ),
         (
             (
@@ -75,7 +97,8 @@ def test_user_over_the_rule_is_exit_2_before_any_request(sk, sandbox, args) -> N
                 "--verify-url",
                 "https://app.example/" + "v" * 2030,
             ),
-            "sk: --verify-url: must be at most 2048 characters",
+            "sk: invalid value for '--verify-url': must be at most 2048 characters "
+            "(see 'sk connect --help')",
         ),
     ],
     ids=["connector-pattern", "verify-url-scheme", "verify-url-case", "verify-url-length"],
@@ -118,32 +141,43 @@ def test_account_pages_stay_under_the_rule(sk, sandbox, driver, args) -> None:
     assert result.exit_code in (0, 3), result.streams
     pages = [r for r in sandbox.requests() if r["path"] == "/api/v1/connected_accounts"]
     assert pages
-    limit = rules.largest_allowed(
-        "scalekit.v1.connected_accounts.ConnectedAccountService/ListConnectedAccounts",
-        "page_size",
-    )
+    limit = limits.ACCOUNTS_PAGE_SIZE_LT - 1  # page_size < 100
     assert limit == 99
     for page in pages:
         sizes = re.findall(r"(?:^|&)page_size=(\d+)", page["query"])
         assert sizes == ["99"], page["query"]
 
 
+def test_shipped_limits_are_what_the_descriptor_set_gives() -> None:
+    spec = importlib.util.spec_from_file_location("contract_script", REPO / "scripts/contract.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    shipped = (REPO / "scalekit_cli" / "scalekit" / "limits.py").read_text(encoding="utf-8")
+    assert script.limits_text() == shipped, "run `make contract`: limits.py is stale"
+
+
+def test_a_breach_only_the_service_sees_is_exit_2_and_one_line(sk, sandbox) -> None:
+    # sk checks no rule of --account-id; the service's is at most 100 characters.
+    sandbox.clear_requests()
+    result = sk("exec-tool", "gmail_fetch_mails", "--account-id", "ca_" + "x" * 98, "--no-check")
+    assert result.exit_code == 2, result.streams
+    assert assert_one_error_line(result) == (
+        "sk: the service refused POST /api/v1/execute_tool: "
+        "connected_account_id: must be at most 100 characters"
+    )
+    sent = [r for r in sandbox.requests() if r["path"] == "/api/v1/execute_tool"]
+    assert len(sent) == 1, "the request went out: the service judged it"
+
+
 # --- every request of a walk through every command, judged by protovalidate ---------------
-
-
-@cache
-def _message_class(name: str) -> Any:
-    pool = descriptor_pool.DescriptorPool()
-    for proto in FileDescriptorSet.FromString(descriptor_set_bytes()).file:
-        pool.Add(proto)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName(name))
 
 
 @cache
 def _routes() -> list[tuple[str, re.Pattern[str], str, str]]:
     """(method, path regex, rpc, body field) for every documented HTTP binding."""
     routes = []
-    for rpc, spec in rules.table().rpcs.items():
+    for rpc, spec in protos.route_table().items():
         for binding in spec.get("http", ()):
             if binding["documented"]:
                 pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(binding["path"]))
@@ -159,16 +193,16 @@ def _request_message(entry: dict[str, Any]) -> tuple[str, Any]:
         match = pattern.match(entry["path"])
         if method != entry["method"] or match is None:
             continue
-        name = rules.table().request_message(rpc)
+        name = protos.route_table()[rpc]["request"]
         if body_field == "*":
             payload = json.loads(entry["body"] or "{}")
         else:
             pairs = parse_qsl(entry["query"], keep_blank_values=True)
-            payload = rules.from_query(name, pairs)
+            payload = protos.query_payload(name, pairs)
             if body_field:
                 payload[body_field] = json.loads(entry["body"] or "{}")
         payload.update({k: unquote(v) for k, v in match.groupdict().items()})
-        message = json_format.ParseDict(payload, _message_class(name)())
+        message = json_format.ParseDict(payload, protos.message_class(name)())
         return rpc, message
     raise AssertionError(f"{entry['method']} {entry['path']} is no operation of the document")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -60,8 +61,10 @@ def test_serve_without_the_sdk_names_the_extra(sk_env, tmp_path):
     )
     assert done.returncode == 5
     assert done.stdout == ""
+    # The install command for this checkout's editable install (install_hint.py).
+    checkout = Path(__file__).resolve().parents[2]
     assert done.stderr.strip() == (
-        "sk: sk mcp serve needs the MCP SDK: pip install 'scalekit-cli[mcp]'"
+        f"sk: sk mcp serve needs the MCP SDK: {sys.executable} -m pip install -e '{checkout}[mcp]'"
     )
 
 

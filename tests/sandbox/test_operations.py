@@ -6,11 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from scalekit_cli.sandbox import SandboxSettings, operations
+from scalekit_cli.sandbox import SandboxSettings, operations, protos
 from scalekit_cli.sandbox.contract import openapi_document
 from scalekit_cli.sandbox.engine import AccountKey, SandboxEngine
 from scalekit_cli.sandbox.errors import ApiError
-from scalekit_cli.scalekit import rules
 
 ACCOUNTS = operations.CONNECTED_ACCOUNTS
 CONTEXT = operations.CallContext(base_url="http://sandbox.test")
@@ -33,14 +32,14 @@ def test_the_operations_are_the_documents_23() -> None:
     served = {
         (binding["method"], binding["path"])
         for rpc in operations.OPERATIONS
-        for binding in rules.table().rpcs[rpc]["http"]
+        for binding in protos.route_table()[rpc]["http"]
         if binding["documented"]
     }
     assert served == documented and len(served) == 23
     for rpc, operation in operations.OPERATIONS.items():
         assert operation.rpc == rpc
-        assert operation.request == rules.table().request_message(rpc)
-        assert operation.response == rules.table().rpcs[rpc]["response"]
+        assert operation.request == protos.route_table()[rpc]["request"]
+        assert operation.response == protos.route_table()[rpc]["response"]
 
 
 def test_run_takes_and_gives_the_proto_json_mapping(engine: SandboxEngine) -> None:

@@ -21,17 +21,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from scalekit_cli.scalekit import rules
+from scalekit_cli.scalekit import limits
 from tests.cli.conftest import SK, SkProcess, SkResult, assert_one_error_line
 from tests.conftest import LiveSandbox
 from tests.reliability.harness import Setup, SkRunner
 
-# The service's rules for connected-account requests (the table derived from the descriptors).
-_ACCOUNT_FIELDS = rules.table().messages[
-    "scalekit.v1.connected_accounts.GetConnectedAccountByIdentifierRequest"
-]["fields"]
-IDENTIFIER_MAX = _ACCOUNT_FIELDS["identifier"]["rules"]["string"]["max_len"]
-CONNECTOR_MAX = _ACCOUNT_FIELDS["connector"]["rules"]["string"]["max_len"]
+# The service's rules for connected-account requests (derived from the descriptors).
+IDENTIFIER_MAX = limits.IDENTIFIER_MAX_LEN
+CONNECTOR_MAX = limits.CONNECTOR_MAX_LEN
 FUZZ_USER = "fuzz-user@example.com"
 ERROR_LINE_MAX = 400  # characters: a clear line, whatever the size of the input
 CONNECTOR_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _:-")
