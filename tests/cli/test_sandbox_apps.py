@@ -209,7 +209,7 @@ def test_the_embedded_sandbox_persists_it_across_processes_until_reset(sk_proces
 
     def activate() -> None:
         # Creates the account; nobody approves, so the wait times out (exit 4).
-        connect = ("--sandbox", "connect", "googlecalendar", "--user", "me", "--timeout", "0.2")
+        connect = ("--sandbox", "connect", "googlecalendar", "--user", "me", "--timeout", "2")
         assert sk_process(*connect, env=env).exit_code == 4
         force = ("sandbox", "force", "googlecalendar", "--user", "me", "--status", "ACTIVE")
         assert sk_process(*force, env=env).exit_code == 0
