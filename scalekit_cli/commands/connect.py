@@ -479,10 +479,10 @@ def _register_secrets(runtime: Runtime, document: Any) -> None:
             _register_secrets(runtime, value)
 
 
-def static_details(runtime: Runtime, options: ConnectOptions) -> dict[str, Any]:
+def static_details(runtime: Runtime, credentials_stdin: bool, items: list[str]) -> dict[str, Any]:
     """The `static_auth.details` object: stdin's credentials plus the --field values."""
-    fields = parse_fields(options.fields)
-    if not options.credentials_stdin:
+    fields = parse_fields(items)
+    if not credentials_stdin:
         raise CliError(
             "--field adds non-secret fields to --credentials-stdin's object; "
             "pass --credentials-stdin too",
@@ -535,7 +535,7 @@ def connect_static(options: ConnectOptions, runtime: Runtime) -> int:
             "does not use",
             ExitCode.USAGE,
         )
-    details = static_details(runtime, options)
+    details = static_details(runtime, options.credentials_stdin, options.fields)
     authorization = {"static_auth": {"details": details}}
     out = runtime.out
     client = runtime.scalekit()

@@ -2,12 +2,13 @@
 # Install: add `. /path/to/sk.ps1` to your PowerShell profile.
 $script:SkWords = @{
     '' = @('accounts', 'completion', 'config', 'connect', 'demo', 'disconnect', 'doctor', 'exec-tool', 'gmail', 'login', 'logout', 'mcp', 'request', 'run', 'sandbox', 'status', 'token', 'tools', '--version', '--sandbox', '--env-url', '--client-id', '--profile', '--json', '--debug', '--verbose', '--help', '-v', '-h')
-    'accounts' = @('list', '--sandbox', '--env-url', '--client-id', '--profile', '--json', '--debug', '--verbose', '--help', '-v', '-h')
-    'accounts list' = @('--connector', '--user', '--all', '--json', '--debug', '--verbose', '--sandbox', '--env-url', '--client-id', '--profile', '--help', '-u', '-v', '-h')
+    'accounts' = @('list', 'update', '--sandbox', '--env-url', '--client-id', '--profile', '--json', '--debug', '--verbose', '--help', '-v', '-h')
+    'accounts list' = @('--connector', '--user', '--status', '--all', '--json', '--debug', '--verbose', '--sandbox', '--env-url', '--client-id', '--profile', '--help', '-u', '-v', '-h')
+    'accounts update' = @('--user', '--credentials-stdin', '--field', '--api-config', '--json', '--debug', '--verbose', '--sandbox', '--env-url', '--client-id', '--profile', '--help', '-u', '-v', '-h')
     'completion' = @('--sandbox', '--env-url', '--client-id', '--profile', '--json', '--debug', '--verbose', '--help', '-v', '-h')
     'config' = @('show', '--sandbox', '--env-url', '--client-id', '--profile', '--json', '--debug', '--verbose', '--help', '-v', '-h')
     'config show' = @('--json', '--debug', '--verbose', '--sandbox', '--env-url', '--client-id', '--profile', '--help', '-v', '-h')
-    'connect' = @('--user', '--timeout', '--interval', '--no-wait', '--force', '--open', '--qr', '--verify-user', '--verify-url', '--json', '--debug', '--verbose', '--sandbox', '--env-url', '--client-id', '--profile', '--help', '-u', '-v', '-h')
+    'connect' = @('--user', '--timeout', '--interval', '--no-wait', '--force', '--open', '--qr', '--verify-user', '--verify-url', '--credentials-stdin', '--field', '--json', '--debug', '--verbose', '--sandbox', '--env-url', '--client-id', '--profile', '--help', '-u', '-v', '-h')
     'demo' = @('--json', '--debug', '--verbose', '--sandbox', '--env-url', '--client-id', '--profile', '--help', '-v', '-h')
     'disconnect' = @('--user', '--yes', '--json', '--debug', '--verbose', '--sandbox', '--env-url', '--client-id', '--profile', '--help', '-u', '-y', '-v', '-h')
     'doctor' = @('--user', '--json', '--debug', '--verbose', '--sandbox', '--env-url', '--client-id', '--profile', '--help', '-u', '-v', '-h')
