@@ -33,7 +33,7 @@ _sk() {
     "demo") words="--json --debug --verbose --sandbox --env-url --client-id --profile --help -v -h" ;;
     "disconnect") words="--user --yes --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -y -v -h" ;;
     "doctor") words="--user --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -v -h" ;;
-    "exec-tool") words="--user --connector --account-id --data --param --no-check --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -d -p -v -h" ;;
+    "exec-tool") words="--user --connector --account-id --data --param --no-check --dry-run --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -d -p -v -h" ;;
     "gmail") words="unread --sandbox --env-url --client-id --profile --json --debug --verbose --help -v -h" ;;
     "gmail unread") words="--user --limit --query --connector --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -n -q -v -h" ;;
     "login") words="--profile --env-url --client-id --client-secret-stdin --json --debug --verbose --sandbox --help -v -h" ;;

@@ -140,6 +140,7 @@ complete -c sk -n '__fish_seen_subcommand_from exec-tool' -l account-id -d 'The 
 complete -c sk -n '__fish_seen_subcommand_from exec-tool' -l data -s d -d 'Arguments: a JSON object, @FILE, or - for stdin.'
 complete -c sk -n '__fish_seen_subcommand_from exec-tool' -l param -s p -d 'One argument as KEY=VALUE (repeatable).'
 complete -c sk -n '__fish_seen_subcommand_from exec-tool' -l no-check -d 'Send the params without checking them against the tool\'s input schema.'
+complete -c sk -n '__fish_seen_subcommand_from exec-tool' -l dry-run -d 'Read the account, check the params, and print the request instead of sending it (secrets redacted).'
 complete -c sk -n '__fish_seen_subcommand_from exec-tool' -l json -d 'Print the result as JSON on stdout.'
 complete -c sk -n '__fish_seen_subcommand_from exec-tool' -l debug -d 'Print the secrets the command outputs (tokens) in full; no trace.'
 complete -c sk -n '__fish_seen_subcommand_from exec-tool' -l verbose -s v -d 'Trace each HTTP exchange on stderr, secrets redacted.'
