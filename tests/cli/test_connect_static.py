@@ -166,3 +166,29 @@ def test_the_installed_sk_keeps_the_key_off_its_arguments_and_output(sk_process,
     assert_no_leak(result, API_KEY)
     stored = driver.account("exa", "proc", credentials=True)
     assert stored["authorization_details"]["static_auth"]["details"]["api_key"] == API_KEY
+
+
+def test_an_account_not_active_after_storing_is_exit_3(sk, sandbox, driver):
+    first = sk(
+        "connect", "exa", "--user", "u", "--credentials-stdin", input='{"api_key": "a1b2c3d4e5"}'
+    )
+    assert first.exit_code == 0, first.stderr
+    # The confirming read (the second /details) answers PENDING_AUTH.
+    pending = {
+        "connector": "exa",
+        "identifier": "u",
+        "status": "PENDING_AUTH",
+        "authorization_type": "API_KEY",
+    }
+    sandbox.fault(
+        path=f"{ACCOUNTS}/details", method="GET", kind="mutate", mutation="replace",
+        body={"connected_account": pending}, status=200, after=1, times=1,
+    )  # fmt: skip
+    result = sk(
+        "connect", "exa", "--user", "u", "--credentials-stdin", "--json",
+        input=json.dumps({"api_key": API_KEY}),
+    )  # fmt: skip
+    assert result.exit_code == 3
+    assert "is PENDING_AUTH after its credentials were stored" in assert_one_error_line(result)
+    assert result.stdout == ""
+    assert_no_leak(result, API_KEY)
