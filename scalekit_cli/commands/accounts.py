@@ -1,27 +1,35 @@
-"""`sk accounts list [--connector NAME] [--user ID] [--all]` — connected accounts of the
-environment, across users.
+"""`sk accounts list [--connector NAME] [--user ID] [--status S] [--all]` — connected accounts
+of the environment, across users; `sk accounts update CONNECTOR --user ID` — new static
+credentials or api_config for one of them.
 
 Without `--all` only the first page (up to 99: the service's rule is `page_size < 100`) is
 read, and stderr says when more exist; with `--all` every page is read, one page in memory
 at a time, and rows are written as pages arrive (a pipe's tab-separated lines and `--json`'s
-array both stream).
+array both stream). ListConnectedAccounts has no status parameter, so `--status` is applied
+here, to the accounts read.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import ExitCode
+from ..errors import CliError, ExitCode
 from ..output import Output
 from ..runtime import Runtime
+from ..scalekit.errors import NotFound
 from ..tables import Column
 from ._common import (
+    ConnectorArgument,
     DebugOption,
     JsonOption,
+    UserOption,
     VerboseOption,
     connector_name,
     execute,
@@ -46,12 +54,23 @@ TABLE_HEADERS = (
 HEADER_LINE = "\t".join(column.name for column in TABLE_HEADERS)
 
 
+class AccountStatus(StrEnum):
+    """The contract's ConnectorStatus values, spelled as the service sends them."""
+
+    ACTIVE = "ACTIVE"
+    PENDING_AUTH = "PENDING_AUTH"
+    PENDING_VERIFICATION = "PENDING_VERIFICATION"
+    EXPIRED = "EXPIRED"
+    DISCONNECTED = "DISCONNECTED"
+
+
 @dataclass
 class AccountsListOptions:
     connector: str | None = None
     identifier: str | None = None
     all_pages: bool = False
     json: bool = False
+    status: str | None = None
 
 
 def run(options: AccountsListOptions, runtime: Runtime) -> int:
@@ -75,14 +94,21 @@ def run(options: AccountsListOptions, runtime: Runtime) -> int:
             found = page.accounts
             if page.next_page_token:
                 total = f" of {page.total_size}" if page.total_size else ""
+                shown = "checked" if options.status else "showing"
                 more.append(
-                    f"showing the first {len(page.accounts)}{total} accounts; "
-                    "pass --all to list every one"
+                    f"{shown} the first {len(page.accounts)}{total} accounts; "
+                    f"pass --all to {'check' if options.status else 'list'} every one"
                 )
         for account in found:
             # The identifier filter is exact here, whatever the server's matching is.
-            if options.identifier is None or account.identifier in ("", options.identifier):
-                yield account
+            if options.identifier is not None and account.identifier not in (
+                "",
+                options.identifier,
+            ):
+                continue
+            if options.status is not None and account.status != options.status:
+                continue
+            yield account
 
     if options.json:
         count = out.json_array(account.summary() for account in accounts())
@@ -123,9 +149,87 @@ def _stream_lines(out: Output, rows: Iterable[list[str]]) -> int:
     return count
 
 
+@dataclass
+class AccountsUpdateOptions:
+    connector: str
+    identifier: str
+    credentials_stdin: bool = False
+    fields: list[str] = field(default_factory=list)
+    api_config: str | None = None
+    json: bool = False
+
+
+def read_api_config(source: str) -> dict[str, Any]:
+    """`--api-config`: a JSON object inline, or `@FILE`."""
+    if source.startswith("@"):
+        try:
+            text = Path(source[1:]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(
+                f"--api-config {source}: cannot read the file ({exc.__class__.__name__})",
+                ExitCode.USAGE,
+            ) from None
+    else:
+        text = source
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise CliError(f"--api-config is not valid JSON: {exc}", ExitCode.USAGE) from None
+    if not isinstance(document, dict) or not document:
+        raise CliError("--api-config must hold a non-empty JSON object", ExitCode.USAGE)
+    return document
+
+
+def update(options: AccountsUpdateOptions, runtime: Runtime) -> int:
+    """PUT what UpdateConnectedAccount lets a client change: static credentials (API key,
+    basic, bearer) and api_config, which the service merges into the stored one."""
+    from .connect import refuse_unless_static, static_details
+
+    validate_connector(options.connector)
+    validate_identifier(options.identifier)
+    if not (options.credentials_stdin or options.fields or options.api_config is not None):
+        raise CliError(
+            "nothing to update: pass --credentials-stdin (with any --field) or --api-config",
+            ExitCode.USAGE,
+        )
+    api_config = read_api_config(options.api_config) if options.api_config is not None else None
+    connector, identifier = options.connector, options.identifier
+    client = runtime.scalekit()
+    authorization: dict[str, Any] | None = None
+    try:
+        if options.credentials_stdin or options.fields:
+            details = static_details(runtime, options.credentials_stdin, options.fields)
+            # The type is checked before any credentials are sent.
+            refuse_unless_static(
+                runtime, client.get_account(connector, identifier), connector, identifier
+            )
+            authorization = {"static_auth": {"details": details}}
+        account = client.update_account(
+            connector, identifier, authorization_details=authorization, api_config=api_config
+        )
+    except NotFound:
+        from ._known_names import missing_account
+
+        raise missing_account(runtime, connector, identifier) from None
+    what = " and ".join(
+        name
+        for name, given in (("credentials", authorization), ("api_config", api_config))
+        if given
+    )
+    runtime.out.success(
+        f"updated the {what} of the {connector} account of {identifier} "
+        f"({account.status or 'status unknown'})"
+    )
+    if options.json:
+        runtime.out.json(account.summary())
+    return ExitCode.OK
+
+
 def register(app: typer.Typer) -> None:
     accounts_app = typer.Typer(
-        name="accounts", help="List connected accounts across users.", no_args_is_help=True
+        name="accounts",
+        help="List connected accounts across users, or update one.",
+        no_args_is_help=True,
     )
 
     @accounts_app.command("list")
@@ -146,6 +250,15 @@ def register(app: typer.Typer) -> None:
                 "--user", "-u", help="Only this user's accounts.", metavar="ID", parser=user_id
             ),
         ] = None,
+        status: Annotated[
+            AccountStatus | None,
+            typer.Option(
+                "--status",
+                help=f"Only accounts in this status: {', '.join(AccountStatus)}. Filtered by "
+                "sk, as the service's list has no status filter: without --all, only the first "
+                "page's accounts are checked.",
+            ),
+        ] = None,
         all_pages: Annotated[
             bool,
             typer.Option("--all", help="Read every page (default: the first 99 accounts)."),
@@ -155,7 +268,49 @@ def register(app: typer.Typer) -> None:
         verbose: VerboseOption = False,
     ) -> None:
         """List connected accounts of every user (the first 99, or --all)."""
-        options = AccountsListOptions(connector, user, all_pages, json_mode)
+        options = AccountsListOptions(
+            connector, user, all_pages, json_mode, status.value if status else None
+        )
         execute(ctx, run, options, json_mode=json_mode, verbose=verbose, debug=debug)
+
+    @accounts_app.command("update")
+    def update_command(
+        ctx: typer.Context,
+        connector: ConnectorArgument,
+        user: UserOption,
+        credentials_stdin: Annotated[
+            bool,
+            typer.Option(
+                "--credentials-stdin",
+                help="New credentials of an API-key, basic or bearer account, as a JSON object "
+                'on stdin (e.g. {"api_key": "…"}).',
+            ),
+        ] = False,
+        field_items: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--field",
+                help="A non-secret credential field for --credentials-stdin (repeatable; "
+                "secret-looking keys are refused).",
+                metavar="KEY=VALUE",
+            ),
+        ] = None,
+        api_config: Annotated[
+            str | None,
+            typer.Option(
+                "--api-config",
+                help="Connector API settings to merge into the account's: a JSON object, or @FILE.",
+                metavar="JSON",
+            ),
+        ] = None,
+        json_mode: JsonOption = False,
+        debug: DebugOption = False,
+        verbose: VerboseOption = False,
+    ) -> None:
+        """Update an account's static credentials or api_config (PUT, no browser)."""
+        options = AccountsUpdateOptions(
+            connector, user, credentials_stdin, list(field_items or []), api_config, json_mode
+        )
+        execute(ctx, update, options, json_mode=json_mode, verbose=verbose, debug=debug)
 
     app.add_typer(accounts_app)

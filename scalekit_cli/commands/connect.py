@@ -6,17 +6,27 @@ While waiting only `/details` is read: no credentials are fetched until they are
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..connecting import request_link
-from ..errors import CliError, ExitCode
+from ..errors import CliError, ExitCode, connect_command
 from ..runtime import Runtime
-from ..scalekit.errors import ApiError, InvalidResponse, NetworkError, NotFound, ScalekitError
+from ..scalekit.errors import (
+    AlreadyExists,
+    ApiError,
+    InvalidResponse,
+    NetworkError,
+    NotFound,
+    ScalekitError,
+)
 from ._common import (
     ConnectorArgument,
     DebugOption,
@@ -80,11 +90,15 @@ class ConnectOptions:
     verify_user: bool = False
     verify_url: str | None = None
     json: bool = False
+    credentials_stdin: bool = False
+    fields: list[str] = dataclass_field(default_factory=list)
 
 
 def run(options: ConnectOptions, runtime: Runtime) -> int:
     validate_connector(options.connector)
     validate_identifier(options.identifier)
+    if options.credentials_stdin or options.fields:
+        return connect_static(options, runtime)
     positive_number(options.timeout, "--timeout")
     positive_number(options.interval, "--interval")
     refuse_empty(("--verify-url", options.verify_url))
@@ -413,6 +427,182 @@ def _pause(seconds: float, spinner, text) -> None:
             spinner.update(text())
 
 
+# -- connecting with static credentials (API key, basic, bearer): no browser ------------------
+
+# The connections' authorization types (the contract's ConnectorType) whose credentials are a
+# static object the caller may store itself (`authorization_details.static_auth.details`).
+STATIC_AUTH_TYPES = ("API_KEY", "BASIC_AUTH", "BASIC", "BEARER_TOKEN")
+# A --field key that looks like it names a secret: such values belong on stdin, never in a
+# process's arguments (which `ps` and shell history show to others).
+SECRET_LOOKING_KEY = re.compile(
+    r"key|secret|token|pass|pwd|credential|auth|cookie|session|private|signature", re.IGNORECASE
+)
+
+
+def parse_fields(items: list[str]) -> dict[str, str]:
+    """`--field KEY=VALUE` items (non-secret credential fields, e.g. a domain); a key that
+    looks secret is refused before anything is sent. Values are never echoed back."""
+    fields: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise CliError("--field takes KEY=VALUE", ExitCode.USAGE)
+        if SECRET_LOOKING_KEY.search(key):
+            raise CliError(
+                f"--field {key}=… looks like a secret: secrets are never taken on the command "
+                "line; put it in the JSON object on stdin (--credentials-stdin)",
+                ExitCode.USAGE,
+            )
+        fields[key] = value
+    return fields
+
+
+def read_credentials(runtime: Runtime) -> dict[str, Any]:
+    """The JSON object of credential fields on standard input; its string values are
+    registered as secrets at once, so no output, trace or error can show them."""
+    out = runtime.out
+    if out.stdin_tty:
+        out.info("Paste the credentials as a JSON object, then press Ctrl-D:")
+    try:
+        text = out.stdin.read()
+    except UnicodeDecodeError:
+        raise CliError("standard input is not UTF-8 text", ExitCode.USAGE) from None
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        # The parser's message quotes the input: it is left out, as it may hold the secret.
+        raise CliError(
+            "--credentials-stdin: standard input is not a JSON object "
+            '(e.g. {"api_key": "…"} or {"username": "…", "password": "…"})',
+            ExitCode.USAGE,
+        ) from None
+    _register_secrets(runtime, document)
+    if not isinstance(document, dict) or not document:
+        raise CliError(
+            "--credentials-stdin: standard input must hold a non-empty JSON object "
+            '(e.g. {"api_key": "…"})',
+            ExitCode.USAGE,
+        )
+    return document
+
+
+def _register_secrets(runtime: Runtime, document: Any) -> None:
+    secrets = runtime.scalekit().secrets
+    if isinstance(document, str):
+        secrets.add(document)
+    elif isinstance(document, dict):
+        for value in document.values():
+            _register_secrets(runtime, value)
+    elif isinstance(document, list):
+        for value in document:
+            _register_secrets(runtime, value)
+
+
+def static_details(runtime: Runtime, credentials_stdin: bool, items: list[str]) -> dict[str, Any]:
+    """The `static_auth.details` object: stdin's credentials plus the --field values."""
+    fields = parse_fields(items)
+    if not credentials_stdin:
+        raise CliError(
+            "--field adds non-secret fields to --credentials-stdin's object; "
+            "pass --credentials-stdin too",
+            ExitCode.USAGE,
+        )
+    details = read_credentials(runtime)
+    both = sorted(set(details) & set(fields))
+    if both:
+        raise CliError(
+            f"{', '.join(both)} given both on stdin and with --field; give each once",
+            ExitCode.USAGE,
+        )
+    return {**details, **fields}
+
+
+def refuse_unless_static(
+    runtime: Runtime, account: ConnectedAccount, connector: str, identifier: str
+) -> None:
+    """Exit 2 when the account's connection does not take static credentials (OAuth and the
+    like need the user's consent on the hosted page). An answer without a type is let through:
+    the service then judges the credentials itself."""
+    kind = account.authorization_type
+    if kind and kind not in STATIC_AUTH_TYPES:
+        raise CliError(
+            f"{connector} uses {kind} authorization, which --credentials-stdin cannot set "
+            f"(it takes {', '.join(STATIC_AUTH_TYPES)}); connect it in a browser: "
+            + connect_command(connector, identifier, prefix=runtime.sk_prefix()),
+            ExitCode.USAGE,
+        )
+
+
+def connect_static(options: ConnectOptions, runtime: Runtime) -> int:
+    """Store an API key, basic or bearer credentials for the account (get, create only on 404,
+    else update), then confirm from `/details` that it is ACTIVE. No magic link is made."""
+    browser_only = [
+        name
+        for name, given in (
+            ("--no-wait", not options.wait),
+            ("--force", options.force),
+            ("--open", options.open_browser),
+            ("--qr", options.qr),
+            ("--verify-user", options.verify_user),
+            ("--verify-url", options.verify_url is not None),
+        )
+        if given
+    ]
+    if browser_only:
+        raise CliError(
+            f"{', '.join(browser_only)} concern the hosted page, which --credentials-stdin "
+            "does not use",
+            ExitCode.USAGE,
+        )
+    details = static_details(runtime, options.credentials_stdin, options.fields)
+    authorization = {"static_auth": {"details": details}}
+    out = runtime.out
+    client = runtime.scalekit()
+    connector, identifier = options.connector, options.identifier
+    try:
+        existing: ConnectedAccount | None = client.get_account(connector, identifier)
+    except NotFound:
+        existing = None
+    if existing is not None:
+        refuse_unless_static(runtime, existing, connector, identifier)
+        client.update_account(connector, identifier, authorization_details=authorization)
+        out.detail(f"stored new credentials in {connector} account {existing.id or '(no id)'}")
+    else:
+        try:
+            created = client.create_account_with(
+                connector, identifier, authorization_details=authorization
+            )
+        except NotFound:
+            from ._known_names import unknown_connection
+
+            raise unknown_connection(runtime, connector, identifier) from None
+        except AlreadyExists:  # made meanwhile by someone else: update it instead
+            created = client.get_account(connector, identifier)
+            refuse_unless_static(runtime, created, connector, identifier)
+            client.update_account(connector, identifier, authorization_details=authorization)
+        else:
+            if created.authorization_type and created.authorization_type not in STATIC_AUTH_TYPES:
+                # Only this command's own new account is removed: no credentials it was given
+                # stay stored on a connection that does not use them.
+                client.delete_account(
+                    account_id=created.id or None, connector=connector, identifier=identifier
+                )
+                refuse_unless_static(runtime, created, connector, identifier)
+        out.detail(f"created {connector} account {created.id or '(no id)'} with credentials")
+    account = client.get_account(connector, identifier)
+    if not account.is_active:
+        raise CliError(
+            f"the {connector} account of {identifier!r} is {account.status or 'in no status'} "
+            "after its credentials were stored; check them and run this again",
+            ExitCode.NOT_CONNECTED,
+        )
+    out.success(f"{connector} is connected for {identifier} (ACTIVE, credentials stored)")
+    if options.json:
+        out.json(account.summary())
+    return ExitCode.OK
+
+
 def register(app: typer.Typer) -> None:
     @app.command("connect")
     def connect_command(
@@ -453,6 +643,23 @@ def register(app: typer.Typer) -> None:
                 parser=verify_url,
             ),
         ] = None,
+        credentials_stdin: Annotated[
+            bool,
+            typer.Option(
+                "--credentials-stdin",
+                help="API-key, basic or bearer connections: read the credentials as a JSON "
+                'object on stdin (e.g. {"api_key": "…"}) and store them; no browser.',
+            ),
+        ] = False,
+        field: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--field",
+                help="A non-secret credential field for --credentials-stdin, e.g. "
+                "domain=acme.example.com (repeatable; secret-looking keys are refused).",
+                metavar="KEY=VALUE",
+            ),
+        ] = None,
         json_mode: JsonOption = False,
         debug: DebugOption = False,
         verbose: VerboseOption = False,
@@ -470,5 +677,7 @@ def register(app: typer.Typer) -> None:
             verify_user=verify_user,
             verify_url=verify_url,
             json=json_mode,
+            credentials_stdin=credentials_stdin,
+            fields=list(field or []),
         )
         execute(ctx, run, options, json_mode=json_mode, verbose=verbose, debug=debug)

@@ -43,6 +43,7 @@ class ExecToolOptions:
     params: list[str] = field(default_factory=list)
     json: bool = False
     check: bool = True  # --no-check: send the params without reading the tool's schema
+    dry_run: bool = False  # --dry-run: print the request instead of sending it
 
 
 def read_document(source: str, stdin) -> dict[str, Any]:
@@ -138,6 +139,8 @@ def run(options: ExecToolOptions, runtime: Runtime) -> int:
         validate_connector(connector)
     if options.check:
         _check_params(runtime, tool, params)
+    if options.dry_run:
+        return _dry_run(runtime, options, tool, params, connector)
 
     try:
         result = execute_tool(
@@ -165,6 +168,56 @@ def run(options: ExecToolOptions, runtime: Runtime) -> int:
         out.json(result.raw, redact=False)
     else:
         out.pretty_json(result.data)
+    return ExitCode.OK
+
+
+def _dry_run(
+    runtime: Runtime,
+    options: ExecToolOptions,
+    tool: str,
+    params: dict[str, Any],
+    connector: str | None,
+) -> int:
+    """`--dry-run`: read the account (it must be ACTIVE, as execution needs), then print the
+    request `execute_tool` would send — nothing is sent to it."""
+    from ..errors import not_connected
+    from ._known_names import missing_account
+
+    out = runtime.out
+    client = runtime.scalekit()
+    try:
+        if options.account_id:
+            account = client.get_account(account_id=options.account_id)
+        else:
+            assert connector is not None and options.identifier is not None
+            account = client.get_account(connector, options.identifier)
+    except NotFound:
+        if options.account_id:
+            raise CliError(
+                f"no connected account with id {options.account_id!r}", ExitCode.NOT_CONNECTED
+            ) from None
+        assert connector is not None and options.identifier is not None
+        raise missing_account(runtime, connector, options.identifier) from None
+    if not account.is_active:
+        raise not_connected(
+            account.connector or connector or "",
+            account.identifier or options.identifier or "",
+            account.status or None,
+            **runtime.connect_hint_args(),
+        )
+    method, url, body = client.execute_tool_request(
+        tool,
+        params,
+        connector=connector,
+        identifier=options.identifier,
+        connected_account_id=options.account_id,
+    )
+    out.info(f"dry run: {account.connector} account {account.id or '(no id)'} is ACTIVE; not sent")
+    if options.json:
+        out.json({"method": method, "url": url, "body": body})
+    else:
+        out.result(f"{method} {url}")
+        out.pretty_json(out.redact(body))
     return ExitCode.OK
 
 
@@ -248,6 +301,14 @@ def register(app: typer.Typer) -> None:
                 help="Send the params without checking them against the tool's input schema.",
             ),
         ] = False,
+        dry_run: Annotated[
+            bool,
+            typer.Option(
+                "--dry-run",
+                help="Read the account, check the params, and print the request instead of "
+                "sending it (secrets redacted).",
+            ),
+        ] = False,
         json_mode: JsonOption = False,
         debug: DebugOption = False,
         verbose: VerboseOption = False,
@@ -256,4 +317,5 @@ def register(app: typer.Typer) -> None:
         options = ExecToolOptions(
             tool, user, connector, account_id, data, list(param or []), json_mode, not no_check
         )
+        options.dry_run = dry_run
         execute(ctx, run, options, json_mode=json_mode, verbose=verbose, debug=debug)

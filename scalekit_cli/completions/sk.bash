@@ -4,7 +4,7 @@
 _sk_children() {
   case "$1" in
     "") echo "accounts completion config connect demo disconnect doctor exec-tool gmail login logout mcp request run sandbox status token tools" ;;
-    "accounts") echo "list" ;;
+    "accounts") echo "list update" ;;
     "config") echo "show" ;;
     "gmail") echo "unread" ;;
     "mcp") echo "install serve uninstall" ;;
@@ -23,16 +23,17 @@ _sk() {
   done
   case "$path" in
     "") words="accounts completion config connect demo disconnect doctor exec-tool gmail login logout mcp request run sandbox status token tools --version --sandbox --env-url --client-id --profile --json --debug --verbose --help -v -h" ;;
-    "accounts") words="list --sandbox --env-url --client-id --profile --json --debug --verbose --help -v -h" ;;
-    "accounts list") words="--connector --user --all --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -v -h" ;;
+    "accounts") words="list update --sandbox --env-url --client-id --profile --json --debug --verbose --help -v -h" ;;
+    "accounts list") words="--connector --user --status --all --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -v -h" ;;
+    "accounts update") words="--user --credentials-stdin --field --api-config --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -v -h" ;;
     "completion") words="--sandbox --env-url --client-id --profile --json --debug --verbose --help -v -h" ;;
     "config") words="show --sandbox --env-url --client-id --profile --json --debug --verbose --help -v -h" ;;
     "config show") words="--json --debug --verbose --sandbox --env-url --client-id --profile --help -v -h" ;;
-    "connect") words="--user --timeout --interval --no-wait --force --open --qr --verify-user --verify-url --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -v -h" ;;
+    "connect") words="--user --timeout --interval --no-wait --force --open --qr --verify-user --verify-url --credentials-stdin --field --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -v -h" ;;
     "demo") words="--json --debug --verbose --sandbox --env-url --client-id --profile --help -v -h" ;;
     "disconnect") words="--user --yes --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -y -v -h" ;;
     "doctor") words="--user --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -v -h" ;;
-    "exec-tool") words="--user --connector --account-id --data --param --no-check --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -d -p -v -h" ;;
+    "exec-tool") words="--user --connector --account-id --data --param --no-check --dry-run --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -d -p -v -h" ;;
     "gmail") words="unread --sandbox --env-url --client-id --profile --json --debug --verbose --help -v -h" ;;
     "gmail unread") words="--user --limit --query --connector --json --debug --verbose --sandbox --env-url --client-id --profile --help -u -n -q -v -h" ;;
     "login") words="--profile --env-url --client-id --client-secret-stdin --json --debug --verbose --sandbox --help -v -h" ;;

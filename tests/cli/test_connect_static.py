@@ -1,0 +1,194 @@
+"""`sk connect --credentials-stdin`: API-key connections set up without a browser — created with
+static credentials or updated, confirmed ACTIVE, OAuth refused, secrets never shown."""
+
+from __future__ import annotations
+
+import json
+
+from tests.cli.conftest import assert_no_leak, assert_one_error_line
+
+# A canary API key: it must reach the sandbox, and never any captured output.
+API_KEY = "exa-canary-3f9c1d7e5b2a48c6"
+ACCOUNTS = "/api/v1/connected_accounts"
+
+
+def _paths(sandbox) -> list[str]:
+    return [r["path"] for r in sandbox.requests()]
+
+
+def test_creates_an_api_key_account_without_the_hosted_page(sk, sandbox, driver):
+    sandbox.clear_requests()
+    result = sk(
+        "connect",
+        "exa",
+        "--user",
+        "ci_bot",
+        "--credentials-stdin",
+        "--field",
+        "region=eu",
+        "-v",
+        input=json.dumps({"api_key": API_KEY}),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "exa is connected for ci_bot (ACTIVE" in result.stderr
+    assert result.stdout == ""
+    # Read, create on 404 (with the credentials), then confirm from /details; no link at all.
+    methods = [(r["method"], r["path"]) for r in sandbox.requests()]
+    assert methods[-3:] == [
+        ("GET", f"{ACCOUNTS}/details"),
+        ("POST", ACCOUNTS),
+        ("GET", f"{ACCOUNTS}/details"),
+    ]
+    assert not any("magic" in path for path in _paths(sandbox))
+    stored = driver.account("exa", "ci_bot", credentials=True)
+    assert stored["status"] == "ACTIVE"
+    assert stored["authorization_details"] == {
+        "static_auth": {"details": {"api_key": API_KEY, "region": "eu"}}
+    }
+    # The -v trace showed the exchanges, with the key redacted.
+    assert f"* POST {sandbox.url}{ACCOUNTS} → 201" in result.stderr
+    assert f'"api_key": "{API_KEY[:4]}…[redacted]"' in result.stderr
+    assert_no_leak(result, API_KEY)
+
+
+def test_an_existing_account_is_updated_and_json_is_the_account(sk, sandbox, driver):
+    driver.api(
+        "POST",
+        ACCOUNTS,
+        json={"connector": "exa", "identifier": "u", "connected_account": {}},
+    )
+    assert driver.account("exa", "u")["status"] == "PENDING_AUTH"
+    sandbox.clear_requests()
+    result = sk(
+        "connect", "exa", "--user", "u", "--credentials-stdin", "--json",
+        input=json.dumps({"api_key": API_KEY}),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["status"] == "ACTIVE"
+    assert document["connector"] == "exa" and document["identifier"] == "u"
+    assert document["authorization_type"] == "API_KEY"
+    assert [(r["method"], r["path"]) for r in sandbox.requests()][-3:] == [
+        ("GET", f"{ACCOUNTS}/details"),
+        ("PUT", ACCOUNTS),
+        ("GET", f"{ACCOUNTS}/details"),
+    ]
+    stored = driver.account("exa", "u", credentials=True)
+    assert stored["authorization_details"]["static_auth"]["details"] == {"api_key": API_KEY}
+    assert_no_leak(result, API_KEY)
+
+
+def test_an_oauth_connector_is_refused_with_exit_2(sk, sandbox, driver):
+    sandbox.clear_requests()
+    result = sk(
+        "connect", "gmail", "--user", "u", "--credentials-stdin",
+        input=json.dumps({"api_key": API_KEY}),
+    )  # fmt: skip
+    assert result.exit_code == 2
+    line = assert_one_error_line(result)
+    assert "gmail uses OAUTH authorization" in line and "sk connect gmail --user u" in line
+    assert not any("magic" in path for path in _paths(sandbox))
+    # The account made to learn the type is gone again: no credentials stay on gmail.
+    listed = driver.api("GET", ACCOUNTS, params={"connector": "gmail"}).json()
+    assert listed.get("connected_accounts", []) == []
+    assert_no_leak(result, API_KEY)
+
+
+def test_an_existing_oauth_account_is_refused_before_anything_is_written(sk, sandbox, driver):
+    driver.connect("gmail", "u")
+    sandbox.clear_requests()
+    result = sk(
+        "connect", "gmail", "--user", "u", "--credentials-stdin",
+        input=json.dumps({"api_key": API_KEY}),
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "OAUTH" in assert_one_error_line(result)
+    assert [r["method"] for r in sandbox.requests() if r["path"].startswith(ACCOUNTS)] == ["GET"]
+    assert "oauth_token" in driver.account("gmail", "u", credentials=True)["authorization_details"]
+
+
+def test_a_secret_as_a_field_is_refused_and_nothing_is_sent(sk, sandbox):
+    sandbox.clear_requests()
+    for item in (f"api_key={API_KEY}", f"password={API_KEY}", f"X-Token={API_KEY}"):
+        result = sk(
+            "connect", "exa", "--user", "u", "--credentials-stdin", "--field", item,
+            input=json.dumps({"username": "ci"}),
+        )  # fmt: skip
+        assert result.exit_code == 2, item
+        assert "never taken on the command line" in assert_one_error_line(result)
+        assert_no_leak(result, API_KEY)
+    assert not any(r["path"].startswith(ACCOUNTS) for r in sandbox.requests())
+
+
+def test_bad_credentials_input_is_exit_2_without_echoing_it(sk, sandbox):
+    sandbox.clear_requests()
+    for text in (f'{{"api_key": "{API_KEY}"', f'["{API_KEY}"]', "{}", ""):
+        result = sk("connect", "exa", "--user", "u", "--credentials-stdin", input=text)
+        assert result.exit_code == 2, text
+        assert "--credentials-stdin" in assert_one_error_line(result)
+        assert_no_leak(result, API_KEY)
+    result = sk("connect", "exa", "--user", "u", "--field", "region=eu")
+    assert result.exit_code == 2
+    assert "pass --credentials-stdin" in assert_one_error_line(result)
+    result = sk(
+        "connect", "exa", "--user", "u", "--credentials-stdin", "--field", "region=eu",
+        input=json.dumps({"api_key": API_KEY, "region": "us"}),
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "region given both" in assert_one_error_line(result)
+    result = sk(
+        "connect", "exa", "--user", "u", "--credentials-stdin", "--no-wait",
+        input=json.dumps({"api_key": API_KEY}),
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--no-wait" in assert_one_error_line(result)
+    assert not any(r["path"].startswith(ACCOUNTS) for r in sandbox.requests())
+
+
+def test_an_unknown_connection_is_exit_2(sk, sandbox):
+    result = sk(
+        "connect", "exx", "--user", "u", "--credentials-stdin",
+        input=json.dumps({"api_key": API_KEY}),
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "no connection named 'exx'" in assert_one_error_line(result)
+    assert_no_leak(result, API_KEY)
+
+
+def test_the_installed_sk_keeps_the_key_off_its_arguments_and_output(sk_process, sandbox, driver):
+    result = sk_process(
+        "connect", "exa", "--user", "proc", "--credentials-stdin", "-v", "--json",
+        input=json.dumps({"api_key": API_KEY}),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "ACTIVE"
+    assert "Traceback" not in result.streams
+    assert_no_leak(result, API_KEY)
+    stored = driver.account("exa", "proc", credentials=True)
+    assert stored["authorization_details"]["static_auth"]["details"]["api_key"] == API_KEY
+
+
+def test_an_account_not_active_after_storing_is_exit_3(sk, sandbox, driver):
+    first = sk(
+        "connect", "exa", "--user", "u", "--credentials-stdin", input='{"api_key": "a1b2c3d4e5"}'
+    )
+    assert first.exit_code == 0, first.stderr
+    # The confirming read (the second /details) answers PENDING_AUTH.
+    pending = {
+        "connector": "exa",
+        "identifier": "u",
+        "status": "PENDING_AUTH",
+        "authorization_type": "API_KEY",
+    }
+    sandbox.fault(
+        path=f"{ACCOUNTS}/details", method="GET", kind="mutate", mutation="replace",
+        body={"connected_account": pending}, status=200, after=1, times=1,
+    )  # fmt: skip
+    result = sk(
+        "connect", "exa", "--user", "u", "--credentials-stdin", "--json",
+        input=json.dumps({"api_key": API_KEY}),
+    )  # fmt: skip
+    assert result.exit_code == 3
+    assert "is PENDING_AUTH after its credentials were stored" in assert_one_error_line(result)
+    assert result.stdout == ""
+    assert_no_leak(result, API_KEY)
