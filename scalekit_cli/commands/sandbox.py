@@ -41,6 +41,7 @@ class ServeOptions:
 def run_serve(options: ServeOptions, runtime: Runtime) -> int:
     from ..sandbox import EmbeddedSandbox, SandboxSettings, default_state_path, serve
     from ..sandbox.grpc_face import GRPC_EXTRA_HINT, GRPC_MODULES, missing_grpc_module
+    from ..sandbox.server import ServeError
 
     out = runtime.out
     if options.user_verification not in ("dashboard", "custom"):
@@ -49,6 +50,11 @@ def run_serve(options: ServeOptions, runtime: Runtime) -> int:
         raise CliError("--state and --memory exclude each other", ExitCode.USAGE)
     if not 0 <= options.port <= 65535:
         raise CliError("--port must be between 0 and 65535", ExitCode.USAGE)
+    if options.state is not None and options.state.is_dir():
+        raise CliError(
+            f"--state: {options.state} is a folder; give the path of the state file",
+            ExitCode.USAGE,
+        )
     if bool(options.client_id) != bool(options.client_secret):
         raise CliError("give both --client-id and --client-secret, or neither", ExitCode.USAGE)
     if options.client_id and options.client_secret:
@@ -74,11 +80,6 @@ def run_serve(options: ServeOptions, runtime: Runtime) -> int:
             "serving the REST face only: the gRPC face (for the official SDKs) needs "
             f"{GRPC_EXTRA_HINT}"
         )
-    if not is_loopback(options.host):
-        out.warn(
-            f"binding {options.host}: the sandbox is reachable from the network "
-            "(its admin surface still answers loopback callers only)"
-        )
     tls = None
     if options.tls:
         from ..sandbox.tls import load_or_create_tls
@@ -86,6 +87,11 @@ def run_serve(options: ServeOptions, runtime: Runtime) -> int:
         tls = load_or_create_tls(default_state_path().parent)
 
     def ready(base_url: str) -> None:
+        if not is_loopback(options.host):  # told once bound: a host that fails is one line
+            out.warn(
+                f"binding {options.host}: the sandbox is reachable from the network "
+                "(its admin surface still answers loopback callers only)"
+            )
         if tls is not None:  # the name the certificate is for
             base_url = f"https://localhost:{base_url.rsplit(':', 1)[1]}"
         # eval-able lines on stdout; the secret is the sandbox's own, made for this machine.
@@ -102,14 +108,18 @@ def run_serve(options: ServeOptions, runtime: Runtime) -> int:
         faces = "REST" if missing is not None else "REST and gRPC"
         out.info(f"sandbox listening on {base_url}, {faces} (Ctrl-C to stop)")
 
-    serve(
-        settings,
-        host=options.host,
-        port=options.port,
-        ready=ready,
-        grpc=missing is None,
-        tls=tls,
-    )
+    try:
+        serve(
+            settings,
+            host=options.host,
+            port=options.port,
+            ready=ready,
+            grpc=missing is None,
+            tls=tls,
+            warn=out.warn,
+        )
+    except ServeError as error:
+        raise CliError(str(error), ExitCode.FAILURE) from None
     out.info("sandbox stopped")
     return ExitCode.OK
 

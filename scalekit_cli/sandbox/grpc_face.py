@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 # What the face imports, and the distribution each comes from (for the install hint).
 GRPC_MODULES = {
-    "hypercorn": "hypercorn",
     "connectrpc": "connectrpc",
     "google.protobuf": "protobuf",
     "cryptography": "cryptography",
