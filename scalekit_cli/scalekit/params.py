@@ -17,6 +17,7 @@ live service drops unknown fields silently, so a misspelt name would be a silent
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -58,19 +59,15 @@ def first_error(
     string`; None when it fits, or when the schema is not one jsonschema can apply."""
     if not isinstance(schema, dict):
         return None
-    from jsonschema import Draft202012Validator, FormatChecker
-    from jsonschema.exceptions import SchemaError
-    from jsonschema.validators import validator_for
     from referencing.exceptions import Unresolvable
 
-    if unknown_properties:
-        schema = _closed(schema)
-    validator_class = validator_for(schema, default=Draft202012Validator)
     try:
-        validator_class.check_schema(schema)
-    except SchemaError:
+        key = json.dumps(schema)  # keeps keyword order: it decides which error is first
+    except (TypeError, ValueError):  # not a JSON document: nothing to check against
         return None
-    validator = validator_class(schema, format_checker=FormatChecker(formats=_FORMATS))
+    validator = _validator(key, unknown_properties)
+    if validator is None:
+        return None
     try:
         errors = list(validator.iter_errors(value))
     except Unresolvable:
@@ -82,6 +79,26 @@ def first_error(
     errors.sort(key=lambda error: error.validator == "required")
     error = _innermost(errors[0])
     return _describe(error, where)
+
+
+@functools.lru_cache(maxsize=256)
+def _validator(schema_text: str, unknown_properties: bool) -> Any:
+    """The validator for one schema, or None when jsonschema cannot apply it. Cached by the
+    schema's text: checking a schema against its meta-schema costs milliseconds, and the
+    sandbox and the MCP server check the same few tool schemas call after call."""
+    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema.exceptions import SchemaError
+    from jsonschema.validators import validator_for
+
+    schema = json.loads(schema_text)
+    if unknown_properties:
+        schema = _closed(schema)
+    validator_class = validator_for(schema, default=Draft202012Validator)
+    try:
+        validator_class.check_schema(schema)
+    except SchemaError:
+        return None
+    return validator_class(schema, format_checker=FormatChecker(formats=_FORMATS))
 
 
 def _closed(schema: dict[str, Any]) -> dict[str, Any]:
