@@ -1,5 +1,6 @@
-"""Tables on a real terminal (a pseudo-terminal of 80 and 120 columns): the status and the
-whole id are never cut, less important columns go first, text is cut at a word with `…`,
+"""Tables on a real terminal (a pseudo-terminal of 80, 100 and 120 columns), drawn by
+rich.table: the status, the whole id and the whole user are never cut, constant and less
+important columns go first, text columns share the room and are cut at a word with `…`,
 times are relative; pipes and --json keep every value exact."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import termios
 
 import pytest
 
-from scalekit_cli.tables import cell_width
+from scalekit_cli.tables import Column, cell_width, layout
 from tests.cli.conftest import SK, read_terminal
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -169,3 +170,13 @@ def test_gmail_unread_snippets_keep_a_readable_share_before_senders(
             assert not (whole_sender and len(shown.split()) < 2), (sender, snippet)
             if columns == 100:
                 assert len(shown.split()) >= 3, ("a readable share", snippet)
+
+
+def test_a_column_alike_on_every_row_is_left_out_before_its_drop_order_says():
+    columns = [Column("Id"), Column("Kind", drop=2), Column("When", drop=1)]
+    rows = [["ca_1", "OAUTH", "1h ago"], ["ca_2", "OAUTH", "3d ago"]]
+    shown, widths = layout(columns, rows, 14)
+    assert [columns[i].name for i in shown] == ["Id", "When"] and sum(widths) + 2 <= 14
+    varied = [["ca_1", "OAUTH", "1h ago"], ["ca_2", "API_KEY", "3d ago"]]
+    shown, _ = layout(columns, varied, 14)
+    assert [columns[i].name for i in shown] == ["Id", "Kind"]
