@@ -216,18 +216,30 @@ class Output:
         return count
 
     def table(self, headers: Sequence[str | Column], rows: Iterable[Sequence[str]]) -> None:
-        """On a terminal, a borderless table fitted to its width (scalekit_cli/tables.py: text
-        cut at a word, the least important columns left out first, times relative to now).
+        """On a terminal, a borderless table fitted to its width, drawn by rich.table
+        (scalekit_cli/tables.py: text cut at a word, the least important columns left out
+        first, times relative to now).
         In a pipe, tab-separated lines (header first) with every value exact, each written as
         it comes from `rows`."""
         names = [header if isinstance(header, str) else header.name for header in headers]
         if self.stdout_tty:
-            from .tables import render
+            from rich.console import Console
+
+            from .tables import table
 
             self._mask_revealed()
             cells = [[printable(self.scrub(cell), one_line=True) for cell in row] for row in rows]
-            for line in render(headers, cells, self.terminal_width(), bold=self.color):
-                self.stdout.write(line + "\n")
+            drawn, width = table(headers, cells, self.terminal_width(), bold=self.color)
+            console = Console(
+                file=self.stdout,
+                width=width,
+                force_terminal=True,
+                color_system="standard" if self.color else None,
+                highlight=False,
+                emoji=False,
+                markup=False,
+            )
+            console.print(drawn)
             self.stdout.flush()
             return
         self.result("\t".join(names))

@@ -1,20 +1,26 @@
-"""Laying a table out for a terminal of a given width: pure functions, no I/O.
+"""A table for a terminal of a given width, drawn by `rich.table` (no I/O here).
 
-Like `gh`: no borders, two spaces between columns, one line per row. When the table is wider
-than the terminal, text columns (subjects, snippets, descriptions) are cut at a word with `…`
-down to a floor; if that is not enough, the least important columns are left out. A column
-marked `keep` (a status, an id you copy into `--account-id`) is never cut nor left out.
-Times are shown relative to now (`in 59m`, `3h ago`); the exact value stays in pipes and
-`--json`, which never come here.
+Like `gh`: no borders, two spaces between columns, one line per row. Which columns show and
+how wide each is stays ours, since rich's own shrinking cuts any column, ids included, inside
+a word: when the table is wider than the terminal, the text columns (senders, subjects,
+snippets, descriptions) share the room fairly and are cut at a word with `…` down to a floor;
+if that is not enough, columns are left out, one whose cells are all alike (`Type`: OAUTH on
+every row) before the others, then by their `drop` order. A column marked `keep` (a status,
+an id or user identifier you copy into a flag) is never cut nor left out. Times are shown
+relative to now (`in 59m`, `3h ago`); the exact value stays in pipes and `--json`, which
+never come here.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 GAP = 2  # spaces between columns
 _FRACTION = re.compile(r"(\.\d{6})\d+")  # nanoseconds: more digits than datetime parses
@@ -43,14 +49,12 @@ def as_column(header: str | Column) -> Column:
 
 
 def cell_width(text: str) -> int:
-    """Columns a terminal gives `text`: wide East Asian characters take two, combining marks
-    none."""
-    width = 0
-    for char in text:
-        if unicodedata.combining(char):
-            continue
-        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-    return width
+    """Columns a terminal gives `text` (wide East Asian characters two, combining marks
+    none), measured as rich measures what it draws. rich is imported here, not at the top:
+    the commands import Column even when they print to a pipe."""
+    from rich.cells import cell_len
+
+    return cell_len(text)
 
 
 def cut_at_word(text: str, width: int) -> str:
@@ -128,15 +132,21 @@ def layout(
         if not droppable:
             # Only what may never be cut is left: show it whole; the terminal wraps the line.
             return shown, [natural[i] for i in shown]
-        shown.remove(min(droppable, key=lambda i: (columns[i].drop, -i)))
+        # A column that reads the same on every row tells least: it goes first.
+        shown.remove(min(droppable, key=lambda i: (not _constant(rows, i), columns[i].drop, -i)))
+
+
+def _constant(rows: Sequence[Sequence[str]], index: int) -> bool:
+    return len(rows) > 1 and len({row[index] for row in rows}) == 1
 
 
 def _fit(
     columns: Sequence[Column], natural: list[int], shown: list[int], width: int
 ) -> list[int] | None:
     """Widths for `shown` within `width`, cutting text columns no lower than their floor;
-    None when they cannot fit. Text columns that are never left out share the room fairly;
-    those that may be left out (a snippet) get what remains, the later-dropped first."""
+    None when they cannot fit. The text columns share the room fairly, those that may be
+    left out (a snippet) as much as those that may not (a sender): a snippet keeps a readable
+    share before a sender is cut."""
     room = width - GAP * (len(shown) - 1)
     fixed = sum(natural[i] for i in shown if not columns[i].shrink)
     flexible = [i for i in shown if columns[i].shrink]
@@ -146,13 +156,7 @@ def _fit(
     left = room - fixed
     if left < sum(floor.values()):
         return None
-    staying = [i for i in flexible if not columns[i].drop]
-    leaving = sorted((i for i in flexible if columns[i].drop), key=lambda i: -columns[i].drop)
-    given = _share(staying, natural, floor, left - sum(floor[i] for i in leaving))
-    left -= sum(given.values())
-    for index in leaving:
-        given[index] = min(natural[index], max(floor[index], left))
-        left -= given[index]
+    given = _share(flexible, natural, floor, left)
     return [given.get(i, natural[i]) for i in shown]
 
 
@@ -163,24 +167,28 @@ def _tighten(
     shown: list[int],
     widths: list[int],
 ) -> list[int]:
-    """Text cut at a word is often narrower than its column: give that room back, to the
-    columns that may be left out (a snippet), which got only what remained."""
+    """Text cut at a word is often narrower than its column: narrow each cut column to the
+    text it shows, then give the room won back to the cut columns, the ones left out last
+    first, as far as it shows more of their text."""
+
+    def used(position: int, size: int) -> int:
+        index = shown[position]
+        texts = [cut_at_word(row[index], size) for row in rows]
+        return max([cell_width(columns[index].name), *map(cell_width, texts)])
+
+    cut = [
+        position
+        for position, index in enumerate(shown)
+        if columns[index].shrink and widths[position] < natural[index]
+    ]
     tight = list(widths)
-    slack = 0
-    for position, index in enumerate(shown):
-        column = columns[index]
-        if column.shrink and not column.drop and widths[position] < natural[index]:
-            used = max(
-                [cell_width(column.name)]
-                + [cell_width(cut_at_word(row[index], widths[position])) for row in rows]
-            )
-            slack += widths[position] - used
-            tight[position] = used
-    for position, index in enumerate(shown):
-        if columns[index].shrink and columns[index].drop and slack:
-            extra = min(slack, natural[index] - tight[position])
-            tight[position] += extra
-            slack -= extra
+    for position in cut:
+        tight[position] = used(position, widths[position])
+    slack = sum(widths) - sum(tight)
+    for position in sorted(cut, key=lambda p: columns[shown[p]].drop):
+        more = used(position, tight[position] + slack)
+        slack -= more - tight[position]
+        tight[position] = more
     return tight
 
 
@@ -202,15 +210,19 @@ def _share(
     return given
 
 
-def render(
+def table(
     headers: Sequence[str | Column],
     rows: Sequence[Sequence[str]],
     width: int,
     *,
     now: datetime | None = None,
     bold: bool = False,
-) -> list[str]:
-    """The table's lines for a terminal `width` columns wide."""
+) -> tuple[Table, int]:
+    """The rich table for a terminal `width` columns wide, and the width to draw it at (wider
+    than the terminal only when what may never be cut does not fit: the terminal wraps)."""
+    from rich.table import Table
+    from rich.text import Text
+
     columns = [as_column(header) for header in headers]
     moment = now or datetime.now(UTC)
     cells = [
@@ -221,16 +233,19 @@ def render(
         for row in rows
     ]
     shown, widths = layout(columns, cells, width)
-
-    def line(texts: Sequence[str]) -> str:
-        parts = []
-        for position, (index, size) in enumerate(zip(shown, widths, strict=True)):
-            text = cut_at_word(texts[index], size)
-            last = position == len(shown) - 1
-            parts.append(text if last else text + " " * (size - cell_width(text)))
-        return (" " * GAP).join(parts).rstrip()
-
-    header = line([column.name for column in columns])
-    lines = [f"\033[1m{header}\033[0m" if bold else header]
-    lines.extend(line(row) for row in cells)
-    return lines
+    drawn = Table(
+        box=None,
+        padding=(0, GAP // 2),
+        pad_edge=False,
+        show_edge=False,
+        header_style="bold" if bold else "",
+        highlight=False,
+    )
+    for index, size in zip(shown, widths, strict=True):
+        # Our widths, not rich's: the text is already cut at a word to fit.
+        drawn.add_column(columns[index].name, width=size, no_wrap=True, overflow="ellipsis")
+    for row in cells:
+        drawn.add_row(
+            *(Text(cut_at_word(row[i], size)) for i, size in zip(shown, widths, strict=True))
+        )
+    return drawn, max(width, sum(widths) + GAP * (len(widths) - 1))

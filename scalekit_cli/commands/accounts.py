@@ -41,11 +41,11 @@ from ._common import (
 if TYPE_CHECKING:
     from ..scalekit.models import ConnectedAccount
 
-# On a narrow terminal the user is cut at a word, then Type and Updated are left out; the
-# status and the whole id (for --account-id) always show.
+# On a narrow terminal Type (OAUTH on every row) and then Updated are left out; the status,
+# the whole user identifier (for --user) and the whole id (for --account-id) always show.
 TABLE_HEADERS = (
     Column("Connector"),
-    Column("User", shrink=12),
+    Column("User"),
     Column("Status"),
     Column("Type", drop=1),
     Column("Updated", drop=2, time=True),

@@ -243,7 +243,7 @@ def _check_params(runtime: Runtime, tool: str, params: dict[str, Any]) -> None:
     if not found.input_schema:
         out.detail(f"no input schema known for {tool}; sending the params unchecked")
         return
-    from ..schema_check import first_error
+    from ..scalekit.params import first_error
 
     problem = first_error(found.input_schema, params, unknown_properties=True)
     if problem:

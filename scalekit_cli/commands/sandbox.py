@@ -43,6 +43,7 @@ def run_serve(options: ServeOptions, runtime: Runtime) -> int:
 
     require_sandbox_extra("sk sandbox serve")
     from ..sandbox import EmbeddedSandbox, SandboxSettings, default_state_path, serve
+    from ..sandbox.server import ServeError
 
     out = runtime.out
     if options.user_verification not in ("dashboard", "custom"):
@@ -51,6 +52,11 @@ def run_serve(options: ServeOptions, runtime: Runtime) -> int:
         raise CliError("--state and --memory exclude each other", ExitCode.USAGE)
     if not 0 <= options.port <= 65535:
         raise CliError("--port must be between 0 and 65535", ExitCode.USAGE)
+    if options.state is not None and options.state.is_dir():
+        raise CliError(
+            f"--state: {options.state} is a folder; give the path of the state file",
+            ExitCode.USAGE,
+        )
     if bool(options.client_id) != bool(options.client_secret):
         raise CliError("give both --client-id and --client-secret, or neither", ExitCode.USAGE)
     if options.client_id and options.client_secret:
@@ -64,11 +70,6 @@ def run_serve(options: ServeOptions, runtime: Runtime) -> int:
         user_verification=options.user_verification,
         state_path=None if options.memory else (options.state or default_state_path()),
     )
-    if not is_loopback(options.host):
-        out.warn(
-            f"binding {options.host}: the sandbox is reachable from the network "
-            "(its admin surface still answers loopback callers only)"
-        )
     tls = None
     if options.tls:
         from ..sandbox.tls import load_or_create_tls
@@ -76,6 +77,11 @@ def run_serve(options: ServeOptions, runtime: Runtime) -> int:
         tls = load_or_create_tls(default_state_path().parent)
 
     def ready(base_url: str) -> None:
+        if not is_loopback(options.host):  # told once bound: a host that fails is one line
+            out.warn(
+                f"binding {options.host}: the sandbox is reachable from the network "
+                "(its admin surface still answers loopback callers only)"
+            )
         if tls is not None:  # the name the certificate is for
             base_url = f"https://localhost:{base_url.rsplit(':', 1)[1]}"
         # eval-able lines on stdout; the secret is the sandbox's own, made for this machine.
@@ -91,14 +97,18 @@ def run_serve(options: ServeOptions, runtime: Runtime) -> int:
         out.stdout.flush()
         out.info(f"sandbox listening on {base_url}, REST and gRPC (Ctrl-C to stop)")
 
-    serve(
-        settings,
-        host=options.host,
-        port=options.port,
-        ready=ready,
-        grpc=True,
-        tls=tls,
-    )
+    try:
+        serve(
+            settings,
+            host=options.host,
+            port=options.port,
+            ready=ready,
+            grpc=True,
+            tls=tls,
+            warn=out.warn,
+        )
+    except ServeError as error:
+        raise CliError(str(error), ExitCode.FAILURE) from None
     out.info("sandbox stopped")
     return ExitCode.OK
 

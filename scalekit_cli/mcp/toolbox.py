@@ -183,7 +183,7 @@ class Toolbox:
 
     def check(self, tool: ToolDefinition, arguments: dict[str, Any]) -> str | None:
         """How `arguments` break the tool's input schema, naming the field; None if they fit."""
-        from ..schema_check import first_error
+        from ..scalekit.params import first_error
 
         return first_error(tool.input_schema, arguments, "arguments")
 

@@ -1,7 +1,7 @@
 """The local AgentKit stand-in.
 
 Importing this package is free: names are resolved on first use (PEP 562), and Starlette,
-uvicorn and SQLite are imported only by the functions that need them.
+hypercorn and SQLite are imported only by the functions that need them.
 """
 
 from __future__ import annotations

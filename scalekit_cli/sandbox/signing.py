@@ -1,9 +1,10 @@
-"""RS256 JSON Web Tokens for the sandbox's MCP session tokens, with the standard library only.
+"""RS256 JSON Web Tokens for the sandbox's MCP session tokens, on `cryptography`.
 
 The document says the token is "Signed JWT (RS256) ... signed with the calling environment's
 active JWT signing key". The sandbox makes its environment key once (2048-bit RSA, kept in
-its state, so a restart keeps verifying old tokens) and signs with RSASSA-PKCS1-v1_5 over
-SHA-256 (RFC 7518 §3.3). No cryptography dependency: a plain `pip install` stays light.
+its state as PKCS #8 PEM, so a restart keeps verifying old tokens) and signs with
+RSASSA-PKCS1-v1_5 over SHA-256 (RFC 7518 §3.3). cryptography is imported when a key is made,
+read or used: only minting a session token needs it.
 """
 
 from __future__ import annotations
@@ -11,47 +12,77 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# DER prefix of a SHA-256 DigestInfo (RFC 8017 §9.2, note 1).
-_SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
-_SMALL_PRIMES = [p for p in range(3, 2000, 2) if all(p % d for d in range(3, int(p**0.5) + 1, 2))]
-# Eight Miller-Rabin rounds on random odd candidates: a composite slips through with
-# probability far below 4^-8 (Damgård et al.); ample for a sandbox's signing key.
+from .errors import FAILED_PRECONDITION, ApiError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+_PUBLIC_EXPONENT = 65537
+_MISSING = (
+    "MCP session tokens are signed with the cryptography package, which is not installed: "
+    "pip install 'scalekit-cli[grpc]'"
+)
+
+
+def _rsa() -> Any:
+    """cryptography's RSA module, or the sandbox's one-line refusal when it is missing."""
+    try:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+    except ImportError as error:
+        raise ApiError(FAILED_PRECONDITION, _MISSING) from error
+    return rsa
 
 
 @dataclass(frozen=True)
 class RsaKey:
-    p: int
-    q: int
-    e: int
+    private: RSAPrivateKey
     kid: str
 
     @property
     def n(self) -> int:
-        return self.p * self.q
+        return self.private.public_key().public_numbers().n
 
     @property
-    def d(self) -> int:
-        return pow(self.e, -1, (self.p - 1) * (self.q - 1))
+    def e(self) -> int:
+        return self.private.public_key().public_numbers().e
 
     def to_json(self) -> str:
-        return json.dumps({"p": str(self.p), "q": str(self.q), "e": self.e, "kid": self.kid})
+        from cryptography.hazmat.primitives import serialization
+
+        pem = self.private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        return json.dumps({"pem": pem.decode("ascii"), "kid": self.kid})
 
     @classmethod
     def from_json(cls, text: str) -> RsaKey:
         data = json.loads(text)
-        return cls(int(data["p"]), int(data["q"]), int(data["e"]), data["kid"])
+        rsa = _rsa()
+        if "pem" in data:
+            from cryptography.hazmat.primitives import serialization
 
-    def private_power(self, value: int) -> int:
-        """value^d mod n by the Chinese remainder theorem (four times faster than plain)."""
-        d = self.d
-        m1 = pow(value, d % (self.p - 1), self.p)
-        m2 = pow(value, d % (self.q - 1), self.q)
-        h = (pow(self.q, -1, self.p) * (m1 - m2)) % self.p
-        return m2 + h * self.q
+            private = serialization.load_pem_private_key(data["pem"].encode("ascii"), None)
+            if not isinstance(private, rsa.RSAPrivateKey):
+                raise ValueError("the stored signing key is not an RSA key")
+            return cls(private, data["kid"])
+        # A state written before the key was kept as PEM holds its primes: rebuild from them.
+        p, q, e = int(data["p"]), int(data["q"]), int(data["e"])
+        d = pow(e, -1, (p - 1) * (q - 1))
+        numbers = rsa.RSAPrivateNumbers(
+            p=p,
+            q=q,
+            d=d,
+            dmp1=rsa.rsa_crt_dmp1(d, p),
+            dmq1=rsa.rsa_crt_dmq1(d, q),
+            iqmp=rsa.rsa_crt_iqmp(p, q),
+            public_numbers=rsa.RSAPublicNumbers(e, p * q),
+        )
+        return cls(numbers.private_key(), data["kid"])
 
     def public_jwk(self) -> dict[str, str]:
         return {
@@ -64,42 +95,11 @@ class RsaKey:
         }
 
 
-def _probably_prime(candidate: int, rounds: int = 8) -> bool:
-    if any(candidate % p == 0 for p in _SMALL_PRIMES):
-        return candidate in _SMALL_PRIMES
-    d, r = candidate - 1, 0
-    while d % 2 == 0:
-        d //= 2
-        r += 1
-    for _ in range(rounds):
-        a = secrets.randbelow(candidate - 3) + 2
-        x = pow(a, d, candidate)
-        if x in (1, candidate - 1):
-            continue
-        for _ in range(r - 1):
-            x = pow(x, 2, candidate)
-            if x == candidate - 1:
-                break
-        else:
-            return False
-    return True
-
-
-def _prime(bits: int) -> int:
-    while True:
-        candidate = secrets.randbits(bits) | (1 << (bits - 1)) | (1 << (bits - 2)) | 1
-        if _probably_prime(candidate):
-            return candidate
-
-
 def generate_key(bits: int = 2048) -> RsaKey:
-    e = 65537
-    while True:
-        p, q = _prime(bits // 2), _prime(bits // 2)
-        phi = (p - 1) * (q - 1)
-        if p != q and phi % e:
-            kid = "snk_sbx_" + hashlib.sha256(str(p * q).encode()).hexdigest()[:16]
-            return RsaKey(p=p, q=q, e=e, kid=kid)
+    private = _rsa().generate_private_key(public_exponent=_PUBLIC_EXPONENT, key_size=bits)
+    modulus = private.public_key().public_numbers().n
+    kid = "snk_sbx_" + hashlib.sha256(str(modulus).encode()).hexdigest()[:16]
+    return RsaKey(private, kid)
 
 
 def _to_bytes(number: int) -> bytes:
@@ -111,30 +111,13 @@ def _b64(data: bytes) -> str:
 
 
 def sign_rs256(key: RsaKey, claims: dict[str, Any]) -> str:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     header = {"alg": "RS256", "typ": "JWT", "kid": key.kid}
     signing_input = (
         f"{_b64(json.dumps(header, separators=(',', ':')).encode())}."
         f"{_b64(json.dumps(claims, separators=(',', ':')).encode())}"
     )
-    size = (key.n.bit_length() + 7) // 8
-    digest = _SHA256_DIGEST_INFO + hashlib.sha256(signing_input.encode("ascii")).digest()
-    encoded = b"\x00\x01" + b"\xff" * (size - len(digest) - 3) + b"\x00" + digest
-    signature = key.private_power(int.from_bytes(encoded, "big")).to_bytes(size, "big")
+    signature = key.private.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{_b64(signature)}"
-
-
-def verify_rs256(key: RsaKey, token: str) -> dict[str, Any] | None:
-    """The claims of `token` if `key` signed it (for the sandbox's own checks and tests)."""
-    try:
-        signing_input, _, signature_text = token.rpartition(".")
-        signature = base64.urlsafe_b64decode(signature_text + "=" * (-len(signature_text) % 4))
-        size = (key.n.bit_length() + 7) // 8
-        recovered = pow(int.from_bytes(signature, "big"), key.e, key.n).to_bytes(size, "big")
-        digest = _SHA256_DIGEST_INFO + hashlib.sha256(signing_input.encode("ascii")).digest()
-        expected = b"\x00\x01" + b"\xff" * (size - len(digest) - 3) + b"\x00" + digest
-        if not secrets.compare_digest(recovered, expected):
-            return None
-        payload = signing_input.split(".")[1]
-        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (ValueError, IndexError):
-        return None

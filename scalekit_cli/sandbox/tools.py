@@ -1,4 +1,4 @@
-"""The tool catalog: definitions, a small JSON-Schema check of params, and the executors.
+"""The tool catalog: definitions, the check of params against their schema, and the executors.
 
 Pure Python. Executors get a `ToolContext` (the account, its mailbox, the sandbox time, the
 records of what its earlier calls did in its apps) and return the `data` object of
@@ -63,52 +63,16 @@ def _object_schema(
 
 # --- input checking ------------------------------------------------------------------------
 
-_JSON_TYPES: dict[str, Callable[[Any], bool]] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "boolean": lambda v: isinstance(v, bool),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "null": lambda v: v is None,
-}
-
 
 def check_input(schema: dict[str, Any], value: Any, where: str = "params") -> None:
-    """The subset of JSON Schema the catalog uses: type, required, properties,
-    additionalProperties (false), items, enum, minimum, maximum, minLength, maxLength
-    (`format` and `description` are annotations)."""
-    expected = schema.get("type")
-    if expected is not None and not _JSON_TYPES[expected](value):
-        raise ToolInputError(f"{where} must be of type {expected}")
-    if "enum" in schema and value not in schema["enum"]:
-        raise ToolInputError(f"{where} must be one of {schema['enum']}")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            raise ToolInputError(f"{where} must be >= {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            raise ToolInputError(f"{where} must be <= {schema['maximum']}")
-    if isinstance(value, str) and len(value) < schema.get("minLength", 0):
-        raise ToolInputError(
-            f"{where} must not be empty"
-            if schema["minLength"] == 1
-            else f"{where} must be at least {schema['minLength']} characters"
-        )
-    if isinstance(value, str) and len(value) > schema.get("maxLength", len(value)):
-        raise ToolInputError(f"{where} must be at most {schema['maxLength']} characters")
-    if isinstance(value, list) and "items" in schema:
-        for index, item in enumerate(value):
-            check_input(schema["items"], item, f"{where}[{index}]")
-    if isinstance(value, dict):
-        properties: dict[str, Any] = schema.get("properties", {})
-        for name in schema.get("required", []):
-            if name not in value:
-                raise ToolInputError(f"{where}.{name} is required")
-        for name, item in value.items():
-            if name in properties:
-                check_input(properties[name], item, f"{where}.{name}")
-            elif schema.get("additionalProperties") is False:
-                raise ToolInputError(f"{where}.{name} is not a parameter of this tool")
+    """Raise ToolInputError when `value` breaks the tool's input schema: the checker that
+    exec-tool and the MCP server run too (scalekit_cli/scalekit/params.py), so the sandbox
+    refuses with the same one-line words the CLI shows."""
+    from ..scalekit.params import first_error
+
+    problem = first_error(schema, value, where)
+    if problem:
+        raise ToolInputError(problem)
 
 
 # --- executors -----------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Tables on a real terminal (a pseudo-terminal of 80 and 120 columns): the status and the
-whole id are never cut, less important columns go first, text is cut at a word with `…`,
+"""Tables on a real terminal (a pseudo-terminal of 80, 100 and 120 columns), drawn by
+rich.table: the status, the whole id and the whole user are never cut, constant and less
+important columns go first, text columns share the room and are cut at a word with `…`,
 times are relative; pipes and --json keep every value exact."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import termios
 
 import pytest
 
-from scalekit_cli.tables import cell_width
+from scalekit_cli.tables import Column, cell_width, layout
 from tests.cli.conftest import SK, read_terminal
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -120,3 +121,62 @@ def test_gmail_unread_fits_one_line_per_message_cut_at_words(sk, sk_env, tmp_pat
         else:
             assert snippet == message["snippet"]
     assert cut, "the mailbox's snippets are longer than either width"
+
+
+LONG_USER = "li.wei@example-corp.com"  # one word: cutting it would leave no usable identifier
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_accounts_list_drops_the_constant_type_before_cutting_the_user(
+    sk_env, tmp_path, driver, columns
+):
+    ids = {
+        connector: driver.connect(connector, LONG_USER)["id"] for connector in ("gmail", "slack")
+    }
+    ids["googlecalendar"] = driver.connect("googlecalendar", LONG_USER)["id"]
+    lines = on_a_terminal(sk_env, tmp_path, columns, "accounts", "list")
+    header, rows = header_and_rows(lines, "Connector")
+    assert all(cell_width(line) <= columns for line in [*rows, " ".join(header)]), lines
+    # Type reads OAUTH on every row: it goes before anything is cut, Updated stays if it fits.
+    assert header == (
+        ["Connector", "User", "Status", "Updated", "Id"]
+        if columns == 80
+        else ["Connector", "User", "Status", "Type", "Updated", "Id"]
+    ), lines
+    by_id = {line.split()[-1]: line.split() for line in rows}
+    assert set(by_id) == set(ids.values()), "every id whole"
+    for connector, account_id in ids.items():
+        cells = by_id[account_id]
+        assert cells[:3] == [connector, LONG_USER, "ACTIVE"], cells
+    assert not [line for line in rows if "…" in line]
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_gmail_unread_snippets_keep_a_readable_share_before_senders(
+    sk, sk_env, tmp_path, driver, columns
+):
+    driver.connect("gmail", "u")
+    messages = json.loads(sk("gmail", "unread", "--user", "u", "--json").stdout)
+    lines = on_a_terminal(sk_env, tmp_path, columns, "gmail", "unread", "--user", "u")
+    _, rows = header_and_rows(lines, "From")
+    date = re.compile(r"  (?:\d+[smhd] ago|\d{4}-\d\d-\d\d)  ")
+    for row, message in zip(rows, messages, strict=True):
+        before, snippet = date.split(row)
+        sender = before.rstrip().rsplit("  ", 1)[0].strip()
+        shown = snippet.strip().removesuffix("…")
+        whole_sender = sender == message["from"]
+        if shown != message["snippet"]:
+            # Never a whole sender beside a snippet cut to its first word.
+            assert not (whole_sender and len(shown.split()) < 2), (sender, snippet)
+            if columns == 100:
+                assert len(shown.split()) >= 3, ("a readable share", snippet)
+
+
+def test_a_column_alike_on_every_row_is_left_out_before_its_drop_order_says():
+    columns = [Column("Id"), Column("Kind", drop=2), Column("When", drop=1)]
+    rows = [["ca_1", "OAUTH", "1h ago"], ["ca_2", "OAUTH", "3d ago"]]
+    shown, widths = layout(columns, rows, 14)
+    assert [columns[i].name for i in shown] == ["Id", "When"] and sum(widths) + 2 <= 14
+    varied = [["ca_1", "OAUTH", "1h ago"], ["ca_2", "API_KEY", "3d ago"]]
+    shown, _ = layout(columns, varied, 14)
+    assert [columns[i].name for i in shown] == ["Id", "Kind"]

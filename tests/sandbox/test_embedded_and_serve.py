@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 
 from scalekit_cli.sandbox import EmbeddedSandbox
 from scalekit_cli.sandbox.embedded import CREDENTIALS_FILE, load_or_create_credentials
+from tests.cli.conftest import SK
 from tests.conftest import TLS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -164,7 +166,7 @@ def test_bridge_with_a_remote_client_address_is_refused_admin(tmp_path: Path) ->
         sandbox.close()
 
 
-def test_cold_start_does_not_load_uvicorn(tmp_path: Path) -> None:
+def test_cold_start_does_not_load_a_server(tmp_path: Path) -> None:
     probe = subprocess.run(
         [
             sys.executable,
@@ -177,7 +179,7 @@ def test_cold_start_does_not_load_uvicorn(tmp_path: Path) -> None:
                 with httpx.Client(transport=sandbox.transport(), base_url=sandbox.base_url) as c:
                     assert c.get("/api/v1/tools").status_code == 401
                 sandbox.close()
-                assert "uvicorn" not in sys.modules
+                assert "hypercorn" not in sys.modules and "uvicorn" not in sys.modules
                 """
             ),
             str(tmp_path / "cold" / "s.sqlite3"),
@@ -200,6 +202,7 @@ def ready(url):
 
 serve(SandboxSettings(), host="127.0.0.1", port=0, ready=ready)
 print("returned", flush=True)
+print("uvicorn loaded" if "uvicorn" in sys.modules else "one server", flush=True)
 """
 
 
@@ -233,4 +236,101 @@ def test_serve_reports_its_url_and_stops_cleanly(signum: int) -> None:
             process.kill()
     assert process.returncode == 0, errors
     assert "returned" in out
+    assert "one server" in out, "hypercorn alone serves the sandbox"
     assert "Traceback" not in errors
+
+
+# --- `sk sandbox serve` as a user runs it ---------------------------------------------------
+
+
+def _sk_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCALEKIT_", "SK_"))}
+    for name in ("data", "config", "cache"):
+        env[f"SK_{name.upper()}_DIR"] = str(tmp_path / name)
+    return {**env, "PYTHONUNBUFFERED": "1"}
+
+
+def _serve_fails(tmp_path: Path, *args: str) -> tuple[int, list[str]]:
+    done = subprocess.run(
+        [str(SK), "sandbox", "serve", *args],
+        env=_sk_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.stdout == "", done.stdout
+    return done.returncode, done.stderr.splitlines()
+
+
+def test_a_busy_port_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, lines = _serve_fails(tmp_path, "--memory", "--port", str(port))
+    assert code == 1
+    assert lines == [f"sk: cannot listen on 127.0.0.1:{port}: Address already in use"]
+
+
+def test_an_unresolvable_host_is_one_line(tmp_path: Path) -> None:
+    code, lines = _serve_fails(tmp_path, "--memory", "--host", "no-such-host.invalid")
+    assert code == 1
+    assert len(lines) == 1 and lines[0].startswith(
+        "sk: cannot listen on no-such-host.invalid:8765: "
+    ), lines
+
+
+def test_a_state_folder_is_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "state"
+    folder.mkdir()
+    code, lines = _serve_fails(tmp_path, "--state", str(folder), "--port", "0")
+    assert code == 2
+    assert lines == [f"sk: --state: {folder} is a folder; give the path of the state file"]
+
+
+def test_an_unopenable_state_file_is_one_line(tmp_path: Path) -> None:
+    state = tmp_path / "not-a-dir" / "s.sqlite3"
+    state.parent.write_text("a file where a folder should be")
+    code, lines = _serve_fails(tmp_path, "--state", str(state), "--port", "0")
+    assert code == 1
+    assert lines == [f"sk: cannot open the sandbox state {state}: File exists"], lines
+    garbage = tmp_path / "garbage.sqlite3"
+    garbage.write_bytes(b"not a database, " * 100)
+    code, lines = _serve_fails(tmp_path, "--state", str(garbage), "--port", "0")
+    assert code == 1
+    assert lines == [f"sk: cannot open the sandbox state {garbage}: file is not a database"]
+
+
+def test_bad_requests_and_dropped_connections_log_no_raw_lines(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [str(SK), "sandbox", "serve", "--memory", "--port", "0"],
+        env=_sk_env(tmp_path),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip().split("=", 1)[1]
+        port = int(url.rsplit(":", 1)[1])
+        for garbage in (b"GARBAGE\r\n\r\n", b"\x16\x03\x01\x00\xff", b"GET / HTTP/9\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+                raw.sendall(garbage)
+                with contextlib.suppress(OSError):
+                    raw.recv(4096)
+        with httpx.Client(base_url=url, timeout=5) as client:
+            client.post("/_sandbox/faults", json={"path": "/api/v1/tools", "kind": "drop"})
+            with pytest.raises(httpx.RemoteProtocolError):
+                client.get("/api/v1/tools")
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, errors
+    lines = errors.splitlines()
+    assert lines[0].startswith("sandbox listening on http://127.0.0.1:"), lines
+    assert lines[1:] == ["sandbox stopped"], lines

@@ -1,11 +1,15 @@
-"""The small JSON-Schema checker exec-tool runs before sending: right verdicts, first error,
-field paths, and nothing rejected that it does not understand."""
+"""The tool-parameter checker (on jsonschema) that exec-tool, the MCP server and the sandbox
+share: right verdicts, the first error as one line naming the field, jsonschema loaded only
+when a check runs, and nothing rejected when the schema itself is not one to apply."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
-from scalekit_cli.schema_check import first_error, json_type
+from scalekit_cli.scalekit.params import first_error, json_type
 
 # Schemas shaped like the catalogue's, closed to unknown names (as tools that act are).
 FETCH = {
@@ -119,15 +123,93 @@ def test_nested_objects_and_additional_property_schemas():
     )
 
 
-def test_what_it_does_not_understand_it_lets_through():
-    # Only ever reject what the server would reject: unknown keywords and types are ignored.
-    assert first_error({"anyOf": [{"type": "string"}]}, {"x": 1}) is None
+def test_a_schema_jsonschema_cannot_apply_lets_everything_through():
+    # Only ever reject what the server would reject: a broken schema is the server's business.
     assert first_error({"$ref": "#/definitions/x"}, 5) is None
     assert first_error({"type": "custom"}, 5) is None
-    assert first_error({"type": "string", "pattern": "^a$"}, "b") is None
     assert first_error({"type": "object", "properties": []}, {"x": 1}) is None
     assert first_error("not a schema", {"x": 1}) is None
     assert first_error({"type": "integer", "minimum": "1"}, 0) is None
+
+
+def test_the_whole_of_json_schema_is_checked():
+    # Keywords the hand-written subset let through are jsonschema's to judge now.
+    assert first_error({"type": "string", "pattern": "^a$"}, "b") == (
+        'params: must match "^a$", got "b"'
+    )
+    either = {"type": "object", "properties": {"x": {"anyOf": [{"type": "string"}]}}}
+    assert first_error(either, {"x": 1}) == "params.x: expected string, got integer"
+    defs = {
+        "$defs": {"n": {"type": "integer"}},
+        "type": "object",
+        "properties": {"n": {"$ref": "#/$defs/n"}},
+    }
+    assert first_error(defs, {"n": "1"}) == "params.n: expected integer, got string"
+    assert first_error(defs, {"n": 1}) is None
+
+
+def test_formats_are_checked_only_where_well_defined():
+    schema = {
+        "type": "object",
+        "properties": {
+            "day": {"type": "string", "format": "date"},
+            "id": {"type": "string", "format": "uuid"},
+            "at": {"type": "string", "format": "date-time"},
+        },
+    }
+    assert first_error(schema, {"day": "2025-02-30"}) == (
+        'params.day: expected a date, got "2025-02-30"'
+    )
+    assert first_error(schema, {"id": "nope"}) == 'params.id: expected a uuid, got "nope"'
+    assert (
+        first_error(schema, {"day": "2025-02-28", "id": str(__import__("uuid").UUID(int=1))})
+        is None
+    )
+    # date-time depends on optional packages in jsonschema: left to the server.
+    assert first_error(schema, {"at": "soon"}) is None
+
+
+def test_the_draft_a_schema_declares_is_used():
+    # Draft 4's exclusiveMaximum is a boolean beside maximum; 2020-12 would reject the schema.
+    draft4 = {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "type": "integer",
+        "maximum": 10,
+        "exclusiveMaximum": True,
+    }
+    assert first_error(draft4, 10) == "params: must be less than 10, got 10"
+    assert first_error(draft4, 9) is None
+
+
+def test_unknown_names_close_only_when_asked():
+    open_schema = {"type": "object", "properties": {"channel": {"type": "string"}}}
+    assert first_error(open_schema, {"chanel": "x"}) is None
+    assert first_error(open_schema, {"chanel": "x"}, unknown_properties=True) == (
+        "params.chanel: not a parameter of this tool; did you mean channel?"
+    )
+    invited = {**open_schema, "additionalProperties": True}
+    assert first_error(invited, {"chanel": "x"}, unknown_properties=True) is None
+
+
+def test_a_typo_is_told_before_the_missing_field_it_stands_for():
+    assert first_error(SLACK, {"chanel": "#g", "text": "hi"}) == (
+        "params.chanel: not a parameter of this tool; did you mean channel?"
+    )
+
+
+def test_odd_field_names_stay_on_one_short_line():
+    error = first_error(FETCH, {"a\nb" + "x" * 500: 1})
+    assert error is not None and "\n" not in error and len(error) < 200, error
+
+
+def test_importing_the_checker_does_not_load_jsonschema():
+    code = (
+        "import sys, scalekit_cli.scalekit.params as p; "
+        "assert 'jsonschema' not in sys.modules; "
+        "p.first_error({'type': 'string'}, 1); "
+        "assert 'jsonschema' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_json_type_names():
