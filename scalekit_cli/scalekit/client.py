@@ -574,15 +574,13 @@ class ScalekitClient:
         identifier: str | None = None,
         connected_account_id: str | None = None,
     ) -> tuple[str, str, dict[str, Any]]:
-        """The method, URL and body `execute_tool` would send, checked against the field
-        rules (RequestRefused on a breach) but not sent: for `--dry-run`."""
+        """The method, URL and body `execute_tool` would send, not sent: for `--dry-run`."""
         body: dict[str, Any] = {"tool_name": tool_name, "params": params}
         if connected_account_id:
             body["connected_account_id"] = connected_account_id
         else:
             body["connector"] = connector
             body["identifier"] = identifier
-        check_request(f"{_TOOLS_SERVICE}/ExecuteTool", body=body)
         return "POST", f"{self.env_url}/api/v1/execute_tool", body
 
 
