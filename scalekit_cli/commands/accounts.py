@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..cli.commands import SkCommand, SkSubGroup
 from ..errors import ExitCode
 from ..output import Output
 from ..runtime import Runtime
@@ -123,10 +124,13 @@ def _stream_lines(out: Output, rows: Iterable[list[str]]) -> int:
 
 def register(app: typer.Typer) -> None:
     accounts_app = typer.Typer(
-        name="accounts", help="List connected accounts across users.", no_args_is_help=True
+        name="accounts",
+        cls=SkSubGroup,
+        help="List connected accounts across users.",
+        no_args_is_help=True,
     )
 
-    @accounts_app.command("list")
+    @accounts_app.command("list", cls=SkCommand)
     def list_command(
         ctx: typer.Context,
         connector: Annotated[

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..cli.commands import SkCommand
 from ..connecting import request_link
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
@@ -394,7 +395,7 @@ def _pause(seconds: float, spinner, text) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("connect")
+    @app.command("connect", cls=SkCommand)
     def connect_command(
         ctx: typer.Context,
         connector: ConnectorArgument,

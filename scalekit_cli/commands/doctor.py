@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..cli.commands import SkCommand
 from ..errors import CliError, ExitCode, connect_command
 from ..runtime import Runtime
 from ._common import DebugOption, JsonOption, VerboseOption, execute, validate_identifier
@@ -489,7 +490,7 @@ def _line(runtime: Runtime, check: Check) -> tuple[str, str]:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("doctor")
+    @app.command("doctor", cls=SkCommand)
     def doctor_command(
         ctx: typer.Context,
         user: Annotated[

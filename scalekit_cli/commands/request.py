@@ -19,6 +19,8 @@ from urllib.parse import unquote, urlencode
 
 import typer
 
+from ..cli.commands import SkCommand
+from ..cli.completion import complete_data
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ._common import (
@@ -277,7 +279,7 @@ def _error_message(document: Any) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("request")
+    @app.command("request", cls=SkCommand)
     def request_command(
         ctx: typer.Context,
         connector: ConnectorArgument,
@@ -296,6 +298,7 @@ def register(app: typer.Typer) -> None:
                 "-d",
                 help="Request body: JSON, @FILE, or - for standard input (implies POST).",
                 metavar="JSON|@FILE|-",
+                autocompletion=complete_data,
             ),
         ] = None,
         header: Annotated[

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from ..cli.commands import SkCommand
 from ..errors import ExitCode, connect_command
 from ..runtime import Runtime
 from ..scalekit.errors import NotFound
@@ -140,7 +141,7 @@ def _connect_hint(runtime: Runtime, connector: str, identifier: str) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("status")
+    @app.command("status", cls=SkCommand)
     def status_command(
         ctx: typer.Context,
         user: UserOption,

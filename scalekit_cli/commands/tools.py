@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..cli.commands import SkCommand, SkSubGroup
+from ..cli.completion import complete_tool
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ..tables import Column
@@ -106,11 +108,12 @@ def _filtered(options: ListOptions) -> bool:
 def register(app: typer.Typer) -> None:
     tools_app = typer.Typer(
         name="tools",
+        cls=SkSubGroup,
         help="Browse the tool catalogue (what exec-tool can run).",
         no_args_is_help=True,
     )
 
-    @tools_app.command("list")
+    @tools_app.command("list", cls=SkCommand)
     def list_command(
         ctx: typer.Context,
         connector: Annotated[
@@ -142,11 +145,16 @@ def register(app: typer.Typer) -> None:
         options = ListOptions(connector, provider, query, json_mode)
         execute(ctx, run_list, options, json_mode=json_mode, verbose=verbose, debug=debug)
 
-    @tools_app.command("show")
+    @tools_app.command("show", cls=SkCommand)
     def show_command(
         ctx: typer.Context,
         tool: Annotated[
-            str, typer.Argument(help="The tool's name, e.g. gmail_fetch_mails.", metavar="TOOL")
+            str,
+            typer.Argument(
+                help="The tool's name, e.g. gmail_fetch_mails.",
+                metavar="TOOL",
+                autocompletion=complete_tool,
+            ),
         ],
         json_mode: JsonOption = False,
         debug: DebugOption = False,

@@ -16,6 +16,7 @@ import termios
 import pytest
 
 from scalekit_cli.cli.app import COMMANDS, load
+from scalekit_cli.cli.builtins import BUILTINS
 from tests.cli.conftest import SK, read_terminal
 
 PYTHON_TYPE = re.compile(r"<[\w\[\], |.]+>|\{[A-Z_]+\}")
@@ -121,12 +122,13 @@ def test_every_summary_fits_one_line(columns):
     text = _help_on_a_terminal(columns)
     lines = text.splitlines()
     start = lines.index("Commands:") + 1
-    listed = lines[start : start + len(COMMANDS)]
-    assert [line.split()[0] for line in listed] == [entry.name for entry in COMMANDS]
+    names = [entry.name for entry in COMMANDS] + list(BUILTINS)
+    listed = lines[start : start + len(names)]
+    assert [line.split()[0] for line in listed] == names
     for line in listed:
         assert len(line) <= columns and not line.endswith("..."), line
     # Nothing wrapped: the next line after the table is not a continuation of it.
-    assert start + len(COMMANDS) == len(lines) or not lines[start + len(COMMANDS)].strip()
+    assert start + len(names) == len(lines) or not lines[start + len(names)].strip()
 
 
 def test_a_mistyped_command_is_suggested_from_the_registry(sk):
