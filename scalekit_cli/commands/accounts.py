@@ -130,7 +130,15 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
     )
 
-    @accounts_app.command("list", cls=SkCommand)
+    @accounts_app.command(
+        "list",
+        cls=SkCommand,
+        epilog="""
+            sk accounts list --user user_123
+            sk accounts list --connector gmail --json
+            sk accounts list --all
+        """,
+    )
     def list_command(
         ctx: typer.Context,
         connector: Annotated[

@@ -58,9 +58,9 @@ def register(app: typer.Typer) -> None:
         "completion",
         cls=SkCommand,
         epilog="""
-        eval "$(sk completion bash)"
-        sk completion zsh > ~/.zfunc/_sk
-        sk completion fish > ~/.config/fish/completions/sk.fish
+        sk completion bash
+        sk completion zsh
+        sk completion powershell
         """,
     )
     def completion_command(

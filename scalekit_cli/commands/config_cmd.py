@@ -85,7 +85,14 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
     )
 
-    @config_app.command("show", cls=SkCommand)
+    @config_app.command(
+        "show",
+        cls=SkCommand,
+        epilog="""
+            sk config show
+            sk config show --profile staging --json
+        """,
+    )
     def show_command(
         ctx: typer.Context,
         json_mode: JsonOption = False,

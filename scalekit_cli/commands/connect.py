@@ -395,7 +395,15 @@ def _pause(seconds: float, spinner, text) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("connect", cls=SkCommand)
+    @app.command(
+        "connect",
+        cls=SkCommand,
+        epilog="""
+            sk connect gmail --user user_123
+            sk connect slack --user user_123 --no-wait --json
+            sk connect gmail --user user_123 --qr --timeout 300
+        """,
+    )
     def connect_command(
         ctx: typer.Context,
         connector: ConnectorArgument,

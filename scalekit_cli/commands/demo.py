@@ -147,7 +147,14 @@ def invoked_program() -> str:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("demo", cls=SkCommand)
+    @app.command(
+        "demo",
+        cls=SkCommand,
+        epilog="""
+            sk demo
+            sk demo --json
+        """,
+    )
     def demo_command(
         ctx: typer.Context,
         json_mode: JsonOption = False,

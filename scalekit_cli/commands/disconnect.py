@@ -72,7 +72,14 @@ def run(options: DisconnectOptions, runtime: Runtime) -> int:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("disconnect", cls=SkCommand)
+    @app.command(
+        "disconnect",
+        cls=SkCommand,
+        epilog="""
+            sk disconnect gmail --user user_123
+            sk disconnect gmail --user user_123 --yes --json
+        """,
+    )
     def disconnect_command(
         ctx: typer.Context,
         connector: ConnectorArgument,

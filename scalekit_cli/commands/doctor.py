@@ -490,7 +490,14 @@ def _line(runtime: Runtime, check: Check) -> tuple[str, str]:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("doctor", cls=SkCommand)
+    @app.command(
+        "doctor",
+        cls=SkCommand,
+        epilog="""
+            sk doctor
+            sk doctor --user user_123 --json
+        """,
+    )
     def doctor_command(
         ctx: typer.Context,
         user: Annotated[

@@ -202,7 +202,15 @@ def _check_params(runtime: Runtime, tool: str, params: dict[str, Any]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("exec-tool", cls=SkCommand)
+    @app.command(
+        "exec-tool",
+        cls=SkCommand,
+        epilog="""
+            sk exec-tool gmail_fetch_mails --user user_123 -d '{"query": "is:unread"}'
+            sk exec-tool gmail_fetch_mails --user user_123 -p max_results=5
+            sk exec-tool gmail_fetch_mails --account-id ca_123 -d @args.json
+        """,
+    )
     def exec_tool_command(
         ctx: typer.Context,
         tool: Annotated[

@@ -103,7 +103,14 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
     )
 
-    @gmail_app.command("unread", cls=SkCommand)
+    @gmail_app.command(
+        "unread",
+        cls=SkCommand,
+        epilog="""
+            sk gmail unread --user user_123
+            sk gmail unread --user user_123 -n 5 -q from:boss@example.com --json
+        """,
+    )
     def unread_command(
         ctx: typer.Context,
         user: UserOption,

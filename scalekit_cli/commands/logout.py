@@ -48,7 +48,14 @@ def run(options: LogoutOptions, runtime: Runtime) -> int:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("logout", cls=SkCommand)
+    @app.command(
+        "logout",
+        cls=SkCommand,
+        epilog="""
+            sk logout
+            sk logout --profile staging --json
+        """,
+    )
     def logout_command(
         ctx: typer.Context,
         profile: Annotated[

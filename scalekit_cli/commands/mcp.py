@@ -117,7 +117,14 @@ mcp_app = typer.Typer(
 )
 
 
-@mcp_app.command("serve", cls=SkCommand)
+@mcp_app.command(
+    "serve",
+    cls=SkCommand,
+    epilog="""
+        sk mcp serve --user user_123
+        sk mcp serve --user user_123 --connector gmail --transport http --port 8765
+    """,
+)
 def serve_command(
     ctx: typer.Context,
     user: UserOption,

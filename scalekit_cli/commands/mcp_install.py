@@ -172,7 +172,14 @@ ClientArgument = Annotated[
 
 
 def register(mcp_app: typer.Typer) -> None:
-    @mcp_app.command("install", cls=SkCommand)
+    @mcp_app.command(
+        "install",
+        cls=SkCommand,
+        epilog="""
+            sk mcp install claude-code --user user_123
+            sk mcp install vscode --user user_123 --workspace . --dry-run
+        """,
+    )
     def install_command(
         ctx: typer.Context,
         client: ClientArgument,
@@ -198,7 +205,14 @@ def register(mcp_app: typer.Typer) -> None:
         )
         execute(ctx, run_install, options, json_mode=json_mode, verbose=verbose, debug=debug)
 
-    @mcp_app.command("uninstall", cls=SkCommand)
+    @mcp_app.command(
+        "uninstall",
+        cls=SkCommand,
+        epilog="""
+            sk mcp uninstall claude-code
+            sk mcp uninstall cursor --dry-run
+        """,
+    )
     def uninstall_command(
         ctx: typer.Context,
         client: ClientArgument,

@@ -279,7 +279,15 @@ def _error_message(document: Any) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("request", cls=SkCommand)
+    @app.command(
+        "request",
+        cls=SkCommand,
+        epilog="""
+            sk request gmail --user user_123 /gmail/v1/users/me/profile
+            sk request gmail --user user_123 /gmail/v1/users/me/messages -q maxResults=5 -v
+            sk request gmail --user user_123 POST /gmail/v1/users/me/drafts -d @draft.json
+        """,
+    )
     def request_command(
         ctx: typer.Context,
         connector: ConnectorArgument,

@@ -130,7 +130,14 @@ def run(options: RunOptions, runtime: Runtime) -> int:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("run", cls=SkCommand)
+    @app.command(
+        "run",
+        cls=SkCommand,
+        epilog="""
+            sk run gmail --user user_123 -- env
+            sk run gmail --user user_123 --env GMAIL_TOKEN -- python sync.py
+        """,
+    )
     def run_command(
         ctx: typer.Context,
         connector: ConnectorArgument,

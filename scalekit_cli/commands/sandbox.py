@@ -185,7 +185,15 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
     )
 
-    @sandbox_app.command("serve", cls=SkCommand)
+    @sandbox_app.command(
+        "serve",
+        cls=SkCommand,
+        epilog="""
+            sk sandbox serve
+            sk sandbox serve --port 8790 --memory
+            sk sandbox serve --tls --state sandbox.db
+        """,
+    )
     def serve_command(
         ctx: typer.Context,
         host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
@@ -246,7 +254,14 @@ def register(app: typer.Typer) -> None:
         )
         execute(ctx, run_serve, options, verbose=verbose, debug=debug)
 
-    @sandbox_app.command("reset", cls=SkCommand)
+    @sandbox_app.command(
+        "reset",
+        cls=SkCommand,
+        epilog="""
+            sk sandbox reset
+            sk sandbox reset --yes
+        """,
+    )
     def reset_command(
         ctx: typer.Context,
         yes: Annotated[
@@ -256,7 +271,14 @@ def register(app: typer.Typer) -> None:
         """Empty the persisted sandbox state (asks first unless --yes)."""
         execute(ctx, run_reset, ResetOptions(yes))
 
-    @sandbox_app.command("force", cls=SkCommand)
+    @sandbox_app.command(
+        "force",
+        cls=SkCommand,
+        epilog="""
+            sk sandbox force gmail --user user_123 --status EXPIRED
+            sk sandbox force gmail --user user_123 --status ACTIVE
+        """,
+    )
     def force_command(
         ctx: typer.Context,
         connector: ConnectorArgument,

@@ -141,7 +141,14 @@ def _connect_hint(runtime: Runtime, connector: str, identifier: str) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("status", cls=SkCommand)
+    @app.command(
+        "status",
+        cls=SkCommand,
+        epilog="""
+            sk status --user user_123
+            sk status gmail --user user_123 --json
+        """,
+    )
     def status_command(
         ctx: typer.Context,
         user: UserOption,

@@ -113,7 +113,15 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
     )
 
-    @tools_app.command("list", cls=SkCommand)
+    @tools_app.command(
+        "list",
+        cls=SkCommand,
+        epilog="""
+            sk tools list
+            sk tools list --connector gmail --json
+            sk tools list -q calendar
+        """,
+    )
     def list_command(
         ctx: typer.Context,
         connector: Annotated[
@@ -145,7 +153,14 @@ def register(app: typer.Typer) -> None:
         options = ListOptions(connector, provider, query, json_mode)
         execute(ctx, run_list, options, json_mode=json_mode, verbose=verbose, debug=debug)
 
-    @tools_app.command("show", cls=SkCommand)
+    @tools_app.command(
+        "show",
+        cls=SkCommand,
+        epilog="""
+            sk tools show gmail_fetch_mails
+            sk tools show gmail_fetch_mails --json
+        """,
+    )
     def show_command(
         ctx: typer.Context,
         tool: Annotated[
