@@ -22,7 +22,7 @@ from typer.core import TyperGroup
 
 from .. import __version__
 from ..errors import ExitCode
-from .commands import format_params, global_options_section, prepare
+from .commands import format_examples, format_params, global_options_section, prepare
 from .global_options import GlobalValues
 
 HELP_NAMES = ("-h", "--help")
@@ -138,6 +138,9 @@ class SkGroup(TyperGroup):
         global_options_section(self, ctx, formatter)
         self.format_commands(ctx, formatter)
 
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        format_examples(self, formatter)
+
     def main(  # type: ignore[override]
         self,
         args: Any = None,
@@ -222,6 +225,11 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     context_settings={"help_option_names": list(HELP_NAMES)},
+    epilog="""
+    sk connect gmail --user user_123
+    sk token gmail --user user_123 --json
+    sk help gmail unread
+    """,
 )
 
 

@@ -125,6 +125,10 @@ def _stream_lines(out: Output, rows: Iterable[list[str]]) -> int:
 def register(app: typer.Typer) -> None:
     accounts_app = typer.Typer(
         name="accounts",
+        epilog="""
+            sk accounts list --user user_123
+            sk accounts list --all --json
+        """,
         cls=SkSubGroup,
         help="List connected accounts across users.",
         no_args_is_help=True,

@@ -80,6 +80,10 @@ def run(options: ConfigShowOptions, runtime: Runtime) -> int:
 def register(app: typer.Typer) -> None:
     config_app = typer.Typer(
         name="config",
+        epilog="""
+            sk config show
+            sk config show --profile staging --json
+        """,
         cls=SkSubGroup,
         help="Inspect the resolved configuration.",
         no_args_is_help=True,

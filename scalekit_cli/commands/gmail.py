@@ -98,6 +98,10 @@ def run(options: UnreadOptions, runtime: Runtime) -> int:
 def register(app: typer.Typer) -> None:
     gmail_app = typer.Typer(
         name="gmail",
+        epilog="""
+            sk gmail unread --user user_123
+            sk gmail unread --user user_123 -n 5 --json
+        """,
         cls=SkSubGroup,
         help="Read a user's Gmail with their connected account.",
         no_args_is_help=True,

@@ -111,6 +111,10 @@ def run_serve(options: McpServeOptions, runtime: Runtime) -> int:
 
 mcp_app = typer.Typer(
     name="mcp",
+    epilog="""
+        sk mcp serve --user user_123
+        sk mcp install claude-code --user user_123
+    """,
     cls=SkSubGroup,
     help="Give AI agents the user's connected apps over MCP, and install sk into agent hosts.",
     no_args_is_help=True,

@@ -180,6 +180,10 @@ def run_force(options: ForceOptions, runtime: Runtime) -> int:
 def register(app: typer.Typer) -> None:
     sandbox_app = typer.Typer(
         name="sandbox",
+        epilog="""
+            sk sandbox serve
+            sk sandbox force gmail --user user_123 --status EXPIRED
+        """,
         cls=SkSubGroup,
         help="The local AgentKit sandbox: serve it, reset it, force account states.",
         no_args_is_help=True,

@@ -108,6 +108,10 @@ def _filtered(options: ListOptions) -> bool:
 def register(app: typer.Typer) -> None:
     tools_app = typer.Typer(
         name="tools",
+        epilog="""
+            sk tools list --connector gmail
+            sk tools show gmail_fetch_mails
+        """,
         cls=SkSubGroup,
         help="Browse the tool catalogue (what exec-tool can run).",
         no_args_is_help=True,

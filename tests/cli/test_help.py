@@ -146,6 +146,7 @@ def test_a_mistyped_command_is_suggested_from_the_registry(sk):
 
 
 LEAVES = [path for path in PATHS if path and not getattr(_command(path), "commands", None)]
+GROUPS = [path for path in PATHS if path not in LEAVES]
 
 
 def examples(help_text: str) -> list[str]:
@@ -183,6 +184,15 @@ def test_every_commands_help_ends_with_examples_that_parse(sk, path):
         with parent:
             context = _command(path).make_context(path[-1], words[1 + len(path) :], parent=parent)
             assert context.command is _command(path)
+
+
+@pytest.mark.parametrize("path", GROUPS, ids=lambda p: " ".join(p) or "sk")
+def test_every_groups_help_ends_with_examples_of_its_commands(sk, path):
+    text = sk(*path, "--help").stdout
+    found = examples(text)
+    assert 2 <= len(found) <= 3 and text.rstrip().endswith(found[-1]), found
+    for example in found:
+        assert example.startswith(" ".join(("sk", *path)) + " "), example
 
 
 def test_sk_help_is_the_commands_own_help(sk):
