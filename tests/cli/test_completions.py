@@ -91,7 +91,7 @@ def _answers(env: dict[str, str], *words: str) -> list[str]:
         timeout=60,
     )
     assert done.returncode == 0 and done.stderr == "", done.stderr
-    return done.stdout.splitlines()
+    return [line for line in done.stdout.splitlines() if line]
 
 
 def test_connector_and_tool_names_come_from_the_environment(shell_env, tmp_path, driver):
@@ -190,3 +190,18 @@ def test_sk_completion_of_an_unknown_shell_is_a_usage_error(sk):
         "sk: no completion for 'tcsh': use bash, zsh, fish, powershell"
     ]
     assert result.stdout == ""
+
+
+def test_a_silent_environment_holds_a_tab_only_briefly(shell_env, tmp_path):
+    """A server that accepts the connection and never answers: the TAB completes without the
+    names once FETCH_TIMEOUT is up, long before sk's own HTTP timeout (10 s here) would."""
+    import socket
+    import time
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections wait in the backlog; nothing ever reads them
+        env = {**shell_env, "SCALEKIT_ENV_URL": f"http://127.0.0.1:{silent.getsockname()[1]}"}
+        started = time.monotonic()
+        assert _answers(env, "token", "gm") == []
+        assert time.monotonic() - started < 8
