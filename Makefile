@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo install test lint contract completions screenshots browser node-sdk bench bench-sdk bench-smoke clean
+.PHONY: demo install test lint contract completions shells screenshots browser node-sdk bench bench-sdk bench-smoke clean
 
 # The runtime install (what a user gets from `pip install`), stamped so reruns are instant.
 $(VENV)/.installed: pyproject.toml
@@ -58,7 +58,7 @@ $(NODE_SDK): tests/grpc/node/package.json tests/grpc/node/package-lock.json
 
 node-sdk: $(NODE_SDK)
 
-test: $(VENV)/.installed-dev browser $(NODE_SDK)
+test: $(VENV)/.installed-dev browser shells $(NODE_SDK)
 	$(BIN)/ruff check scalekit_cli tests bench scripts
 	$(BIN)/python -m pytest -q
 
@@ -72,8 +72,12 @@ lint: $(VENV)/.installed-dev
 contract: $(VENV)/.installed-dev
 	$(BIN)/python scripts/contract.py --descriptors
 
+# zsh and fish, for the completion tests that source the scripts in each shell.
+shells:
+	@command -v zsh >/dev/null 2>&1 && command -v fish >/dev/null 2>&1 || ./.ci/install-shells
+
 completions: $(VENV)/.installed
-	$(BIN)/python -m scalekit_cli.completion_gen scalekit_cli/completions
+	$(BIN)/python scripts/completions.py completions
 
 # The README's terminal pictures, from real runs on an in-memory sandbox.
 screenshots: $(VENV)/.installed

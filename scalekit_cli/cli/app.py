@@ -9,20 +9,21 @@ invoked — `sk --help` imports none, `sk status …` only commands/status.py. A
 from __future__ import annotations
 
 import importlib
-import re
+import os
 import sys
 from dataclasses import dataclass
 from difflib import get_close_matches
 from typing import Annotated, Any
 
+import click
 import typer
-from typer._click.core import Command as ClickCommand
-from typer._click.exceptions import UsageError
-from typer.core import TyperCommand, TyperGroup
+from click.shell_completion import shell_complete
+from typer.core import TyperGroup
 
 from .. import __version__
-from ..errors import CliError, ExitCode
-from .global_options import GLOBAL_OPTIONS, Shape, place
+from ..errors import ExitCode
+from .commands import format_examples, format_params, global_options_section, prepare
+from .global_options import GlobalValues
 
 HELP_NAMES = ("-h", "--help")
 
@@ -58,25 +59,24 @@ BY_NAME = {command.name: command for command in COMMANDS}
 _loaded: dict[str, Any] = {}
 
 
-def load(name: str) -> Any:
+def load(name: str) -> click.Command:
     """The click command (or group) `sk NAME`, built from its module on first use."""
     if name not in _loaded:
         entry = BY_NAME[name]
         module = importlib.import_module(f"scalekit_cli.commands.{entry.module}")
         holder = typer.Typer(rich_markup_mode=None, add_completion=False)
         module.register(holder)
-        command = typer.main.get_group(holder).commands[name]
-        _adopt(command)
-        _loaded[name] = command
+        group = typer.main.get_group(holder)
+        _loaded[name] = group.commands[name]
     return _loaded[name]
 
 
-def leaf_commands() -> list[tuple[tuple[str, ...], Any]]:
+def leaf_commands() -> list[tuple[tuple[str, ...], click.Command]]:
     """(path, click command) of every command that runs (`("gmail", "unread")`, …), loading
     every module: for the tests, the completion scripts and the docs, not for a command line."""
-    found: list[tuple[tuple[str, ...], Any]] = []
+    found: list[tuple[tuple[str, ...], click.Command]] = []
 
-    def walk(path: tuple[str, ...], command: Any) -> None:
+    def walk(path: tuple[str, ...], command: click.Command) -> None:
         children = getattr(command, "commands", None)
         if not children:
             found.append((path, command))
@@ -88,236 +88,58 @@ def leaf_commands() -> list[tuple[tuple[str, ...], Any]]:
     return found
 
 
-def _walk(command: Any):
-    yield command
-    for child in getattr(command, "commands", {}).values():
-        yield from _walk(child)
-
-
-def _adopt(command: Any) -> None:
-    """Give every command of the tree sk's help (value names for metavars, the global options)
-    and its values without pydantic when they need no conversion.
-
-    Typer builds its own classes; ours only add help formatting (no state), so the instances
-    take them over in place.
-    """
-    for node in _walk(command):
-        node.__class__ = SkSubGroup if isinstance(node, TyperGroup) else SkCommand
-        for param in node.params:
-            plain_values(param)
-            if param.param_type_name == "option" and not param.is_flag and not param.count:
-                param.metavar = param.metavar or default_metavar(param)
-
-
-_INTEGER = re.compile(r"[0-9]{1,18}")
-_DECIMAL = re.compile(r"[0-9]{1,15}(\.[0-9]{1,15})?")
-
-
-class PlainValues:
-    """Typer converts every parameter's value through a pydantic TypeAdapter, and importing
-    pydantic costs more than the rest of sk's start-up. A value that already has its
-    parameter's type needs no conversion: any text for a `str` parameter, a flag's bool, an
-    unset option's None; nor does a plain decimal number for an `int` or `float` one. Any
-    other value goes to Typer's own conversion, built the first time one comes."""
-
-    def __init__(self, descriptor: Any) -> None:
-        self.descriptor = descriptor
-        self._typer: Any = None
-
-    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
-        many = param.multiple or param.nargs == -1
-        annotation = self.descriptor.annotation
-        if value is None and not many:
-            return None
-        parser = self.descriptor.parameter_info.parser
-        if parser is not None and not many and type(value) is str:
-            # A checked input (commands/_common.py): its own parser, its error worded as
-            # Typer's conversion words it, and no Pydantic loaded for it.
-            try:
-                return parser(value)
-            except typer.BadParameter as error:
-                error.param = error.param or param
-                error.ctx = error.ctx or ctx
-                raise
-        if not many and annotation in (str, bool, int, float) and type(value) is annotation:
-            return value  # given as text, or a default of the right type
-        if not many and type(value) is str and not self.descriptor.is_ranged:
-            # Plain decimal numbers; anything else (and every error message) is Typer's.
-            if annotation is int and _INTEGER.fullmatch(value):
-                return int(value)
-            if annotation is float and _DECIMAL.fullmatch(value):
-                return float(value)
-        if self._typer is None:
-            from typer._coercion import build_runtime_param
-
-            self._typer = build_runtime_param(self.descriptor)
-        return self._typer.coerce(value, param=param, ctx=ctx)
-
-
-def plain_values(param: Any) -> Any:
-    # Typer keeps a parameter's conversion in `_runtime_param`, built on first use; where a
-    # Typer release has no such slot, its own conversion is left alone (slower, as correct).
-    if getattr(param, "_runtime_param", False) is None and hasattr(param, "type_descriptor"):
-        param._runtime_param = PlainValues(param.type_descriptor)
-    return param
-
-
-def _plain_help_option(command: Any, ctx: Any) -> Any:
-    option = ClickCommand.get_help_option(command, ctx)
-    return plain_values(option) if option is not None else None
-
-
-def default_metavar(param: Any) -> str:
-    """A name for an option's value when the command gave none: SECONDS for a float (sk's
-    floats are durations), N for an int, else the option's own name (--query QUERY)."""
-    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
-    if annotation is float:
-        return "SECONDS"
-    if annotation is int:
-        return "N"
-    long_name = next((n for n in param.opts if n.startswith("--")), param.opts[0])
-    return long_name.lstrip("-").replace("-", "_").upper()
-
-
-def argument_name(param: Any) -> str:
-    return param.metavar or param.name.upper()
-
-
-def shape_of(command: Any) -> Shape:
-    flags, values = set(HELP_NAMES), set()
-    for param in command.params:
-        if param.param_type_name == "option":
-            names = [*param.opts, *param.secondary_opts]
-            (flags if param.is_flag or param.count else values).update(names)
-    subcommand = None
-    if isinstance(command, TyperGroup):
-
-        def subcommand(name: str) -> Shape | None:
-            child = command.commands.get(name)
-            return shape_of(child) if child is not None else None
-
-    return Shape(frozenset(flags), frozenset(values), subcommand)
-
-
-def root_shape() -> Shape:
-    def subcommand(name: str) -> Shape | None:
-        return shape_of(load(name)) if name in BY_NAME else None
-
-    return Shape(frozenset({*HELP_NAMES, "--version"}), frozenset(), subcommand)
-
-
-def _global_options_section(command: Any, ctx: Any, formatter: Any) -> None:
-    """The global options this command does not declare itself, as a help section."""
-    shape = shape_of(command)
-    rows = [
-        (
-            ", ".join(option.names) + (f" {option.metavar}" if option.metavar else ""),
-            option.help,
-        )
-        for option in GLOBAL_OPTIONS
-        if shape.declares(option) is None
-    ]
-    if rows:
-        with formatter.section("Global options (before or after the command)"):
-            formatter.write_dl(rows)
-
-
-def _format_params(command: Any, ctx: Any, formatter: Any) -> None:
-    arguments, options = [], []
-    for param in command.get_params(ctx):
-        record = param.get_help_record(ctx)
-        if record is None:
-            continue
-        if param.param_type_name == "argument":
-            # Typer writes the Python type after the name (`CONNECTOR <str>`): the name says it.
-            arguments.append((argument_name(param), record[1]))
-        else:
-            options.append(record)
-    if arguments:
-        with formatter.section("Arguments"):
-            formatter.write_dl(arguments)
-    if options:
-        with formatter.section("Options"):
-            formatter.write_dl(options)
-
-
-def _usage_pieces(command: Any, ctx: Any) -> list[str]:
-    pieces = [command.options_metavar] if command.options_metavar else []
-    for param in command.get_params(ctx):
-        if param.param_type_name != "argument":
-            continue
-        name = argument_name(param)
-        if "[" in name or " " in name:  # a metavar that spells out its own shape
-            pieces.append(name)
-            continue
-        name = name if param.required else f"[{name}]"
-        pieces.append(name + ("..." if param.nargs != 1 else ""))
-    return pieces
-
-
-class SkCommand(TyperCommand):
-    get_help_option = _plain_help_option
-
-    def collect_usage_pieces(self, ctx: Any) -> list[str]:
-        return _usage_pieces(self, ctx)
-
-    def format_options(self, ctx: Any, formatter: Any) -> None:
-        _format_params(self, ctx, formatter)
-        _global_options_section(self, ctx, formatter)
-
-
-class SkSubGroup(TyperGroup):
-    get_help_option = _plain_help_option
-
-    def format_commands(self, ctx: Any, formatter: Any) -> None:
-        # Each command's first paragraph whole, wrapped if need be: Click would cut it at
-        # the column's end with "...", mid-sentence.
-        rows = [
-            (name, (command.short_help or command.help or "").split("\n\n")[0].strip())
-            for name, command in self.commands.items()
-            if not command.hidden
-        ]
-        if rows:
-            with formatter.section("Commands"):
-                formatter.write_dl(rows)
-
-    def format_options(self, ctx: Any, formatter: Any) -> None:
-        _format_params(self, ctx, formatter)
-        self.format_commands(ctx, formatter)
-        _global_options_section(self, ctx, formatter)
+# Click's completion protocol: the completion scripts call `sk` with this variable set.
+COMPLETE_VARIABLE = "_SK_COMPLETE"
 
 
 class SkGroup(TyperGroup):
-    """The root: lazily loaded commands, global options anywhere, and usage errors that end in
-    one line on stderr (`sk: …`), never a usage block or a traceback."""
+    """The root: lazily loaded commands (a Group whose `list_commands`/`get_command` import
+    on demand, as Click documents), the global options, and usage errors that end in one line
+    on stderr (`sk: …`), never a usage block or a traceback."""
 
-    get_help_option = _plain_help_option
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        prepare(self)
 
-    def list_commands(self, ctx: Any) -> list[str]:
-        return [command.name for command in COMMANDS]
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from .builtins import BUILTINS
 
-    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        # Typer suggests from the commands it holds, and the root holds none until loaded.
+        return [*(command.name for command in COMMANDS), *BUILTINS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in BY_NAME:
+            return load(cmd_name)
+        from .builtins import BUILTINS
+
+        return BUILTINS.get(cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        # Suggestions from the registry: the root holds no command until one is loaded.
         try:
-            return self._click_resolve_command(ctx, args)
-        except UsageError as error:
+            return click.Group.resolve_command(self, ctx, args)
+        except click.UsageError as error:
             matches = get_close_matches(args[0], self.list_commands(ctx)) if args else []
             if matches:
                 suggestions = ", ".join(repr(match) for match in matches)
                 error.message = f"{error.message.rstrip('.')}. Did you mean {suggestions}?"
             raise
 
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        return load(cmd_name) if cmd_name in BY_NAME else None
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from .builtins import SUMMARIES
 
-    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = [(command.name, command.summary) for command in COMMANDS]
         with formatter.section("Commands"):
-            formatter.write_dl([(command.name, command.summary) for command in COMMANDS])
+            formatter.write_dl([*rows, *SUMMARIES.items()])
 
-    def format_options(self, ctx: Any, formatter: Any) -> None:
-        _format_params(self, ctx, formatter)
-        _global_options_section(self, ctx, formatter)
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        format_params(self, ctx, formatter)
+        global_options_section(self, ctx, formatter)
         self.format_commands(ctx, formatter)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        format_examples(self, formatter)
 
     def main(  # type: ignore[override]
         self,
@@ -330,43 +152,43 @@ class SkGroup(TyperGroup):
         args = list(sys.argv[1:] if args is None else args)
         code: Any
         position = non_utf8_argument(args)
-        if position:
+        instruction = os.environ.get(COMPLETE_VARIABLE)
+        if instruction:
+            # A TAB in a shell whose completion script `sk completion SHELL` printed: Click's
+            # own completion (its instruction spelling, `bash_complete`, not Typer's).
+            from . import completion  # noqa: F401 - registers the PowerShell class
+
+            code = shell_complete(self, {}, "sk", COMPLETE_VARIABLE, instruction)
+        elif position:
             # A byte that is not UTF-8 reaches Python as a lone surrogate, which no request can
             # carry: refuse it here, for every option, before anything is sent.
             sys.stderr.write(f"sk: argument {position} holds bytes that are not UTF-8\n")
             code = ExitCode.USAGE
         else:
-            code = self._main(args, prog_name, complete_var, **extra)
+            code = self._run(args, prog_name, **extra)
         code = int(code) if isinstance(code, int) else 0
         if standalone_mode:
             sys.exit(code)
         return code
 
-    def _main(self, args: list[str], prog_name: str | None, complete_var: Any, **extra: Any) -> Any:
-        for param in self.params:
-            plain_values(param)
-        try:
-            placement = place(args, root_shape())
-        except CliError as exc:
-            sys.stderr.write(f"sk: {exc.message} (see 'sk --help')\n")
-            return exc.exit_code
+    def _run(self, args: list[str], prog_name: str | None, **extra: Any) -> Any:
+        extra.setdefault("obj", GlobalValues())
         try:
             return super().main(
-                args=placement.args,
+                args=args,
                 prog_name=prog_name or "sk",
-                complete_var=complete_var,
+                complete_var=COMPLETE_VARIABLE,
                 standalone_mode=False,
-                obj=placement.values,
                 **extra,
             )
-        except typer.Abort:
+        except click.Abort:
             sys.stderr.write("sk: aborted\n")
             return ExitCode.INTERRUPTED
-        except typer.TyperException as exc:
-            if type(exc).__name__ == "NoArgsIsHelpError":
-                # Bare `sk` or `sk gmail`: the help is the answer, as with gh.
-                sys.stdout.write(exc.format_message().rstrip() + "\n")
-                return ExitCode.OK
+        except click.exceptions.NoArgsIsHelpError as exc:
+            # Bare `sk` or `sk gmail`: the help is the answer, as with gh.
+            sys.stdout.write(exc.format_message().rstrip() + "\n")
+            return ExitCode.OK
+        except click.ClickException as exc:
             sys.stderr.write(f"sk: {usage_line(exc)}\n")
             return exc.exit_code
 
@@ -379,12 +201,12 @@ def non_utf8_argument(args: list[str]) -> int:
     return 0
 
 
-def usage_line(exc: typer.TyperException) -> str:
+def usage_line(exc: click.ClickException) -> str:
     message = exc.format_message().strip().replace("\n", " ")
     message = message[:1].lower() + message[1:].rstrip(".")
     ctx = getattr(exc, "ctx", None)
-    if ctx is not None and exc.exit_code == ExitCode.USAGE:
-        return f"{message} (see '{ctx.command_path} --help')"
+    if exc.exit_code == ExitCode.USAGE:
+        return f"{message} (see '{ctx.command_path if ctx is not None else 'sk'} --help')"
     return message
 
 
@@ -403,6 +225,11 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     context_settings={"help_option_names": list(HELP_NAMES)},
+    epilog="""
+    sk connect gmail --user user_123
+    sk token gmail --user user_123 --json
+    sk help gmail unread
+    """,
 )
 
 

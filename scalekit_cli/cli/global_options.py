@@ -1,36 +1,30 @@
 """The global options — accepted before or after the sub-command, with the same meaning.
 
 `sk --json status …`, `sk status --json …` and `sk status … --json` are one command line, as
-with aws, kubectl and gh. The options are declared once, in GLOBAL_OPTIONS; `place` reads a
-whole command line against the command tree (a `Shape` per command: which of its options
-take a value, which sub-commands a group has) and takes every global option out of it,
-wherever it stands, up to a `--`. A command that declares one of them itself (`--json` of
-most commands, `--profile` of `sk login`, `--client-id` of `sk sandbox serve`) gets it back
-on its own arguments; the others end in `GlobalValues`, which the root hands every command.
-
-Typer-free: the Typer app (app.py) and `sk token`'s fast path (fastpath.py) share it.
+with aws, kubectl and gh. Each option is declared once, in GLOBAL_OPTIONS; `click_options`
+turns a declaration into the `click.Option` that the root and every command and group of the
+tree carry (cli/commands.py adds them to each command's parameters). Click parses them where
+they stand, up to a `--`; the option's callback records the value in the root context's
+object, a `GlobalValues`, and since the root is parsed before its sub-command, the last one
+given counts. A command that declares one of them itself (`--json` of most commands,
+`--profile` of `sk login`, `--client-id` of `sk sandbox serve`) takes it wherever it stood.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+
+import click
 
 from ..config import Flags
-from ..errors import CliError, ExitCode
 
 
-# Plain classes rather than dataclasses: this module is on `sk token`'s fast path, and making
-# a dataclass (its generated methods are compiled at import) costs ~0.3 ms each.
+@dataclass(frozen=True)
 class GlobalOption:
-    __slots__ = ("dest", "help", "metavar", "names")
-
-    def __init__(
-        self, names: tuple[str, ...], dest: str, help: str, metavar: str | None = None
-    ) -> None:
-        self.names = names  # the long name last
-        self.dest = dest  # the GlobalValues attribute
-        self.help = help
-        self.metavar = metavar  # None: a flag
+    names: tuple[str, ...]  # the long name last
+    dest: str  # the GlobalValues attribute
+    help: str
+    metavar: str | None = None  # None: a flag
 
     @property
     def takes_value(self) -> bool:
@@ -57,43 +51,19 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
         ("-v", "--verbose"), "verbose", "Trace each HTTP exchange on stderr, secrets redacted."
     ),
 )
-BY_NAME = {name: option for option in GLOBAL_OPTIONS for name in option.names}
 
 
+@dataclass
 class GlobalValues:
     """The global options of one command line that its command does not declare itself."""
 
-    __slots__ = ("client_id", "debug", "env_url", "json", "profile", "sandbox", "verbose")
-
-    def __init__(
-        self,
-        sandbox: bool = False,
-        env_url: str | None = None,
-        client_id: str | None = None,
-        profile: str | None = None,
-        json: bool = False,
-        debug: bool = False,
-        verbose: bool = False,
-    ) -> None:
-        self.sandbox = sandbox
-        self.env_url = env_url
-        self.client_id = client_id
-        self.profile = profile
-        self.json = json
-        self.debug = debug
-        self.verbose = verbose
-
-    def _values(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, GlobalValues) and self._values() == other._values()
-
-    __hash__ = None  # type: ignore[assignment]  # mutable
-
-    def __repr__(self) -> str:
-        given = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__ if getattr(self, n))
-        return f"GlobalValues({given})"
+    sandbox: bool = False
+    env_url: str | None = None
+    client_id: str | None = None
+    profile: str | None = None
+    json: bool = False
+    debug: bool = False
+    verbose: bool = False
 
     def flags(self) -> Flags:
         return Flags(
@@ -103,101 +73,84 @@ class GlobalValues:
             profile=self.profile,
         )
 
-
-class Shape:
-    """What `place` needs to know of one command: its own options (flags and those that take a
-    value), and for a group, its sub-commands by name."""
-
-    __slots__ = ("flags", "subcommand", "values")
-
-    def __init__(
-        self,
-        flags: frozenset[str] = frozenset(),
-        values: frozenset[str] = frozenset(),
-        subcommand: Callable[[str], Shape | None] | None = None,
-    ) -> None:
-        self.flags = flags
-        self.values = values
-        self.subcommand = subcommand
-
-    def declares(self, option: GlobalOption) -> str | None:
-        """The name under which this command declares the option itself, if it does."""
-        return next((n for n in option.names if n in self.flags or n in self.values), None)
+    def clear(self, dest: str) -> None:
+        default = next(field.default for field in fields(self) if field.name == dest)
+        setattr(self, dest, default)
 
 
-class Placement:
-    __slots__ = ("args", "values")
-
-    def __init__(self, args: list[str]) -> None:
-        self.args = args  # the command line, every global option where it is handled
-        self.values = GlobalValues()
-
-
-def _split(token: str) -> tuple[str, str | None]:
-    name, equals, inline = token.partition("=")
-    return (name, inline) if equals and name.startswith("--") else (token, None)
+def root_values(ctx: click.Context) -> GlobalValues:
+    """The root context's GlobalValues, made on first use (the root is given none when a
+    command is invoked other than through `SkGroup.main`, e.g. by Click's completion)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, GlobalValues):
+        root.obj = GlobalValues()
+    return root.obj
 
 
-def place(args: Sequence[str], root: Shape) -> Placement:
-    """Take the global options out of `args`, wherever they stand before a `--`.
+class GlobalClickOption(click.Option):
+    """A global option as one command carries it: not a parameter of the command's function
+    (`expose_value=False`); its value goes to the root's GlobalValues."""
 
-    A CliError (exit 2) when one that takes a value has none. Anything else that is wrong
-    with the command line is left for the parser to report.
-    """
-    shape = root
-    kept: list[str] = []
-    taken: list[tuple[GlobalOption, str | None]] = []
-    leaf_start = 0  # where the innermost command's own arguments begin in `kept`
-    descend = True  # a group's first positional names its sub-command; later ones do not
-    position = 0
-    while position < len(args):
-        token = args[position]
-        position += 1
-        if token == "--":
-            kept += args[position - 1 :]
-            break
-        name, inline = _split(token)
-        if name in shape.values:
-            kept.append(token)
-            if inline is None and position < len(args):
-                kept.append(args[position])
-                position += 1
+    def __init__(self, option: GlobalOption) -> None:
+        self.global_option = option
+        super().__init__(
+            # Its own name, so a command's parameter of the same spelling is never shadowed.
+            [*option.names, f"global_{option.dest}"],
+            is_flag=not option.takes_value,
+            default=None if option.takes_value else False,
+            metavar=option.metavar,
+            help=option.help,
+            expose_value=False,
+            callback=self._record,
+        )
+
+    def _record(self, ctx: click.Context, param: click.Parameter, value: object) -> None:
+        # Called with the default when the option is absent here: that must not overwrite a
+        # value given at another level of the command line.
+        if value is None or value is False:
+            return
+        setattr(root_values(ctx), self.global_option.dest, value)
+
+
+def declared_names(command: click.Command) -> set[str]:
+    """Every option name the command declares itself (not the global options it carries)."""
+    return {
+        name
+        for param in command.params
+        if isinstance(param, click.Option) and not isinstance(param, GlobalClickOption)
+        for name in (*param.opts, *param.secondary_opts)
+    }
+
+
+def own_parameter(command: click.Command, option: GlobalOption) -> click.Option | None:
+    """The command's own parameter spelled as the global option, if it declares one."""
+    for param in command.params:
+        own = isinstance(param, click.Option) and not isinstance(param, GlobalClickOption)
+        if own and set(option.names) & {*param.opts, *param.secondary_opts}:
+            return param
+    return None
+
+
+def click_options(command: click.Command) -> list[click.Option]:
+    """The global options the command does not declare itself, as its Click options."""
+    names = declared_names(command)
+    return [GlobalClickOption(option) for option in GLOBAL_OPTIONS if not set(option.names) & names]
+
+
+def take_for_own_parameters(command: click.Command, ctx: click.Context) -> None:
+    """After the command's arguments are parsed: a global option the command declares itself,
+    given at an outer level (`sk --profile p login`), is the command's own — as if given
+    after it, unless it was given there too (the later one counts)."""
+    values = root_values(ctx)
+    for option in GLOBAL_OPTIONS:
+        param = own_parameter(command, option)
+        if param is None or param.name is None:
             continue
-        if name in shape.flags:
-            kept.append(token)
-            continue
-        option = BY_NAME.get(name)
-        if option is not None:
-            if not option.takes_value:
-                if inline is None:
-                    taken.append((option, None))
-                else:
-                    kept.append(token)  # `--json=1`: the parser says a flag takes no value
-                continue
-            if inline is None:
-                if position >= len(args):
-                    raise CliError(
-                        f"option {name} needs a value ({option.metavar})", ExitCode.USAGE
-                    )
-                inline = args[position]
-                position += 1
-            taken.append((option, inline))
-            continue
-        kept.append(token)
-        if descend and not token.startswith("-") and shape.subcommand is not None:
-            child = shape.subcommand(token)
-            if child is None:
-                descend = False
-            else:
-                shape = child
-                leaf_start = len(kept)
-    placement = Placement(kept)
-    own: list[str] = []
-    for option, value in taken:
-        declared = shape.declares(option)
-        if declared is not None:
-            own += [declared] if value is None else [declared, value]
-        else:
-            setattr(placement.values, option.dest, True if value is None else value)
-    placement.args[leaf_start:leaf_start] = own
-    return placement
+        outer = getattr(values, option.dest)
+        given_here = ctx.get_parameter_source(param.name) not in (
+            None,
+            click.core.ParameterSource.DEFAULT,
+        )
+        if outer not in (None, False) and not given_here:
+            ctx.params[param.name] = outer
+        values.clear(option.dest)

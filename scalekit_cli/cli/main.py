@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import sys
 
@@ -16,55 +15,41 @@ def _raise_terminated(signum: int, _frame: object) -> None:
     raise Terminated(signum)
 
 
-def main(argv: list[str] | None = None, *, fast: bool = True) -> int:
-    """Run sk. Without `argv` this is the process's own command line, and the process ends
-    here; `fast=False` always takes the Typer app (tests compare the two paths)."""
-    code = _run(argv, fast)
+def main(argv: list[str] | None = None) -> int:
+    """Run sk. Without `argv` this is the process's own command line."""
+    code = _run(argv)
     if argv is None:
-        _end_process(code)
+        code = _flush(code)
     return code
 
 
-def _end_process(code: int) -> None:
-    """Flush the standard streams and end the process without the interpreter's finalization:
-    ~4 ms even for a bare interpreter, which is what made `sk connect`'s exit trail its success
-    line (docs/benchmarks.md). Nothing of sk's needs it: files are closed by their `with`
-    blocks, the runtime has closed its connections and the embedded sandbox's state, executor
-    threads are joined, and the threads left are daemons."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            # A reader that went away (`sk … | head -1`): status 1 and no traceback, as Typer
-            # answers a closed pipe during the command.
-            code = code or 1
-    os._exit(code)
+def _flush(code: int) -> int:
+    """Flush stdout before the interpreter does, so that a reader that went away
+    (`sk … | head -1`) ends sk with status 1 and no traceback: Python's documented answer to
+    SIGPIPE (library/signal.html, "Note on SIGPIPE") — point stdout at devnull, so the
+    interpreter's own flush at exit has nothing left to fail on."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return code or 1
+    except ValueError:  # stdout closed by the command itself
+        pass
+    return code
 
 
-def _run(argv: list[str] | None, fast: bool) -> int:
+def _run(argv: list[str] | None) -> int:
     import signal
 
     for name in TERMINATING_SIGNALS:
         if hasattr(signal, name):  # Windows has neither
             signal.signal(getattr(signal, name), _raise_terminated)
-    if argv is None:
-        # Start-up allocates some 100 000 objects (imports, Typer's command), and at the default
-        # threshold of 700 the collector runs over them hundreds of times finding nothing to
-        # free: ~5 % of `sk token`. Long-running commands (connect, sandbox serve) still
-        # collect, only in larger steps.
-        gc.set_threshold(50_000, 20, 20)
     try:
-        code = None
-        if fast:
-            # `sk token …` skips building the Typer app when its arguments are plain.
-            from ..fastpath import run as run_fast_path
+        from .app import app
 
-            code = run_fast_path(sys.argv[1:] if argv is None else argv)
-        if code is None:
-            from .app import app
-
-            code = int(app(args=argv, prog_name="sk", standalone_mode=False) or 0)
-        return code
+        return int(app(args=argv, prog_name="sk", standalone_mode=False) or 0)
     except KeyboardInterrupt:
         sys.stderr.write("sk: interrupted\n")
         return 130
@@ -73,6 +58,12 @@ def _run(argv: list[str] | None, fast: bool) -> int:
             sys.stderr.write("sk: terminated\n")
             sys.stderr.flush()
         return 128 + exc.signum
+    except BrokenPipeError:
+        # The reader went away while the command wrote (`sk … | head -1`).
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except Exception as exc:  # a bug of ours: still one line, and no secret in it
         from ..output import printable
         from ..scalekit.secrets import GLOBAL_SECRETS
@@ -85,13 +76,6 @@ def _run(argv: list[str] | None, fast: bool) -> int:
         message = printable(GLOBAL_SECRETS.scrub(f"{type(exc).__name__}: {exc}"), one_line=True)
         sys.stderr.write(f"sk: internal error: {message} (rerun with SK_DEBUG=1 for details)\n")
         return 1
-    finally:
-        if argv is None:
-            # Should the process still end through the interpreter's shutdown (a SystemExit
-            # raised past main), that shutdown collects garbage over every object of every
-            # module loaded (~40 000 with Typer and pydantic): 50-150 ms that find nothing
-            # worth freeing, since the process is ending. Frozen objects are left out.
-            gc.freeze()
 
 
 if __name__ == "__main__":

@@ -8,12 +8,11 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from ..cli.global_options import GlobalValues
+from ..cli.completion import complete_connector
+from ..cli.global_options import GlobalValues, root_values
 from ..config import Flags
 from ..output import Output
 from ..runtime import Runtime
-
-# Validation and the run wrapper need no Typer: they live in _runner, for the fast path.
 from ._runner import (  # noqa: F401 - re-exported for the command modules
     Options,
     connector_problem,
@@ -82,6 +81,7 @@ ConnectorArgument = Annotated[
         help="The connection's name, e.g. gmail, slack, notion.",
         metavar="CONNECTOR",
         parser=connector_name,
+        autocompletion=complete_connector,
     ),
 ]
 
@@ -98,8 +98,7 @@ def confirm(out: Output, question: str) -> bool:
 def global_values(ctx: typer.Context) -> GlobalValues:
     """The global options of this command line that the command does not declare itself
     (scalekit_cli/cli/global_options.py); the root hands them down as the context's object."""
-    obj = ctx.find_root().obj
-    return obj if isinstance(obj, GlobalValues) else GlobalValues()
+    return root_values(ctx)
 
 
 def context_flags(ctx: typer.Context) -> Flags:

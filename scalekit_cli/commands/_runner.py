@@ -1,8 +1,7 @@
 """The typer-free half of what every command shares: input validation, and the wrapper that
 runs a command and turns any failure into one line on stderr and a documented exit code.
 
-Kept apart from `_common` (the Typer options) so that `sk token`'s fast path
-(`scalekit_cli/fastpath.py`) can run a command without importing Typer.
+Kept apart from `_common` (the Typer options): none of it needs Typer.
 """
 
 from __future__ import annotations

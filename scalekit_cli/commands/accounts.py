@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..cli.commands import SkCommand, SkSubGroup
 from ..errors import CliError, ExitCode
 from ..output import Output
 from ..runtime import Runtime
@@ -228,11 +229,25 @@ def update(options: AccountsUpdateOptions, runtime: Runtime) -> int:
 def register(app: typer.Typer) -> None:
     accounts_app = typer.Typer(
         name="accounts",
+        epilog="""
+            sk accounts list --user user_123
+            sk accounts list --all --json
+            sk accounts update exa --user user_123 --credentials-stdin < exa.json
+        """,
+        cls=SkSubGroup,
         help="List connected accounts across users, or update one.",
         no_args_is_help=True,
     )
 
-    @accounts_app.command("list")
+    @accounts_app.command(
+        "list",
+        cls=SkCommand,
+        epilog="""
+            sk accounts list --user user_123
+            sk accounts list --connector gmail --json
+            sk accounts list --status EXPIRED --all
+        """,
+    )
     def list_command(
         ctx: typer.Context,
         connector: Annotated[
@@ -273,7 +288,14 @@ def register(app: typer.Typer) -> None:
         )
         execute(ctx, run, options, json_mode=json_mode, verbose=verbose, debug=debug)
 
-    @accounts_app.command("update")
+    @accounts_app.command(
+        "update",
+        cls=SkCommand,
+        epilog="""
+            sk accounts update exa --user user_123 --credentials-stdin < exa.json
+            sk accounts update exa --user user_123 --api-config '{"region": "eu"}'
+        """,
+    )
     def update_command(
         ctx: typer.Context,
         connector: ConnectorArgument,

@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from ..cli.commands import SkCommand, SkSubGroup
 from ..config import gmail_destination_note
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
@@ -78,10 +79,24 @@ def run(options: ConfigShowOptions, runtime: Runtime) -> int:
 
 def register(app: typer.Typer) -> None:
     config_app = typer.Typer(
-        name="config", help="Inspect the resolved configuration.", no_args_is_help=True
+        name="config",
+        epilog="""
+            sk config show
+            sk config show --profile staging --json
+        """,
+        cls=SkSubGroup,
+        help="Inspect the resolved configuration.",
+        no_args_is_help=True,
     )
 
-    @config_app.command("show")
+    @config_app.command(
+        "show",
+        cls=SkCommand,
+        epilog="""
+            sk config show
+            sk config show --profile staging --json
+        """,
+    )
     def show_command(
         ctx: typer.Context,
         json_mode: JsonOption = False,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..cli.commands import SkCommand
 from ..connecting import request_link
 from ..errors import CliError, ExitCode, connect_command
 from ..runtime import Runtime
@@ -604,7 +605,15 @@ def connect_static(options: ConnectOptions, runtime: Runtime) -> int:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("connect")
+    @app.command(
+        "connect",
+        cls=SkCommand,
+        epilog="""
+            sk connect gmail --user user_123
+            sk connect slack --user user_123 --no-wait --json
+            sk connect gmail --user user_123 --qr --timeout 300
+        """,
+    )
     def connect_command(
         ctx: typer.Context,
         connector: ConnectorArgument,

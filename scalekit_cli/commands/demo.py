@@ -17,6 +17,7 @@ from typing import Any
 
 import typer
 
+from ..cli.commands import SkCommand
 from ..errors import ExitCode
 from ..runtime import Runtime
 from ..scalekit.errors import NotFound
@@ -146,7 +147,14 @@ def invoked_program() -> str:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("demo")
+    @app.command(
+        "demo",
+        cls=SkCommand,
+        epilog="""
+            sk demo
+            sk demo --json
+        """,
+    )
     def demo_command(
         ctx: typer.Context,
         json_mode: JsonOption = False,

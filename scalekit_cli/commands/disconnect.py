@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from ..cli.commands import SkCommand
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ..scalekit.errors import NotFound
@@ -71,7 +72,14 @@ def run(options: DisconnectOptions, runtime: Runtime) -> int:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("disconnect")
+    @app.command(
+        "disconnect",
+        cls=SkCommand,
+        epilog="""
+            sk disconnect gmail --user user_123
+            sk disconnect gmail --user user_123 --yes --json
+        """,
+    )
     def disconnect_command(
         ctx: typer.Context,
         connector: ConnectorArgument,

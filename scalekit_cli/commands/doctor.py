@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..cli.commands import SkCommand
 from ..errors import CliError, ExitCode, connect_command
 from ..runtime import Runtime
 from ._common import (
@@ -496,7 +497,14 @@ def _line(runtime: Runtime, check: Check) -> tuple[str, str]:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("doctor")
+    @app.command(
+        "doctor",
+        cls=SkCommand,
+        epilog="""
+            sk doctor
+            sk doctor --user user_123 --json
+        """,
+    )
     def doctor_command(
         ctx: typer.Context,
         user: Annotated[

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
+from ..cli.commands import SkCommand
+from ..cli.completion import complete_data, complete_tool
 from ..connecting import AccountUnusable, execute_tool
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
@@ -255,11 +257,24 @@ def _check_params(runtime: Runtime, tool: str, params: dict[str, Any]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("exec-tool")
+    @app.command(
+        "exec-tool",
+        cls=SkCommand,
+        epilog="""
+            sk exec-tool gmail_fetch_mails --user user_123 -d '{"query": "is:unread"}'
+            sk exec-tool gmail_fetch_mails --user user_123 -p max_results=5
+            sk exec-tool gmail_fetch_mails --account-id ca_123 -d @args.json
+        """,
+    )
     def exec_tool_command(
         ctx: typer.Context,
         tool: Annotated[
-            str, typer.Argument(help="The tool's name, e.g. gmail_fetch_mails.", metavar="TOOL")
+            str,
+            typer.Argument(
+                help="The tool's name, e.g. gmail_fetch_mails.",
+                metavar="TOOL",
+                autocompletion=complete_tool,
+            ),
         ],
         user: Annotated[
             str | None,
@@ -286,6 +301,7 @@ def register(app: typer.Typer) -> None:
                 "-d",
                 help="Arguments: a JSON object, @FILE, or - for stdin.",
                 metavar="JSON",
+                autocompletion=complete_data,
             ),
         ] = None,
         param: Annotated[

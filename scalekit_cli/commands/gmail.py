@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..cli.commands import SkCommand, SkSubGroup
 from ..errors import CliError, ExitCode, connect_command
 from ..runtime import Runtime
 from ..scalekit.errors import ProviderError
@@ -97,10 +98,24 @@ def run(options: UnreadOptions, runtime: Runtime) -> int:
 
 def register(app: typer.Typer) -> None:
     gmail_app = typer.Typer(
-        name="gmail", help="Read a user's Gmail with their connected account.", no_args_is_help=True
+        name="gmail",
+        epilog="""
+            sk gmail unread --user user_123
+            sk gmail unread --user user_123 -n 5 --json
+        """,
+        cls=SkSubGroup,
+        help="Read a user's Gmail with their connected account.",
+        no_args_is_help=True,
     )
 
-    @gmail_app.command("unread")
+    @gmail_app.command(
+        "unread",
+        cls=SkCommand,
+        epilog="""
+            sk gmail unread --user user_123
+            sk gmail unread --user user_123 -n 5 -q from:boss@example.com --json
+        """,
+    )
     def unread_command(
         ctx: typer.Context,
         user: UserOption,

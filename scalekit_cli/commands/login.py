@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from ..cli.commands import SkCommand
 from ..config import SANDBOX, normalize_env_url
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
@@ -160,7 +161,15 @@ def run(options: LoginOptions, runtime: Runtime) -> int:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("login")
+    @app.command(
+        "login",
+        cls=SkCommand,
+        epilog="""
+            sk login
+            sk login --profile staging --env-url https://acme.scalekit.dev --client-id skc_1
+            sk login --profile ci --client-secret-stdin --client-id skc_1
+        """,
+    )
     def login_command(
         ctx: typer.Context,
         profile: Annotated[

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ..cli.commands import SkCommand
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ._common import DebugOption, JsonOption, VerboseOption, execute
@@ -47,7 +48,14 @@ def run(options: LogoutOptions, runtime: Runtime) -> int:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("logout")
+    @app.command(
+        "logout",
+        cls=SkCommand,
+        epilog="""
+            sk logout
+            sk logout --profile staging --json
+        """,
+    )
     def logout_command(
         ctx: typer.Context,
         profile: Annotated[

@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from ..cli.commands import SkCommand, SkSubGroup
+from ..cli.completion import choices
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from . import mcp_install
@@ -111,12 +113,24 @@ def run_serve(options: McpServeOptions, runtime: Runtime) -> int:
 
 mcp_app = typer.Typer(
     name="mcp",
+    epilog="""
+        sk mcp serve --user user_123
+        sk mcp install claude-code --user user_123
+    """,
+    cls=SkSubGroup,
     help="Give AI agents the user's connected apps over MCP, and install sk into agent hosts.",
     no_args_is_help=True,
 )
 
 
-@mcp_app.command("serve")
+@mcp_app.command(
+    "serve",
+    cls=SkCommand,
+    epilog="""
+        sk mcp serve --user user_123
+        sk mcp serve --user user_123 --connector gmail --transport http --port 8765
+    """,
+)
 def serve_command(
     ctx: typer.Context,
     user: UserOption,
@@ -133,7 +147,13 @@ def serve_command(
         typer.Option("--tool", help="Serve this tool (repeatable).", metavar="NAME"),
     ] = None,
     transport: Annotated[
-        str, typer.Option("--transport", help="stdio, or http (streamable HTTP).", metavar="NAME")
+        str,
+        typer.Option(
+            "--transport",
+            help="stdio, or http (streamable HTTP).",
+            metavar="NAME",
+            autocompletion=choices(TRANSPORTS),
+        ),
     ] = "stdio",
     host: Annotated[
         str, typer.Option("--host", help="Address to bind with --transport http.", metavar="ADDR")

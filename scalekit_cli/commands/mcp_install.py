@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import click
 import typer
 
+from ..cli.commands import SkCommand
+from ..cli.completion import complete_client
 from ..errors import ExitCode
 from ..output import printable
 from ..runtime import Runtime
@@ -159,13 +162,24 @@ WorkspaceOption = Annotated[
         "--workspace",
         help="vscode: the workspace folder whose .vscode/mcp.json to edit (default: here).",
         metavar="DIR",
+        # Click's Path, not Typer's: Typer's completes nothing, Click's completes folders.
+        click_type=click.Path(file_okay=False, path_type=Path),
     ),
 ]
-ClientArgument = Annotated[str, typer.Argument(help=CLIENT_HELP, metavar="CLIENT")]
+ClientArgument = Annotated[
+    str, typer.Argument(help=CLIENT_HELP, metavar="CLIENT", autocompletion=complete_client)
+]
 
 
 def register(mcp_app: typer.Typer) -> None:
-    @mcp_app.command("install")
+    @mcp_app.command(
+        "install",
+        cls=SkCommand,
+        epilog="""
+            sk mcp install claude-code --user user_123
+            sk mcp install vscode --user user_123 --workspace . --dry-run
+        """,
+    )
     def install_command(
         ctx: typer.Context,
         client: ClientArgument,
@@ -191,7 +205,14 @@ def register(mcp_app: typer.Typer) -> None:
         )
         execute(ctx, run_install, options, json_mode=json_mode, verbose=verbose, debug=debug)
 
-    @mcp_app.command("uninstall")
+    @mcp_app.command(
+        "uninstall",
+        cls=SkCommand,
+        epilog="""
+            sk mcp uninstall claude-code
+            sk mcp uninstall cursor --dry-run
+        """,
+    )
     def uninstall_command(
         ctx: typer.Context,
         client: ClientArgument,

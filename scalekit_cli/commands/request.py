@@ -19,6 +19,8 @@ from urllib.parse import unquote, urlencode
 
 import typer
 
+from ..cli.commands import SkCommand
+from ..cli.completion import complete_data
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ._common import (
@@ -277,7 +279,15 @@ def _error_message(document: Any) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("request")
+    @app.command(
+        "request",
+        cls=SkCommand,
+        epilog="""
+            sk request gmail --user user_123 /gmail/v1/users/me/profile
+            sk request gmail --user user_123 /gmail/v1/users/me/messages -q maxResults=5 -v
+            sk request gmail --user user_123 POST /gmail/v1/users/me/drafts -d @draft.json
+        """,
+    )
     def request_command(
         ctx: typer.Context,
         connector: ConnectorArgument,
@@ -296,6 +306,7 @@ def register(app: typer.Typer) -> None:
                 "-d",
                 help="Request body: JSON, @FILE, or - for standard input (implies POST).",
                 metavar="JSON|@FILE|-",
+                autocompletion=complete_data,
             ),
         ] = None,
         header: Annotated[

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from ..cli.commands import SkCommand
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ._common import (
@@ -129,7 +130,14 @@ def run(options: RunOptions, runtime: Runtime) -> int:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("run")
+    @app.command(
+        "run",
+        cls=SkCommand,
+        epilog="""
+            sk run gmail --user user_123 -- env
+            sk run gmail --user user_123 --env GMAIL_TOKEN -- python sync.py
+        """,
+    )
     def run_command(
         ctx: typer.Context,
         connector: ConnectorArgument,

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 
+from ..cli.commands import SkCommand, SkSubGroup
+from ..cli.completion import choices
 from ..config import is_loopback
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
@@ -179,11 +182,24 @@ def run_force(options: ForceOptions, runtime: Runtime) -> int:
 def register(app: typer.Typer) -> None:
     sandbox_app = typer.Typer(
         name="sandbox",
+        epilog="""
+            sk sandbox serve
+            sk sandbox force gmail --user user_123 --status EXPIRED
+        """,
+        cls=SkSubGroup,
         help="The local AgentKit sandbox: serve it, reset it, force account states.",
         no_args_is_help=True,
     )
 
-    @sandbox_app.command("serve")
+    @sandbox_app.command(
+        "serve",
+        cls=SkCommand,
+        epilog="""
+            sk sandbox serve
+            sk sandbox serve --port 8790 --memory
+            sk sandbox serve --tls --state sandbox.db
+        """,
+    )
     def serve_command(
         ctx: typer.Context,
         host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
@@ -215,7 +231,14 @@ def register(app: typer.Typer) -> None:
             ),
         ] = "dashboard",
         state: Annotated[
-            Path | None, typer.Option("--state", help="SQLite state file.", metavar="PATH")
+            Path | None,
+            typer.Option(
+                "--state",
+                help="SQLite state file.",
+                metavar="PATH",
+                # Click's Path, not Typer's: Typer's completes nothing, Click's completes files.
+                click_type=click.Path(dir_okay=False, path_type=Path),
+            ),
         ] = None,
         memory: Annotated[
             bool, typer.Option("--memory", help="Keep state in memory only.")
@@ -237,7 +260,14 @@ def register(app: typer.Typer) -> None:
         )
         execute(ctx, run_serve, options, verbose=verbose, debug=debug)
 
-    @sandbox_app.command("reset")
+    @sandbox_app.command(
+        "reset",
+        cls=SkCommand,
+        epilog="""
+            sk sandbox reset
+            sk sandbox reset --yes
+        """,
+    )
     def reset_command(
         ctx: typer.Context,
         yes: Annotated[
@@ -247,14 +277,25 @@ def register(app: typer.Typer) -> None:
         """Empty the persisted sandbox state (asks first unless --yes)."""
         execute(ctx, run_reset, ResetOptions(yes))
 
-    @sandbox_app.command("force")
+    @sandbox_app.command(
+        "force",
+        cls=SkCommand,
+        epilog="""
+            sk sandbox force gmail --user user_123 --status EXPIRED
+            sk sandbox force gmail --user user_123 --status ACTIVE
+        """,
+    )
     def force_command(
         ctx: typer.Context,
         connector: ConnectorArgument,
         user: UserOption,
         status: Annotated[
             str,
-            typer.Option("--status", help="The status to force: " + ", ".join(FORCEABLE) + "."),
+            typer.Option(
+                "--status",
+                help="The status to force: " + ", ".join(FORCEABLE) + ".",
+                autocompletion=choices(FORCEABLE),
+            ),
         ],
     ) -> None:
         """Force an embedded-sandbox account into a status (EXPIRED, DISCONNECTED, …)."""

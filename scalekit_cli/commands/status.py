@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from ..cli.commands import SkCommand
 from ..errors import ExitCode, connect_command
 from ..runtime import Runtime
 from ..scalekit.errors import NotFound
@@ -141,7 +142,14 @@ def _connect_hint(runtime: Runtime, connector: str, identifier: str) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("status")
+    @app.command(
+        "status",
+        cls=SkCommand,
+        epilog="""
+            sk status --user user_123
+            sk status gmail --user user_123 --json
+        """,
+    )
     def status_command(
         ctx: typer.Context,
         user: UserOption,

@@ -193,8 +193,7 @@ def run_from_cli(
     debug: bool = False,
     verbose: bool = False,
 ) -> int:
-    """`sk token` from its parsed command line (the Typer parameters, by name): shared by the
-    Typer command and the fast path (scalekit_cli/fastpath.py), so both run the same thing."""
+    """`sk token` from its parsed command line (the Typer parameters, by name)."""
     options = TokenOptions(connector, user, field, json_mode, to_github_env, to_github_output)
     return run_command(run, options, flags, json_mode=json_mode, verbose=verbose, debug=debug)
 

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from ..cli.commands import SkCommand
 from ._common import (
     ConnectorArgument,
     DebugOption,
@@ -22,7 +23,15 @@ from .token import run_from_cli
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("token")
+    @app.command(
+        "token",
+        cls=SkCommand,
+        epilog="""
+            sk token gmail --user user_123
+            sk token gmail --user user_123 --json --debug
+            sk token gmail --user user_123 --to-github-env GMAIL_TOKEN
+        """,
+    )
     def token_command(
         ctx: typer.Context,
         connector: ConnectorArgument,

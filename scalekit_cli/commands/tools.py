@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..cli.commands import SkCommand, SkSubGroup
+from ..cli.completion import complete_tool
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
 from ..tables import Column
@@ -113,11 +115,24 @@ def _filtered(options: ListOptions) -> bool:
 def register(app: typer.Typer) -> None:
     tools_app = typer.Typer(
         name="tools",
+        epilog="""
+            sk tools list --connector gmail
+            sk tools show gmail_fetch_mails
+        """,
+        cls=SkSubGroup,
         help="Browse the tool catalogue (what exec-tool can run).",
         no_args_is_help=True,
     )
 
-    @tools_app.command("list")
+    @tools_app.command(
+        "list",
+        cls=SkCommand,
+        epilog="""
+            sk tools list
+            sk tools list --connector gmail --json
+            sk tools list -q calendar
+        """,
+    )
     def list_command(
         ctx: typer.Context,
         connector: Annotated[
@@ -152,11 +167,23 @@ def register(app: typer.Typer) -> None:
         options = ListOptions(connector, provider, query, json_mode)
         execute(ctx, run_list, options, json_mode=json_mode, verbose=verbose, debug=debug)
 
-    @tools_app.command("show")
+    @tools_app.command(
+        "show",
+        cls=SkCommand,
+        epilog="""
+            sk tools show gmail_fetch_mails
+            sk tools show gmail_fetch_mails --json
+        """,
+    )
     def show_command(
         ctx: typer.Context,
         tool: Annotated[
-            str, typer.Argument(help="The tool's name, e.g. gmail_fetch_mails.", metavar="TOOL")
+            str,
+            typer.Argument(
+                help="The tool's name, e.g. gmail_fetch_mails.",
+                metavar="TOOL",
+                autocompletion=complete_tool,
+            ),
         ],
         json_mode: JsonOption = False,
         debug: DebugOption = False,

@@ -3,9 +3,9 @@ accepted before or after the sub-command, for every command, with the same meani
 
 The table is the command tree itself: every command found by walking the Typer app, every
 global option, in every position. Each command line goes through the console script's own
-`main` (the `sk token` fast path included), and what reaches the command is recorded at the
-one place every command runs through (`run_command`), instead of running it. Other tests
-below run real commands against the sandbox with the options after the command.
+`main`, and what reaches the command is recorded at the one place every command runs through
+(`run_command`), instead of running it. Other tests below run real commands against the
+sandbox with the options after the command.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 
-from scalekit_cli import fastpath
 from scalekit_cli.cli.app import COMMANDS, leaf_commands
-from scalekit_cli.cli.global_options import GLOBAL_OPTIONS, GlobalOption, Shape, place
+from scalekit_cli.cli.global_options import GLOBAL_OPTIONS, GlobalClickOption, GlobalOption
 from scalekit_cli.cli.main import main
 
 VALUES = {"env_url": "http://127.0.0.1:7", "client_id": "skc_probe", "profile": "probe"}
@@ -28,7 +27,7 @@ def required_args(command: Any) -> list[str]:
     """The least a command line needs to reach the command: every required parameter."""
     args: list[str] = []
     for param in command.params:
-        if not param.required:
+        if not param.required or isinstance(param, GlobalClickOption):
             continue
         if param.param_type_name == "argument":
             args.append("1")
@@ -106,26 +105,35 @@ def test_every_global_option_means_the_same_before_and_after_every_command(
         assert first[option.dest] is True
 
 
-def test_the_table_covers_every_command_and_the_fast_path():
+def test_the_table_covers_every_command():
     names = {path[0] for path, _ in LEAVES}
     assert names == {entry.name for entry in COMMANDS}
     assert ("gmail", "unread") in [path for path, _ in LEAVES]
-    # `sk token` lines with global options in either place still take the fast path.
-    for argv in (
-        ["--sandbox", "--json", "token", "gmail", "--user", "u"],
-        ["token", "gmail", "--user", "u", "--sandbox", "--json", "--profile", "p"],
-    ):
-        call = fastpath.parse(argv)
-        assert call is not None and call.root.sandbox and call.params["json_mode"] is True
 
 
-def test_nothing_after_a_double_dash_is_taken():
-    shape = Shape(frozenset({"--help"}), frozenset({"--user"}))
-    root = Shape(subcommand=lambda name: shape if name == "run" else None)
-    placement = place(["run", "gmail", "--user", "--json", "--", "cmd", "--json", "-v"], root)
-    # `--json` after --user is --user's value; the child's own flags stay the child's.
-    assert placement.args == ["run", "gmail", "--user", "--json", "--", "cmd", "--json", "-v"]
-    assert not placement.values.json and not placement.values.verbose
+def test_the_options_are_declared_once():
+    """Every command carries the same Click options, made from GLOBAL_OPTIONS, for each global
+    option it does not declare itself; none is a parameter of its function."""
+    for path, command in LEAVES:
+        carried = [p for p in command.params if isinstance(p, GlobalClickOption)]
+        own = {n for p in command.params if p not in carried for n in (*p.opts, *p.secondary_opts)}
+        expected = [o for o in GLOBAL_OPTIONS if not set(o.names) & own]
+        assert [p.global_option for p in carried] == expected, path
+        assert all(not p.expose_value for p in carried)
+
+
+def test_nothing_after_a_double_dash_is_taken(recorded):
+    call = _call(recorded, ["run", "gmail", "--user", "u", "--", "cmd", "--json", "-v", "--debug"])
+    assert not call["json"] and not call["verbose"] and not call["debug"]
+    assert "'cmd', '--json', '-v', '--debug'" in call["options"]
+    # Before the `--` they are sk's.
+    call = _call(recorded, ["run", "gmail", "--user", "u", "-v", "--", "cmd", "--json"])
+    assert call["verbose"] and not call["json"]
+
+
+def test_a_value_option_takes_the_next_word_even_if_it_looks_like_a_flag(recorded):
+    call = _call(recorded, ["status", "--user", "--json"])
+    assert "'--json'" in call["options"] and not call["json"]
 
 
 def test_a_flag_given_a_value_is_refused(sk):
@@ -147,13 +155,19 @@ def test_the_last_value_wins_wherever_each_stands(recorded):
         ],
     )
     assert call["flags"]["env_url"] == VALUES["env_url"]
+    # The same option given twice at one level: the last.
+    call = _call(recorded, ["status", "--user", "u", "--profile", "a", "--profile", "b"])
+    assert call["flags"]["profile"] == "b"
+    # sk login declares --profile itself: given before `login` too, the later one counts.
+    call = _call(recorded, ["--profile", "a", "login", "--profile", "b", "--client-id", "x"])
+    assert "'b'" in call["options"] and call["flags"]["profile"] is None
 
 
 def test_a_global_option_without_its_value_is_one_usage_line(sk):
     result = sk("status", "--user", "u", "--env-url")
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        "sk: option --env-url needs a value (URL) (see 'sk --help')"
+        "sk: option '--env-url' requires an argument (see 'sk --help')"
     ]
 
 
@@ -163,7 +177,7 @@ def test_global_options_after_the_command_reach_the_sandbox(sk_process, driver, 
     result = sk_process("status", "gmail", "--user", "u", "--json", "--env-url", sandbox.url)
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["status"] == "ACTIVE"
-    # The fast path, with --json and --debug after `token`, then a wrong environment.
+    # --json and --debug after `token`, then a wrong environment after everything.
     result = sk_process("token", "gmail", "--user", "u", "--json", "--debug")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["access_token"] == token

@@ -16,6 +16,7 @@ import termios
 import pytest
 
 from scalekit_cli.cli.app import COMMANDS, load
+from scalekit_cli.cli.builtins import BUILTINS
 from tests.cli.conftest import SK, read_terminal
 
 PYTHON_TYPE = re.compile(r"<[\w\[\], |.]+>|\{[A-Z_]+\}")
@@ -60,6 +61,13 @@ def rows(help_text: str) -> dict[str, list[tuple[str, str]]]:
 
 
 PATHS = command_paths()
+
+
+def _command(path: tuple[str, ...]):
+    command = load(path[0])
+    for name in path[1:]:
+        command = command.commands[name]
+    return command
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: " ".join(p) or "sk")
@@ -121,12 +129,13 @@ def test_every_summary_fits_one_line(columns):
     text = _help_on_a_terminal(columns)
     lines = text.splitlines()
     start = lines.index("Commands:") + 1
-    listed = lines[start : start + len(COMMANDS)]
-    assert [line.split()[0] for line in listed] == [entry.name for entry in COMMANDS]
+    names = [entry.name for entry in COMMANDS] + list(BUILTINS)
+    listed = lines[start : start + len(names)]
+    assert [line.split()[0] for line in listed] == names
     for line in listed:
         assert len(line) <= columns and not line.endswith("..."), line
     # Nothing wrapped: the next line after the table is not a continuation of it.
-    assert start + len(COMMANDS) == len(lines) or not lines[start + len(COMMANDS)].strip()
+    assert start + len(names) == len(lines) or not lines[start + len(names)].strip()
 
 
 def test_a_mistyped_command_is_suggested_from_the_registry(sk):
@@ -134,3 +143,66 @@ def test_a_mistyped_command_is_suggested_from_the_registry(sk):
     result = sk("stauts", "--user", "u")
     assert result.exit_code == 2
     assert "no such command 'stauts'. Did you mean 'status'?" in result.stderr
+
+
+LEAVES = [path for path in PATHS if path and not getattr(_command(path), "commands", None)]
+GROUPS = [path for path in PATHS if path not in LEAVES]
+
+
+def examples(help_text: str) -> list[str]:
+    lines = help_text.splitlines()
+    assert "Examples:" in lines, "no Examples section"
+    found = []
+    for line in lines[lines.index("Examples:") + 1 :]:
+        if not line.strip():
+            break
+        found.append(line.strip())
+    return found
+
+
+@pytest.mark.parametrize("path", LEAVES, ids=" ".join)
+def test_every_commands_help_ends_with_examples_that_parse(sk, path):
+    """Two or three examples, last in the help, each a command line of this very command
+    that sk's parser accepts as written (no usage error)."""
+    import shlex
+
+    import click
+    import typer
+
+    from scalekit_cli.cli.app import app
+    from scalekit_cli.cli.global_options import GlobalValues
+
+    text = sk(*path, "--help").stdout
+    found = examples(text)
+    assert 2 <= len(found) <= 3, found
+    assert text.rstrip().endswith(found[-1])
+    root = typer.main.get_command(app)
+    for example in found:
+        words = shlex.split(example)
+        assert words[: 1 + len(path)] == ["sk", *path], example
+        parent = click.Context(root, info_name="sk", obj=GlobalValues())
+        with parent:
+            context = _command(path).make_context(path[-1], words[1 + len(path) :], parent=parent)
+            assert context.command is _command(path)
+
+
+@pytest.mark.parametrize("path", GROUPS, ids=lambda p: " ".join(p) or "sk")
+def test_every_groups_help_ends_with_examples_of_its_commands(sk, path):
+    text = sk(*path, "--help").stdout
+    found = examples(text)
+    assert 2 <= len(found) <= 3 and text.rstrip().endswith(found[-1]), found
+    for example in found:
+        assert example.startswith(" ".join(("sk", *path)) + " "), example
+
+
+def test_sk_help_is_the_commands_own_help(sk):
+    for path in (("connect",), ("gmail", "unread"), ("sandbox",), ()):
+        assert sk("help", *path).stdout == sk(*path, "--help").stdout, path
+    wrong = sk("help", "frobnicate")
+    assert wrong.exit_code == 2 and wrong.stderr.startswith("sk: no such command")
+
+
+def test_sk_version_prints_the_version(sk):
+    from scalekit_cli import __version__
+
+    assert sk("version").stdout == sk("--version").stdout == f"sk {__version__}\n"

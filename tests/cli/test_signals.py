@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from tests.cli.conftest import assert_no_leak
+from tests.cli.conftest import SK, assert_no_leak
 from tests.conftest import CANARY_CLIENT_SECRET
 
 
@@ -36,3 +36,45 @@ def test_the_exit_codes_are_documented():
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     assert "| 129 | hung up (SIGHUP): `sk: terminated` |" in readme
     assert "| 143 | terminated (SIGTERM): `sk: terminated` |" in readme
+
+
+def _piped_into_a_closed_reader(sk_process, *args: str) -> tuple[int, str]:
+    """Run `sk ARGS | head -1` without the shell, its reader gone before sk writes: every
+    write of sk's meets a closed pipe."""
+    import os
+    import subprocess
+
+    reader, writer = os.pipe()
+    process = subprocess.Popen(
+        [str(SK), *args],
+        env=sk_process.env,
+        cwd=sk_process.cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=writer,
+        stderr=subprocess.PIPE,
+    )
+    os.close(writer)
+    os.close(reader)  # the reader goes away, as `head -1` does after its line
+    _, stderr = process.communicate(timeout=60)
+    return process.returncode, stderr.decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--help",), ("completion", "zsh"), ("help", "connect")],
+    ids=" ".join,
+)
+def test_a_closed_stdout_ends_sk_without_a_traceback(sk_process, args):
+    code, stderr = _piped_into_a_closed_reader(sk_process, *args)
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    assert code == 1 and stderr == "", (code, stderr)
+
+
+def test_the_process_ends_through_the_interpreter():
+    """No os._exit and no collector tuning in the console script: it returns its code, and
+    Python's own shutdown (atexit handlers, buffered files) runs."""
+    from pathlib import Path
+
+    source = (Path(__file__).parents[2] / "scalekit_cli" / "cli" / "main.py").read_text()
+    for banned in ("os._exit", "gc.set_threshold", "gc.freeze"):
+        assert banned not in source

@@ -139,17 +139,13 @@ class SkRunner:
         self, *args: str, env: dict[str, str] | None = None, input: str | None = None
     ) -> SkResult:
         """Like the `sk` fixture, but the click command is built once: Typer rebuilds it on
-        every `CliRunner.invoke` (~0.1 s), which would dominate hundreds of short runs. As the
-        console script does, `sk token` takes the path without Typer when it can; unlike it,
-        an exception is raised here rather than turned into an "internal error" line."""
-        from scalekit_cli.fastpath import run as run_fast_path
-
+        every `CliRunner.invoke`, which would dominate hundreds of short runs. Unlike the
+        console script, an exception is raised here rather than turned into an "internal
+        error" line."""
         runner = CliRunner()
         with runner.isolation(input=input, env=self.env(**(env or {}))) as streams:
             try:
-                code = run_fast_path(list(args))
-                if code is None:
-                    code = _sk_command().main(args=list(args), prog_name="sk")
+                code = _sk_command().main(args=list(args), prog_name="sk")
             except SystemExit as exit_:
                 code = exit_.code
             finally:
