@@ -232,7 +232,7 @@ def register(app: typer.Typer) -> None:
         epilog="""
             sk accounts list --user user_123
             sk accounts list --all --json
-            sk accounts update exa --user user_123 --credentials-stdin < exa.json
+            sk accounts update exa --user user_123 --credentials-stdin
         """,
         cls=SkSubGroup,
         help="List connected accounts across users, or update one.",
@@ -269,6 +269,7 @@ def register(app: typer.Typer) -> None:
             AccountStatus | None,
             typer.Option(
                 "--status",
+                metavar="STATUS",
                 help=f"Only accounts in this status: {', '.join(AccountStatus)}. Filtered by "
                 "sk, as the service's list has no status filter: without --all, only the first "
                 "page's accounts are checked.",
@@ -292,7 +293,7 @@ def register(app: typer.Typer) -> None:
         "update",
         cls=SkCommand,
         epilog="""
-            sk accounts update exa --user user_123 --credentials-stdin < exa.json
+            sk accounts update exa --user user_123 --credentials-stdin
             sk accounts update exa --user user_123 --api-config '{"region": "eu"}'
         """,
     )
