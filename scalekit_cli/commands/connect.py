@@ -612,7 +612,6 @@ def register(app: typer.Typer) -> None:
             sk connect gmail --user user_123
             sk connect slack --user user_123 --no-wait --json
             sk connect exa --user user_123 --credentials-stdin
-            sk connect gmail --user user_123 --qr --timeout 300
         """,
     )
     def connect_command(
