@@ -54,6 +54,8 @@ NOT_IN_MATRIX: dict[str, str] = {
     "completion": "prints a script shipped in the package: no network",
     "doctor": "reports a failed request as a ✗ check rather than failing; "
     "`tests/cli/test_doctor.py` covers each check",
+    "accounts update": "replaces an account's static credentials (PUT): retried like any "
+    "write only when the request never left; `tests/cli/test_accounts_manage.py` covers it",
     "mcp install": "edits an MCP client's configuration file: no network",
     "mcp uninstall": "edits an MCP client's configuration file: no network",
     "mcp serve": "a long-running MCP server: a fault ends one tool call in a tool error and "
