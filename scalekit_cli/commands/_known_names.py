@@ -71,6 +71,18 @@ def unknown_connection(runtime: Runtime, connector: str, identifier: str | None)
     return CliError(message, ExitCode.USAGE)
 
 
+def not_a_known_connector(
+    runtime: Runtime, connector: str, identifier: str | None
+) -> CliError | None:
+    """When the environment refused a request naming `connector` and that connector is none it
+    knows, the typo is the error to report (exit 2, "did you mean"); None when it knows it,
+    or knows nothing it could suggest instead (the refusal then stands as it is)."""
+    known = known_connectors(runtime, identifier)
+    if known and connector not in known:
+        return unknown_connection(runtime, connector, identifier)
+    return None
+
+
 def missing_account(
     runtime: Runtime, connector: str, identifier: str, status: str | None = None
 ) -> CliError:
