@@ -4,8 +4,11 @@ redaction shape in `sk demo --json`, a QR code of a link no phone can reach, and
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from scalekit_cli.scalekit.secrets import mask
 from tests.cli.conftest import assert_one_error_line
 
 
@@ -26,3 +29,17 @@ def test_an_integer_limit_still_works(sk, driver):
     result = sk("gmail", "unread", "--user", "u", "-n", "+2", "--json")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.count('"id"') == 2
+
+
+def test_demo_json_redacts_tokens_in_the_same_shape_as_sk_token(sk, sk_env):
+    demo = sk("demo", "--json")
+    assert demo.exit_code == 0, demo.stderr
+    shown = json.loads(demo.stdout)["token"]
+    token = sk("--sandbox", "token", "gmail", "--user", "user_123", "--json")
+    assert token.exit_code == 0, token.stderr
+    expected = json.loads(token.stdout)
+    # Both masks, from the one function every other command uses.
+    whole = sk("--sandbox", "token", "gmail", "--user", "user_123", "--json", "--debug")
+    secrets = json.loads(whole.stdout)
+    for name in ("access_token", "refresh_token"):
+        assert shown[name] == expected[name] == mask(secrets[name])
