@@ -67,11 +67,11 @@ def run_list(options: ListOptions, runtime: Runtime) -> int:
         out.table(TABLE_HEADERS, [[tool.name, _one_line(tool.description)] for tool in tools])
     if not tools:
         if options.connector is not None:
-            # Nothing for a connector the catalogue does not know is a typo, not an empty
+            # Nothing for a name close to one the catalogue knows is a typo, not an empty
             # answer (exit 2, "did you mean"); looked up only when the list came back empty.
             from ._known_names import not_a_known_connector
 
-            typo = not_a_known_connector(runtime, options.connector, None)
+            typo = not_a_known_connector(runtime, options.connector, None, only_if_close=True)
             if typo is not None:
                 raise typo
         out.info("no tools match" if _filtered(options) else "the catalogue holds no tools")

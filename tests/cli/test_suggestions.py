@@ -90,3 +90,10 @@ def test_tools_list_for_a_known_connector_asks_once(sk, sandbox):
     result = sk("tools", "list", "--connector", "gmail", "--json")
     assert result.exit_code == 0 and "gmail_fetch_mails" in result.stdout
     assert len(_tool_listings(sandbox)) == 1
+
+
+def test_tools_list_for_a_connection_without_tools_is_an_empty_answer(sk, sandbox):
+    # Nothing close to it in the catalogue: a connection with no tools, not a typo.
+    result = sk("tools", "list", "--connector", "zzzz")
+    assert result.exit_code == 0
+    assert result.stderr == "no tools match\n" and result.stdout == ""
