@@ -188,14 +188,18 @@ class Output:
         self._line_out(self.scrub(json_text(self.redact(document) if redact else document)))
 
     def pretty_json(self, document: Any) -> None:
-        """JSON for a person: highlighted on a colour terminal, plain otherwise."""
+        """JSON for a person: highlighted on a colour terminal, plain otherwise. rich wraps
+        long lines (word_wrap) rather than crop them at the terminal's edge: on a terminal
+        every character of the value must still be there to read or copy."""
         text = self.scrub(json_text(document))
         self._mask_revealed()
         if self.stdout_tty and self.color:
             from rich.console import Console
             from rich.syntax import Syntax
 
-            Console(file=self.stdout).print(Syntax(text, "json", background_color="default"))
+            Console(file=self.stdout).print(
+                Syntax(text, "json", background_color="default", word_wrap=True)
+            )
         else:
             self._line_out(text)
 

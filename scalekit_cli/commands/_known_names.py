@@ -71,6 +71,20 @@ def unknown_connection(runtime: Runtime, connector: str, identifier: str | None)
     return CliError(message, ExitCode.USAGE)
 
 
+def not_a_known_connector(
+    runtime: Runtime, connector: str, identifier: str | None, *, only_if_close: bool = False
+) -> CliError | None:
+    """When a request naming `connector` failed (or found nothing) and that connector is none
+    the environment knows, the typo is the error to report (exit 2, "did you mean"); None when
+    it knows it, or knows nothing it could suggest instead. `only_if_close` when nothing was
+    refused: a connection with no tools in the catalogue is then told apart from a typo only
+    by a known name being close to it."""
+    known = known_connectors(runtime, identifier)
+    if not known or connector in known or (only_if_close and not closest(connector, known)):
+        return None
+    return unknown_connection(runtime, connector, identifier)
+
+
 def missing_account(
     runtime: Runtime, connector: str, identifier: str, status: str | None = None
 ) -> CliError:

@@ -260,7 +260,30 @@ def _show_qr(runtime: Runtime, link: MagicLink) -> None:
     """The link as a QR code on stderr, to open it on a phone; stdout keeps the bare URL."""
     from .qr import render
 
+    if _on_this_machine_only(link.link):
+        runtime.out.warn(
+            "the link points at this machine (loopback): a phone cannot open it; "
+            "open it in a browser here"
+        )
     runtime.out.drawing(render(link.link, color=runtime.out.color))
+
+
+def _on_this_machine_only(url: str) -> bool:
+    """Whether `url` names a loopback host (the sandbox's `http://127.0.0.1:…`, `localhost`),
+    which a phone scanning the code would resolve to itself."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):  # RFC 6761: always loopback
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _open_browser(runtime: Runtime, link: MagicLink) -> None:

@@ -104,7 +104,10 @@ def run(options: DemoOptions, runtime: Runtime) -> int:
         else:
             step()
     if as_json:
-        out.json({"account": account.summary(), "link": link.link, **results})
+        # Each step's result went through out.json's redaction already; redacting it again
+        # would mask the mask ("ya2…[redacted]" for "ya29…[redacted]"): one shape everywhere.
+        summary = {"account": out.redact(account.summary()), "link": link.link}
+        out.json({**summary, **results}, redact=False)
     for line in (  # one line each: info() keeps every message to one line
         "",
         "Done. The sandbox keeps its state: go on from here (--debug shows the token):",

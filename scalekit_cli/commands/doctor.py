@@ -134,6 +134,8 @@ def check_environment(diagnosis: Diagnosis) -> Check:
     runtime = diagnosis.runtime
     sandbox = runtime.sandbox
     url = diagnosis.env_url
+    # The embedded sandbox answers in-process at a placeholder host: name it, not the host.
+    shown = "the embedded sandbox (in-process)" if sandbox is not None else url
     try:
         if sandbox is None:
             tls_context()  # a CA variable that cannot be used is this check's failure
@@ -155,7 +157,7 @@ def check_environment(diagnosis: Diagnosis) -> Check:
         return Check(
             "environment",
             FAIL,
-            f"{url} cannot be reached: {exc}",
+            f"{shown} cannot be reached: {exc}",
             f"check the URL, the network and any proxy (HTTPS_PROXY) on the way to {exc.host}",
         )
     except ConfigurationError as exc:  # a proxy variable sk cannot use
@@ -172,7 +174,7 @@ def check_environment(diagnosis: Diagnosis) -> Check:
     return Check(
         "environment",
         PASS,
-        f"reachable (HTTP {status} on /, {verdict}): {url}, "
+        f"reachable (HTTP {status} on /, {verdict}): {shown}, "
         f"first byte after {first_byte * 1000:.0f} ms",
     )
 

@@ -165,6 +165,17 @@ def run(options: ExecToolOptions, runtime: Runtime) -> int:
         raise missing_account(
             runtime, unusable.connector, unusable.identifier, unusable.status
         ) from None
+    except ApiError as refused:
+        # A connector that names nothing is wrong input (exit 2 with the close names), however
+        # the environment words its refusal; asked only now, so success costs no request.
+        if connector is None or refused.status not in (400, 404):
+            raise
+        from ._known_names import not_a_known_connector
+
+        typo = not_a_known_connector(runtime, connector, options.identifier)
+        if typo is None:
+            raise
+        raise typo from None
     out.detail(f"execution {result.execution_id}")
     if options.json:
         out.json(result.raw, redact=False)

@@ -26,6 +26,7 @@ from ._common import (
     validate_connector,
     validate_identifier,
 )
+from ._numbers import integer
 from .token import primary_secret, read_active_account
 
 if TYPE_CHECKING:
@@ -119,7 +120,10 @@ def register(app: typer.Typer) -> None:
     def unread_command(
         ctx: typer.Context,
         user: UserOption,
-        limit: Annotated[int, typer.Option("--limit", "-n", help="How many messages (1-500).")] = 5,
+        limit: Annotated[
+            int,
+            typer.Option("--limit", "-n", help="How many messages (1-500).", parser=integer),
+        ] = 5,
         query: Annotated[
             str, typer.Option("--query", "-q", help="A Gmail search query.")
         ] = "is:unread",

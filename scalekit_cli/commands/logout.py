@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..cli.commands import SkCommand
-from ..errors import CliError, ExitCode
+from ..errors import CliError, ExitCode, shell_word
 from ..runtime import Runtime
 from ._common import DebugOption, JsonOption, VerboseOption, execute
 from .login import profile_name
@@ -22,7 +22,16 @@ class LogoutOptions:
 
 
 def run(options: LogoutOptions, runtime: Runtime) -> int:
-    from ..profiles import KeyringUnavailable, delete_secret, load_profiles, save_profiles
+    from ..profiles import (
+        KEYRING_SERVICE,
+        KeyringUnavailable,
+        backend_name,
+        delete_secret,
+        keyring_backend,
+        load_profiles,
+        read_secret,
+        save_profiles,
+    )
     from ..scalekit.token_cache import TokenCache
 
     out = runtime.out
@@ -34,16 +43,38 @@ def run(options: LogoutOptions, runtime: Runtime) -> int:
         raise CliError(f"no stored profile {name!r} (stored: {known})", ExitCode.CONFIG)
 
     secret_removed = False
+    keyring = ""
     try:
-        secret_removed = delete_secret(name)
+        backend = keyring_backend()
+        keyring = backend_name(backend)
+        secret_removed = delete_secret(name, backend)
+        # Read it back: a backend may answer a delete without deleting (or say there was
+        # nothing while it holds one), and "logged out" must not leave the secret behind.
+        remains = read_secret(name) is not None
     except KeyringUnavailable as exc:
         # The profile is still forgotten; say where the secret may remain.
         out.warn(f"{exc.message}; its keyring entry (if any) was left in place")
-    save_profiles(profiles)
+        remains = False
     TokenCache(profile.env_url, profile.client_id).clear()
+    if remains:
+        # The profile stays, so that `sk logout` can be run again once the entry is gone.
+        again = f"{runtime.sk_prefix()} logout" + (
+            f" --profile {shell_word(name)}" if options.profile else ""
+        )
+        raise CliError(
+            f"the keyring ({keyring}) still holds the client secret of profile {name} after "
+            f"sk asked it to delete it; the profile is kept: remove the entry (service "
+            f"{KEYRING_SERVICE!r}, user {name!r}) with the keyring's own tool, then run {again}",
+            ExitCode.CONFIG,
+        )
+    save_profiles(profiles)
     if options.json:
         out.json({"profile": name, "secret_removed": secret_removed})
-    out.success(f"Logged out: profile {name} ({profile.client_id} at {profile.env_url}) removed")
+    removed = f"profile {name} ({profile.client_id} at {profile.env_url}) removed"
+    if secret_removed or not keyring:
+        out.success(f"Logged out: {removed}")
+    else:
+        out.success(f"Logged out: {removed}; the keyring ({keyring}) held no secret for it")
     return ExitCode.OK
 
 

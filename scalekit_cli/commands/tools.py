@@ -75,6 +75,14 @@ def run_list(options: ListOptions, runtime: Runtime) -> int:
     elif tools:
         out.table(TABLE_HEADERS, [[tool.name, _one_line(tool.description)] for tool in tools])
     if not tools:
+        if options.connector is not None:
+            # Nothing for a name close to one the catalogue knows is a typo, not an empty
+            # answer (exit 2, "did you mean"); looked up only when the list came back empty.
+            from ._known_names import not_a_known_connector
+
+            typo = not_a_known_connector(runtime, options.connector, None, only_if_close=True)
+            if typo is not None:
+                raise typo
         out.info("no tools match" if _filtered(options) else "the catalogue holds no tools")
     return ExitCode.OK
 

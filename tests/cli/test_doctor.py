@@ -311,3 +311,11 @@ def test_the_console_script(sk_process, keyring_env, sandbox) -> None:
     assert failing.exit_code == 1
     assert "✗ credentials" in failing.stdout
     assert_no_leak(failing, CANARY_CLIENT_SECRET, "wrong-secret-never-used")
+
+
+def test_the_embedded_sandbox_is_named_not_its_placeholder_host(sk, keyring_env) -> None:
+    result = sk("--sandbox", "doctor", env=keyring_env)
+    environment = lines_by_check(result.stdout)["environment"]
+    assert environment.startswith("✓ environment   reachable (HTTP 404 on /, as expected): ")
+    assert "the embedded sandbox (in-process)" in environment
+    assert "sandbox.invalid" not in result.streams

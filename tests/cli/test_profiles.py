@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from keyrings.alt.file import PlaintextKeyring
 
 from scalekit_cli.profiles import (
     PROFILE_NAME,
@@ -404,3 +405,36 @@ def test_login_with_a_bare_loopback_url_uses_http(sk, sandbox, keyring_env):
         "--profile", "local", "config", "show", "--json", env={**NO_CREDENTIALS, **keyring_env}
     )
     assert json.loads(shown.stdout)["env_url"]["value"] == sandbox.url
+
+
+@pytest.mark.parametrize("backend", ["KeepsOnDelete", "DeniesHolding"])
+def test_logout_with_a_keyring_that_keeps_the_secret_says_so_and_fails(
+    login, sk, sk_env, keyring_env, backend
+):
+    stubborn = {**keyring_env, "PYTHON_KEYRING_BACKEND": f"tests.cli.keyring_backends.{backend}"}
+    assert login(env=stubborn).exit_code == 0
+    env = {**NO_CREDENTIALS, **stubborn}
+    result = sk("logout", env=env)
+    assert result.exit_code == 5
+    assert "Logged out" not in result.streams and "✓" not in result.streams
+    line = assert_one_error_line(result)
+    assert f"the keyring (tests.cli.keyring_backends.{backend}) still holds" in line
+    assert "the profile is kept" in line and line.endswith("then run sk logout")
+    assert_no_leak(result, CANARY_CLIENT_SECRET)
+    # True to its word: the profile and its secret are both still usable.
+    assert "default" in load_profiles(_profiles_file(sk_env))
+    shown = sk("config", "show", env=env)
+    assert "profile default (keyring)" in shown.stdout
+
+
+def test_logout_when_the_keyring_held_no_secret_says_that(login, sk, keyring_env):
+    assert login().exit_code == 0
+    env = {**NO_CREDENTIALS, **keyring_env}
+    # The entry went by other means (the keyring's own tool) before logout.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_DATA_HOME", keyring_env["XDG_DATA_HOME"])
+        PlaintextKeyring().delete_password("scalekit-cli", "default")
+    result = sk("logout", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith("✓ Logged out: profile default (")
+    assert "the keyring (keyrings.alt.file.PlaintextKeyring) held no secret for it" in result.stderr

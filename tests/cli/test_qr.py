@@ -127,3 +127,33 @@ def test_on_a_colour_terminal_the_code_keeps_its_escape_codes(sk_env, tmp_path):
     assert drawn and all(line.endswith("\033[0m") for line in drawn)
     (link,) = re.findall(r"http://127\.0\.0\.1:\d+/magic/[A-Za-z0-9_\-]+", text)
     assert_encodes(qr_lines("\n".join(drawn)), link)
+
+
+LOOPBACK_NOTE = (
+    "! the link points at this machine (loopback): a phone cannot open it; "
+    "open it in a browser here"
+)
+
+
+def test_a_loopback_link_is_still_drawn_with_a_note_that_a_phone_cannot_reach_it(sk, sandbox):
+    result = sk("connect", "gmail", "--user", "u", "--no-wait", "--qr")
+    assert result.exit_code == 0, result.stderr
+    link = result.stdout.strip()
+    assert link.startswith("http://127.0.0.1:")
+    assert LOOPBACK_NOTE in result.stderr.splitlines()
+    assert_encodes(qr_lines(result.stderr), link)
+
+
+def test_a_public_link_gets_no_such_note(sk, sandbox_factory):
+    public = sandbox_factory(public_url="https://connect.example.test")
+    env = {"SCALEKIT_ENV_URL": public.url, "SK_GMAIL_API_URL": public.url}
+    result = sk("connect", "gmail", "--user", "u", "--no-wait", "--qr", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("https://connect.example.test/magic/")
+    assert "loopback" not in result.stderr
+    assert_encodes(qr_lines(result.stderr), result.stdout.strip())
+
+
+def test_without_qr_a_loopback_link_needs_no_note(sk, sandbox):
+    result = sk("connect", "gmail", "--user", "u", "--no-wait")
+    assert result.exit_code == 0 and "loopback" not in result.stderr

@@ -57,3 +57,43 @@ def test_the_installed_sk_token_fast_path_suggests_as_well(sk_process):
     result = sk_process("token", "gmial", "--user", "me")
     assert result.exit_code == 2
     assert assert_one_error_line(result) == f"sk: {DID_YOU_MEAN}"
+
+
+def _tool_listings(sandbox) -> list[dict]:
+    return [r for r in sandbox.requests() if r["path"] == "/api/v1/tools"]
+
+
+def test_exec_tool_with_a_mistyped_connector_suggests_the_known_one(sk, driver, sandbox):
+    driver.connect("gmail", "me")
+    result = sk("exec-tool", "gmail_fetch_mails", "--user", "me", "--connector", "gmial")
+    assert result.exit_code == 2
+    assert assert_one_error_line(result) == f"sk: {DID_YOU_MEAN}"
+
+
+def test_exec_tool_asks_for_known_names_only_when_it_fails(sk, driver, sandbox):
+    driver.connect("gmail", "me")
+    sandbox.clear_requests()
+    ok = sk("exec-tool", "gmail_fetch_mails", "--user", "me", "--connector", "gmail", "--json")
+    assert ok.exit_code == 0, ok.stderr
+    assert len(_tool_listings(sandbox)) == 1  # the schema check's own lookup, nothing more
+
+
+def test_tools_list_with_a_mistyped_connector_suggests_the_known_one(sk, sandbox):
+    result = sk("tools", "list", "--connector", "gmial")
+    assert result.exit_code == 2
+    assert assert_one_error_line(result) == f"sk: {DID_YOU_MEAN}"
+    assert result.stdout == ""
+
+
+def test_tools_list_for_a_known_connector_asks_once(sk, sandbox):
+    sandbox.clear_requests()
+    result = sk("tools", "list", "--connector", "gmail", "--json")
+    assert result.exit_code == 0 and "gmail_fetch_mails" in result.stdout
+    assert len(_tool_listings(sandbox)) == 1
+
+
+def test_tools_list_for_a_connection_without_tools_is_an_empty_answer(sk, sandbox):
+    # Nothing close to it in the catalogue: a connection with no tools, not a typo.
+    result = sk("tools", "list", "--connector", "zzzz")
+    assert result.exit_code == 0
+    assert result.stderr == "no tools match\n" and result.stdout == ""
