@@ -122,7 +122,9 @@ def register(app: typer.Typer) -> None:
         user: UserOption,
         limit: Annotated[
             int,
-            typer.Option("--limit", "-n", help="How many messages (1-500).", parser=integer),
+            typer.Option(
+                "--limit", "-n", help="How many messages (1-500).", metavar="N", parser=integer
+            ),
         ] = 5,
         query: Annotated[
             str, typer.Option("--query", "-q", help="A Gmail search query.")
