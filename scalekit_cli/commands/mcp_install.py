@@ -26,7 +26,7 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
-    from ..mcp.install import Change
+    from ..mcp.install import Change, Client
 
 CLIENT_HELP = "claude-code, claude-desktop, cursor or vscode."
 
@@ -55,12 +55,11 @@ def _environ(runtime: Runtime) -> Mapping[str, str]:
     return os.environ if runtime.environ is None else runtime.environ
 
 
-def _show_diff(runtime: Runtime, change: Change) -> None:
-    from ..mcp.install import redact_context, unified_diff
+def _show_diff(runtime: Runtime, change: Change, client: Client, name: str) -> None:
+    from ..mcp.install import redacted_diff, unified_diff
 
-    diff = unified_diff(change)
-    if not runtime.out.debug:
-        diff = redact_context(diff)
+    # The other servers' secrets are masked from the parsed file; --debug shows it as it is.
+    diff = unified_diff(change) if runtime.out.debug else redacted_diff(change, client, name)
     for line in diff.splitlines():
         runtime.out.result(printable(line))
 
@@ -82,7 +81,7 @@ def run_install(options: InstallOptions, runtime: Runtime) -> int:
     change = install.plan_install(config, client, name, entry)
     out = runtime.out
     if options.dry_run:
-        _show_diff(runtime, change)
+        _show_diff(runtime, change, client, name)
         if not change.changed:
             out.info(f"{location.path} already holds this {name!r} entry; nothing to change")
         return ExitCode.OK
@@ -127,7 +126,7 @@ def run_uninstall(options: UninstallOptions, runtime: Runtime) -> int:
     change = install.plan_uninstall(config, client, name)
     out = runtime.out
     if options.dry_run:
-        _show_diff(runtime, change)
+        _show_diff(runtime, change, client, name)
     elif change.changed:
         backup = install.apply(change)
         out.success(f"Removed MCP server {name!r} from {location.path}")

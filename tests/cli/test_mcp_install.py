@@ -286,6 +286,42 @@ def test_dry_run_masks_other_servers_secrets(host: Host) -> None:
     assert_no_leak(result, FOREIGN_SECRET)
 
 
+SECRET_FIXTURES = Path(__file__).parent / "fixtures" / "mcp_install_secrets"
+# What must still show in each fixture's masked context: names and harmless values.
+STILL_SHOWN = {
+    "next-line": ['          "…[redacted]",', '"LOG_LEVEL": "debug"'],
+    "url-password": ["postgres://admin:…[redacted]@db.example:5432/app", "@mcp.example/sse"],
+    "args-token": ['"--token", "…[redacted]", "--api-key=…[redacted]", "…[redacted]"]'],
+    "nested": ['"globalShortcut": "Ctrl+Space"'],
+    "comments": ['"GITHUB_TOKEN": /* from the vault */ "…[redacted]"'],
+}
+
+
+@pytest.mark.parametrize(
+    "fixture", sorted(SECRET_FIXTURES.glob("*/*.json")), ids=lambda path: path.stem
+)
+def test_dry_run_shows_no_secret_of_another_server(host: Host, fixture: Path) -> None:
+    """Masked from the parsed file: a value on the line after its key, a URL's password, a
+    token in args, values under a secret-looking key; every canary of the fixture."""
+    client = fixture.parent.name
+    text = fixture.read_text()
+    canaries = sorted(set(re.findall(r"[\w.-]*canary[\w.-]*", text)))
+    assert canaries
+    path = host.path(client)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    result = host.sk("--sandbox", "mcp", "install", client, "-u", "ana", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert '"--sandbox",' in result.stdout or '"--sandbox"' in result.stdout
+    for shown in STILL_SHOWN[fixture.stem]:
+        assert shown in result.stdout, result.stdout
+    assert_no_leak(result, *canaries)
+    assert path.read_text() == text  # nothing written
+    # --debug shows the file as it is.
+    revealed = host.sk("--sandbox", "mcp", "install", client, "-u", "ana", "--dry-run", "--debug")
+    assert canaries[0] in revealed.stdout
+
+
 def _hostile_setups() -> dict[str, object]:
     def not_json(path: Path) -> None:
         path.write_text('{"mcpServers": {"a": 1},,}\n')
