@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import sys
 from dataclasses import dataclass, field
 from typing import Annotated
 
 import typer
 
-from ..errors import CliError, ExitCode
+from ..errors import CliError, ExitCode, shell_word
 from ..runtime import Runtime
 from . import mcp_install
 from ._common import (
@@ -107,11 +108,26 @@ def run_serve(options: McpServeOptions, runtime: Runtime) -> int:
             interval=options.interval,
         ),
     )
+    if options.transport == "stdio" and _stdin_is_a_terminal():
+        # Someone ran it by hand: it looks hung, so say what it waits for and what to run.
+        user = shell_word(options.identifier)
+        out.info(
+            "sk mcp serve waits for an MCP client on stdin; an agent host starts it itself: "
+            f"run sk mcp install CLIENT --user {user} (claude-code, claude-desktop, cursor or "
+            "vscode), then restart that host. Ctrl-C stops."
+        )
     try:
         server.run()
     finally:
         toolbox.close()
     return ExitCode.OK
+
+
+def _stdin_is_a_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):  # closed or replaced stdin
+        return False
 
 
 def is_loopback(host: str) -> bool:

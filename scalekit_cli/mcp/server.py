@@ -299,11 +299,20 @@ class McpServer:
         """Serve until the client goes (stdio) or the process is stopped (HTTP). The HTTP
         socket is bound first, so a port in use is one clear error before anything starts."""
         sock = self._listen() if self.settings.transport == "http" else None
+        previous = None
+        if sock is None:
+            # asyncio's runner turns a first Ctrl-C into a cancellation, which then waits for
+            # the thread blocked reading stdin: on a terminal, the server seemed to ignore it.
+            # Our own handler makes the first Ctrl-C interrupt at once, as in any sk command.
+            previous = signal.signal(signal.SIGINT, _interrupt)
         try:
             anyio.run(self._serve, sock)
         except BaseExceptionGroup as group:
             # A task group wraps what failed inside it; the failure itself is the message.
             raise _first_failure(group) from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
 
     async def _serve(self, sock: socket.socket | None) -> None:
         server = self.build()
@@ -392,6 +401,10 @@ class McpServer:
         return TransportSecuritySettings(
             enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
         )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _describe(exc: BaseException) -> str:
