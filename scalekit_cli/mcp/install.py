@@ -50,11 +50,16 @@ class Client:
     comments: bool  # JSONC: comments and trailing commas allowed
     typed: bool  # the entry carries "type": "stdio"
     empty_env: bool = False  # the entry carries "env": {} (what `claude mcp add` writes)
+    # Started from the desktop, not from the user's shell: it does not see the variables
+    # exported there, so a stored profile is preferred to the environment.
+    desktop: bool = False
 
 
 CLIENTS: dict[str, Client] = {
     "claude-code": Client("claude-code", "Claude Code", "mcpServers", False, True, True),
-    "claude-desktop": Client("claude-desktop", "Claude Desktop", "mcpServers", False, False),
+    "claude-desktop": Client(
+        "claude-desktop", "Claude Desktop", "mcpServers", False, False, desktop=True
+    ),
     "cursor": Client("cursor", "Cursor", "mcpServers", False, False),
     "vscode": Client("vscode", "VS Code", "servers", True, True),
 }
@@ -139,11 +144,12 @@ class Credentials:
 
 
 def credential_reference(
-    *, sandbox: bool, profile: str | None, environ: Mapping[str, str]
+    *, sandbox: bool, profile: str | None, environ: Mapping[str, str], desktop: bool = False
 ) -> Credentials:
     """Which stored profile, or which environment variables, the entry relies on; exit 5 when
     there is neither (`sk login` first). A `.env` file does not count: the client starts `sk`
-    in a directory of its own, where this one's `.env` is not."""
+    in a directory of its own, where this one's `.env` is not. For a `desktop` client, a
+    working stored profile of the same environment and client wins over the variables."""
     from ..config import ENV_URL_VARIABLES, SANDBOX, normalize_env_url
     from ..profiles import DEFAULT_PROFILE, load_profiles, validate_profile_name
 
@@ -161,7 +167,11 @@ def credential_reference(
             )
         return Credentials("profile", ("--profile", named), named)
     if env_url and all(environ.get(n, "").strip() for n in CREDENTIAL_VARIABLES[1:]):
-        normalize_env_url(env_url)  # a URL sk would refuse is refused now, not at start-up
+        url = normalize_env_url(env_url)  # a URL sk would refuse is refused now, not at start-up
+        if desktop:
+            found = _working_profile(stored, url, environ[CREDENTIAL_VARIABLES[1]].strip())
+            if found is not None:
+                return Credentials("profile", ("--profile", found), found)
         return Credentials("environment", ())
     if DEFAULT_PROFILE in stored:
         return Credentials("profile", ("--profile", DEFAULT_PROFILE), DEFAULT_PROFILE)
@@ -171,6 +181,24 @@ def credential_reference(
         "(the client's file never holds a secret)",
         ExitCode.CONFIG,
     )
+
+
+def _working_profile(stored: Mapping[str, Any], env_url: str, client_id: str) -> str | None:
+    """A stored profile for this environment and client whose secret can be read (the
+    default one first), or None."""
+    from ..config import normalize_env_url
+    from ..profiles import DEFAULT_PROFILE, read_secret
+
+    names = sorted(stored, key=lambda name: (name != DEFAULT_PROFILE, name))
+    for name in names:
+        profile = stored[name]
+        try:
+            same = normalize_env_url(profile.env_url) == env_url and profile.client_id == client_id
+            if same and read_secret(name):
+                return str(name)
+        except CliError:  # an unusable URL or keyring: that profile does not work
+            continue
+    return None
 
 
 def sk_command(argv0: str | None = None, executable: str | None = None) -> str:
