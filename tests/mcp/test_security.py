@@ -5,6 +5,7 @@ client passing the one scrubber."""
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import replace
 
 import anyio
@@ -225,3 +226,36 @@ def test_a_reserved_name_is_not_served_without_its_built_in(harness, driver, san
 
 def executions_of(sandbox) -> list[dict]:
     return [e for e in sandbox.requests() if e["path"] == "/api/v1/execute_tool"]
+
+
+def test_library_log_lines_are_sk_lines(harness, driver):
+    """What uvicorn and the SDK log about a bad request reaches stderr as one `sk:` line,
+    never as the library's own `WARNING:  …` / `logger.name: …` line."""
+    import socket
+
+    url = harness.start_http("mcp", "serve", "--user", "user_123")
+    port = port_of(url)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        raw.recv(1024)
+    with httpx.Client(timeout=10) as web:
+        web.post(url, json=INITIALIZE, headers={**ACCEPT, "origin": "http://evil.example"})
+    deadline = time.monotonic() + 10  # the server logs after answering
+    while "refused an HTTP request" not in harness.stderr() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = [line for line in harness.stderr().splitlines() if line.strip()]
+    library = [line for line in lines if "sk mcp: serving" not in line]
+    assert library, lines
+    assert all(line.startswith("sk: mcp serve: ") for line in library), library
+    assert any("Invalid HTTP request" in line for line in library), library
+    assert not any(line.startswith(("WARNING", "ERROR", "INFO")) for line in lines), lines
+    harness.assert_no_secret(driver)
+
+
+def test_an_unknown_host_is_one_line_and_exit_2(sk_process):
+    result = sk_process(
+        "mcp", "serve", "-u", "user_123", "--transport", "http", "--host", "no-such-host.invalid"
+    )
+    assert result.exit_code == 2, result.streams
+    assert "--host" in assert_one_error_line(result)
+    assert len(result.stderr.strip().splitlines()) == 1
