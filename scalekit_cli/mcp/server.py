@@ -68,8 +68,10 @@ class McpServer:
     # -- what leaves the server -----------------------------------------------------------------
 
     def clean(self, text: str) -> str:
-        """Text an agent may see: known secrets scrubbed, always (not only without --debug)."""
-        return self.secrets.scrub(text)
+        """Text an agent may see: known secrets scrubbed, always (not only without --debug),
+        and encodable: a lone surrogate (JSON may escape one) would make the SDK fail to
+        write the answer, and the client would wait for it forever."""
+        return self.secrets.scrub(text).encode("utf-8", "replace").decode("utf-8")
 
     def error_result(self, message: str) -> types.CallToolResult:
         return types.CallToolResult(
