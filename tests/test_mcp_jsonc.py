@@ -123,3 +123,14 @@ def test_install_then_uninstall_gives_back_any_document(
     text = json.dumps(document, indent=indent, ensure_ascii=False).replace("\n", newline)
     installed = _round_trip("cursor", text)
     assert json.loads(installed) == {**document, "mcpServers": {**servers, "scalekit": ENTRY}}
+
+
+def test_string_values_are_found_with_their_place() -> None:
+    text = '{"a": {"b": ["x", /* c */ "y"]}, "k": "v", "n": 1}'
+    parsed = parse(text, comments=True)
+    assert [(s.path, s.value) for s in parsed.strings] == [
+        (("a", "b", 0), "x"),
+        (("a", "b", 1), "y"),
+        (("k",), "v"),
+    ]
+    assert all(text[s.start : s.end] == f'"{s.value}"' for s in parsed.strings)

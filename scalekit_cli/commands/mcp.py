@@ -8,6 +8,9 @@ extra (`scalekit-cli[mcp]`), imported only here, and only once the command runs.
 
 from __future__ import annotations
 
+import ipaddress
+import socket
+import sys
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -15,7 +18,7 @@ import typer
 
 from ..cli.commands import SkCommand, SkSubGroup
 from ..cli.completion import choices
-from ..errors import CliError, ExitCode
+from ..errors import CliError, ExitCode, shell_word
 from ..runtime import Runtime
 from . import mcp_install
 from ._common import (
@@ -39,6 +42,8 @@ class McpServeOptions:
     transport: str = "stdio"
     host: str = "127.0.0.1"
     port: int = 8000
+    allow_remote: bool = False
+    allowed_hosts: list[str] = field(default_factory=list)
     allow_proxy: bool = False
     verify_user: bool = False
     connect_timeout: float = 300.0
@@ -59,6 +64,7 @@ def run_serve(options: McpServeOptions, runtime: Runtime) -> int:
         )
     if not 0 <= options.port <= 65535:
         raise CliError("--port must be between 0 and 65535", ExitCode.USAGE)
+    loopback = check_bind(options)
     positive_number(options.connect_timeout, "--connect-timeout")
     positive_number(options.interval, "--interval")
     import importlib.util
@@ -100,15 +106,88 @@ def run_serve(options: McpServeOptions, runtime: Runtime) -> int:
             transport=options.transport,
             host=options.host,
             port=options.port,
+            allowed_hosts=tuple(dict.fromkeys(options.allowed_hosts)),
+            loopback=loopback,
             connect_timeout=options.connect_timeout,
             interval=options.interval,
         ),
     )
+    if options.transport == "stdio" and _stdin_is_a_terminal():
+        # Someone ran it by hand: it looks hung, so say what it waits for and what to run.
+        user = shell_word(options.identifier)
+        out.info(
+            "sk mcp serve waits for an MCP client on stdin; an agent host starts it itself: "
+            f"run sk mcp install CLIENT --user {user} (claude-code, claude-desktop, cursor or "
+            "vscode), then restart that host. Ctrl-C stops."
+        )
     try:
         server.run()
     finally:
         toolbox.close()
     return ExitCode.OK
+
+
+def _stdin_is_a_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):  # closed or replaced stdin
+        return False
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address `host` names is a loopback one (127.0.0.0/8, ::1)."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        raise CliError(
+            f"--host {host!r} is not an address this machine has", ExitCode.USAGE
+        ) from None
+    return all(ipaddress.ip_address(str(entry[4][0]).split("%")[0]).is_loopback for entry in found)
+
+
+def check_bind(options: McpServeOptions) -> bool:
+    """The HTTP transport listens on loopback unless --allow-remote says otherwise, and then
+    only for the --allowed-host names; True when the address is loopback."""
+    if options.allowed_hosts and options.transport != "http":
+        raise CliError("--allowed-host needs --transport http", ExitCode.USAGE)
+    for name in options.allowed_hosts:
+        if not name or any(c in name for c in "/@?#:, ") or not name.isprintable():
+            raise CliError(
+                f"--allowed-host {name!r} must be a host name or address, without port",
+                ExitCode.USAGE,
+            )
+    if options.transport != "http":
+        return True
+    loopback = is_loopback(options.host)
+    if loopback:
+        return True
+    if not options.allow_remote:
+        raise CliError(
+            f"--host {options.host} is reachable from other machines: anyone who reaches it "
+            "could use the user's connected apps; add --allow-remote and --allowed-host NAME "
+            "to expose it on purpose",
+            ExitCode.USAGE,
+        )
+    wildcard = _is_ip(options.host) and ipaddress.ip_address(options.host).is_unspecified
+    if wildcard and not options.allowed_hosts:
+        raise CliError(
+            f"--host {options.host} listens on every address: name the host clients "
+            "use with --allowed-host NAME",
+            ExitCode.USAGE,
+        )
+    return False
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 mcp_app = typer.Typer(
@@ -162,6 +241,23 @@ def serve_command(
         int,
         typer.Option("--port", help="Port to bind with --transport http (0: any).", metavar="N"),
     ] = 8000,
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="With a --host other machines reach: expose the user's connected apps to "
+            "anyone who can reach ADDR.",
+        ),
+    ] = False,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="A Host name clients use to reach the HTTP server (repeatable); requests "
+            "naming any other host are refused.",
+            metavar="NAME",
+        ),
+    ] = None,
     allow_proxy: Annotated[
         bool,
         typer.Option("--allow-proxy", help="Add scalekit_request: raw API calls via /proxy."),
@@ -198,6 +294,8 @@ def serve_command(
         transport=transport,
         host=host,
         port=port,
+        allow_remote=allow_remote,
+        allowed_hosts=list(allowed_host or []),
         allow_proxy=allow_proxy,
         verify_user=verify_user,
         connect_timeout=connect_timeout,

@@ -15,7 +15,7 @@ import typer
 
 from ..cli.commands import SkCommand
 from ..cli.completion import complete_client
-from ..errors import ExitCode
+from ..errors import CliError, ExitCode
 from ..output import printable
 from ..runtime import Runtime
 from ._common import (
@@ -29,7 +29,7 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
-    from ..mcp.install import Change
+    from ..mcp.install import Change, Client, Credentials
 
 CLIENT_HELP = "claude-code, claude-desktop, cursor or vscode."
 
@@ -58,14 +58,39 @@ def _environ(runtime: Runtime) -> Mapping[str, str]:
     return os.environ if runtime.environ is None else runtime.environ
 
 
-def _show_diff(runtime: Runtime, change: Change) -> None:
-    from ..mcp.install import redact_context, unified_diff
+def _show_diff(runtime: Runtime, change: Change, client: Client, name: str) -> None:
+    from ..mcp.install import redacted_diff, unified_diff
 
-    diff = unified_diff(change)
-    if not runtime.out.debug:
-        diff = redact_context(diff)
+    # The other servers' secrets are masked from the parsed file; --debug shows it as it is.
+    diff = unified_diff(change) if runtime.out.debug else redacted_diff(change, client, name)
     for line in diff.splitlines():
         runtime.out.result(printable(line))
+
+
+def _check_workspace(workspace: Path | None) -> None:
+    """A workspace is a folder that exists: a misspelt one is not created to hold a file
+    VS Code would never read."""
+    if workspace is not None and not workspace.is_dir():
+        raise CliError(
+            f"--workspace {printable(str(workspace))} is not an existing folder", ExitCode.USAGE
+        )
+
+
+def _warn_about_credentials(runtime: Runtime, client: Client, credentials: Credentials) -> None:
+    """The same words with --dry-run as for the real run: what the entry depends on."""
+    if credentials.kind != "environment":
+        return
+    unseen = (
+        f" — {client.title} is started from the desktop and does not see the variables "
+        "of your shell"
+        if client.desktop
+        else ""
+    )
+    runtime.out.warn(
+        f"{client.title} must start sk with SCALEKIT_ENV_URL, SCALEKIT_CLIENT_ID and "
+        f"SCALEKIT_CLIENT_SECRET in its environment (nothing secret was written){unseen}; "
+        "or run sk login and install again to use a stored profile"
+    )
 
 
 def run_install(options: InstallOptions, runtime: Runtime) -> int:
@@ -74,10 +99,11 @@ def run_install(options: InstallOptions, runtime: Runtime) -> int:
     client = install.client_named(options.client)
     name = install.validate_name(options.name)
     user = validate_identifier(options.user)
+    _check_workspace(options.workspace)
     connectors = [validate_connector(connector) for connector in options.connectors]
     flags, environ = runtime.flags, _environ(runtime)
     credentials = install.credential_reference(
-        sandbox=flags.sandbox, profile=flags.profile, environ=environ
+        sandbox=flags.sandbox, profile=flags.profile, environ=environ, desktop=client.desktop
     )
     entry = install.server_entry(client, install.sk_command(), credentials, user, connectors)
     location = install.config_location(client, environ, workspace=options.workspace)
@@ -85,9 +111,10 @@ def run_install(options: InstallOptions, runtime: Runtime) -> int:
     change = install.plan_install(config, client, name, entry)
     out = runtime.out
     if options.dry_run:
-        _show_diff(runtime, change)
+        _show_diff(runtime, change, client, name)
         if not change.changed:
             out.info(f"{location.path} already holds this {name!r} entry; nothing to change")
+        _warn_about_credentials(runtime, client, credentials)
         return ExitCode.OK
     backup = install.apply(change) if change.changed else None
     if options.json:
@@ -108,12 +135,7 @@ def run_install(options: InstallOptions, runtime: Runtime) -> int:
         out.success(f"{verb} MCP server {name!r} in {location.path}")
         if backup is not None:
             out.info(f"previous file kept as {backup}")
-    if credentials.kind == "environment":
-        out.warn(
-            f"{client.title} must start sk with SCALEKIT_ENV_URL, SCALEKIT_CLIENT_ID and "
-            "SCALEKIT_CLIENT_SECRET in its environment (nothing secret was written); "
-            "or run sk login and install again to use a stored profile"
-        )
+    _warn_about_credentials(runtime, client, credentials)
     if client.name == "claude-code":
         out.info(f"the same as: {install.claude_add_command(name, entry)}")
     out.info(f"restart {client.title} to load it")
@@ -125,12 +147,13 @@ def run_uninstall(options: UninstallOptions, runtime: Runtime) -> int:
 
     client = install.client_named(options.client)
     name = install.validate_name(options.name)
+    _check_workspace(options.workspace)
     location = install.config_location(client, _environ(runtime), workspace=options.workspace)
     config = install.read_config(location)
     change = install.plan_uninstall(config, client, name)
     out = runtime.out
     if options.dry_run:
-        _show_diff(runtime, change)
+        _show_diff(runtime, change, client, name)
     elif change.changed:
         backup = install.apply(change)
         out.success(f"Removed MCP server {name!r} from {location.path}")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import json
 import os
 import re
 import stat
@@ -49,11 +50,16 @@ class Client:
     comments: bool  # JSONC: comments and trailing commas allowed
     typed: bool  # the entry carries "type": "stdio"
     empty_env: bool = False  # the entry carries "env": {} (what `claude mcp add` writes)
+    # Started from the desktop, not from the user's shell: it does not see the variables
+    # exported there, so a stored profile is preferred to the environment.
+    desktop: bool = False
 
 
 CLIENTS: dict[str, Client] = {
     "claude-code": Client("claude-code", "Claude Code", "mcpServers", False, True, True),
-    "claude-desktop": Client("claude-desktop", "Claude Desktop", "mcpServers", False, False),
+    "claude-desktop": Client(
+        "claude-desktop", "Claude Desktop", "mcpServers", False, False, desktop=True
+    ),
     "cursor": Client("cursor", "Cursor", "mcpServers", False, False),
     "vscode": Client("vscode", "VS Code", "servers", True, True),
 }
@@ -138,11 +144,12 @@ class Credentials:
 
 
 def credential_reference(
-    *, sandbox: bool, profile: str | None, environ: Mapping[str, str]
+    *, sandbox: bool, profile: str | None, environ: Mapping[str, str], desktop: bool = False
 ) -> Credentials:
     """Which stored profile, or which environment variables, the entry relies on; exit 5 when
     there is neither (`sk login` first). A `.env` file does not count: the client starts `sk`
-    in a directory of its own, where this one's `.env` is not."""
+    in a directory of its own, where this one's `.env` is not. For a `desktop` client, a
+    working stored profile of the same environment and client wins over the variables."""
     from ..config import ENV_URL_VARIABLES, SANDBOX, normalize_env_url
     from ..profiles import DEFAULT_PROFILE, load_profiles, validate_profile_name
 
@@ -160,7 +167,11 @@ def credential_reference(
             )
         return Credentials("profile", ("--profile", named), named)
     if env_url and all(environ.get(n, "").strip() for n in CREDENTIAL_VARIABLES[1:]):
-        normalize_env_url(env_url)  # a URL sk would refuse is refused now, not at start-up
+        url = normalize_env_url(env_url)  # a URL sk would refuse is refused now, not at start-up
+        if desktop:
+            found = _working_profile(stored, url, environ[CREDENTIAL_VARIABLES[1]].strip())
+            if found is not None:
+                return Credentials("profile", ("--profile", found), found)
         return Credentials("environment", ())
     if DEFAULT_PROFILE in stored:
         return Credentials("profile", ("--profile", DEFAULT_PROFILE), DEFAULT_PROFILE)
@@ -170,6 +181,24 @@ def credential_reference(
         "(the client's file never holds a secret)",
         ExitCode.CONFIG,
     )
+
+
+def _working_profile(stored: Mapping[str, Any], env_url: str, client_id: str) -> str | None:
+    """A stored profile for this environment and client whose secret can be read (the
+    default one first), or None."""
+    from ..config import normalize_env_url
+    from ..profiles import DEFAULT_PROFILE, read_secret
+
+    names = sorted(stored, key=lambda name: (name != DEFAULT_PROFILE, name))
+    for name in names:
+        profile = stored[name]
+        try:
+            same = normalize_env_url(profile.env_url) == env_url and profile.client_id == client_id
+            if same and read_secret(name):
+                return str(name)
+        except CliError:  # an unusable URL or keyring: that profile does not work
+            continue
+    return None
 
 
 def sk_command(argv0: str | None = None, executable: str | None = None) -> str:
@@ -369,9 +398,11 @@ def plan_uninstall(config: ConfigFile, client: Client, name: str) -> Change:
     return Change(config, _checked(new_text, client, expected, config), replaced=True)
 
 
-def unified_diff(change: Change) -> str:
-    old = change.config.text or ""
-    new = change.new_text if change.new_text is not None else old
+def unified_diff(change: Change, *, old: str | None = None, new: str | None = None) -> str:
+    """The change as diff(1) writes it; `old` and `new` stand in for the two texts."""
+    old = old if old is not None else (change.config.text or "")
+    if new is None:
+        new = change.new_text if change.new_text is not None else old
     path = str(change.config.path)
     lines = difflib.unified_diff(
         old.splitlines(keepends=True),
@@ -385,22 +416,104 @@ def unified_diff(change: Change) -> str:
     )
 
 
-_SECRET_LOOKING = re.compile(
-    r'("(?:[^"\\]|\\.)*(?:token|secret|key|password|passwd|auth|credential)(?:[^"\\]|\\.)*"'
-    r'\s*:\s*)"(?:[^"\\]|\\.)*"',
+# Names whose values are credentials: a member's key, a header, a flag, an environment variable.
+SECRET_NAME = re.compile(
+    r"token|secret|key|passw|pwd|auth|credential|cookie|session|bearer|private", re.IGNORECASE
+)
+# Values that are credentials whatever they are called: an authorization scheme, a vendor's
+# key prefix, or a long run of letters and digits with no spaces and no path or URL shape.
+_SECRET_VALUE = re.compile(
+    r"(?:bearer|basic|token)\s+\S"
+    r"|(?:sk|pk|rk)[-_][A-Za-z0-9_-]{8,}|gh[pousr]_|github_pat_|glpat-|xox[abpr]-"
+    r"|AKIA[0-9A-Z]{12}|AIza[0-9A-Za-z_-]{20}|ya29\.",
     re.IGNORECASE,
 )
+_OPAQUE = re.compile(r"[A-Za-z0-9+/=_.~-]{16,}")
+# `NAME=VALUE` and `--NAME=VALUE` (an argument, a header line): the value when NAME says secret.
+_ASSIGNMENT = re.compile(r"^(-{0,2}[A-Za-z0-9_.-]+[=:]\s*)(.+)$")
+# A URL's user information (`scheme://user:password@host`).
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/@:\s]*:)([^/@\s]+)(@)")
+MASK = "…[redacted]"
 
 
-def redact_context(diff: str) -> str:
-    """Context lines come from the user's other servers, whose `env` may hold their keys:
-    values of secret-looking names are masked (our own lines never hold one)."""
-    out = []
-    for line in diff.splitlines(keepends=True):
-        if line.startswith((" ", "-")) and not line.startswith("---"):
-            line = _SECRET_LOOKING.sub(r'\1"…[redacted]"', line)
-        out.append(line)
-    return "".join(out)
+def _looks_secret(value: str) -> bool:
+    text = value.strip()
+    if _SECRET_VALUE.match(text):
+        return True
+    return bool(
+        _OPAQUE.fullmatch(text)
+        and re.search(r"[A-Za-z]", text)
+        and re.search(r"[0-9]", text)
+        and not text.startswith(("/", ".", "~", "@"))
+    )
+
+
+def _masked_value(
+    value: str, path: tuple[str | int, ...], previous: str | None, own: bool
+) -> str | None:
+    """`value` with what is secret in it masked; None when nothing is."""
+    if own:
+        return None
+    # The key of the member holding this value, and every key above it.
+    if any(isinstance(key, str) and SECRET_NAME.search(key) for key in path):
+        return MASK
+    if previous is not None and previous.startswith("-") and SECRET_NAME.search(previous):
+        return MASK  # `--api-key VALUE`: the argument after a secret-looking flag
+    masked = _USERINFO.sub(rf"\1{MASK}\3", value)
+    assignment = _ASSIGNMENT.match(masked)
+    if assignment and (
+        SECRET_NAME.search(assignment.group(1)) or _looks_secret(assignment.group(2))
+    ):
+        masked = assignment.group(1) + MASK  # `--api-key=VALUE`: the name stays readable
+    elif any(key in ("env", "headers", "args") for key in path) and _looks_secret(masked):
+        masked = MASK
+    return masked if masked != value else None
+
+
+def masked_text(text: str, client: Client, name: str) -> str:
+    """The file's text with every secret of the user's other servers masked, found from the
+    parsed document (not line by line): values of secret-looking keys wherever they sit,
+    secret-looking strings under env, headers and args, the argument after a secret-looking
+    flag, `NAME=VALUE` with a secret NAME, and URL passwords. `name`'s entry is sk's own."""
+    if not text.strip():
+        return text
+    try:
+        parsed = jsonc.parse(text, comments=client.comments)
+    except jsonc.JsoncError:
+        return text  # never shown: sk refuses to edit a file it cannot parse
+    pieces: list[str] = []
+    cursor = 0
+    previous: dict[tuple[str | int, ...], str] = {}  # the array item before, by array path
+    for string in parsed.strings:
+        path = string.path
+        own = len(path) >= 2 and path[0] == client.key and path[1] == name
+        before = None
+        if path and isinstance(path[-1], int) and path[-1] > 0:
+            before = previous.get(path[:-1])
+        if path and isinstance(path[-1], int):
+            previous[path[:-1]] = string.value
+        # A server's name is a label its user chose, not a key that says what a value is.
+        keys = path[:1] + path[2:] if path[:1] == (client.key,) else path
+        masked = _masked_value(string.value, keys, before, own)
+        if masked is None:
+            continue
+        pieces.append(text[cursor : string.start])
+        pieces.append(json.dumps(masked, ensure_ascii=False))
+        cursor = string.end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def redacted_diff(change: Change, client: Client, name: str) -> str:
+    """The change as a unified diff in which no other server's secret shows: both sides are
+    masked from their parsed structure, then compared."""
+    old = change.config.text
+    new = change.new_text if change.new_text is not None else old
+    return unified_diff(
+        change,
+        old=masked_text(old, client, name) if old is not None else None,
+        new=masked_text(new or "", client, name),
+    )
 
 
 def _write_atomically(path: Path, data: bytes, mode: int) -> None:

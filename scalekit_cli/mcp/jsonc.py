@@ -43,10 +43,22 @@ class ObjectSpan:
         return found[-1] if found else None  # the last one wins, as in every JSON reader
 
 
+@dataclass(frozen=True)
+class StringValue:
+    """A string value (not a member name) and where it sits: its span in the text and the
+    keys and indexes leading to it, so a reader can mask it by what it is."""
+
+    start: int  # offset of the opening quote
+    end: int  # exclusive
+    path: tuple[str | int, ...]
+    value: str
+
+
 @dataclass
 class Parsed:
     value: Any
     objects: dict[int, ObjectSpan]  # every object of the document, by its `{` offset
+    strings: list[StringValue] = field(default_factory=list)  # in document order
 
     @property
     def root(self) -> ObjectSpan | None:
@@ -58,6 +70,7 @@ class _Scanner:
         self.text = text
         self.comments = comments
         self.objects: dict[int, ObjectSpan] = {}
+        self.strings: list[StringValue] = []
 
     def fail(self, position: int, what: str) -> JsoncError:
         line = self.text.count("\n", 0, position) + 1
@@ -82,7 +95,7 @@ class _Scanner:
                 break
         return position
 
-    def value(self, position: int, depth: int) -> tuple[Any, int]:
+    def value(self, position: int, depth: int, path: tuple[str | int, ...] = ()) -> tuple[Any, int]:
         if depth > MAX_DEPTH:
             raise self.fail(position, "nesting too deep")
         text = self.text
@@ -90,11 +103,13 @@ class _Scanner:
             raise self.fail(position, "unexpected end of the document")
         char = text[position]
         if char == "{":
-            return self.object(position, depth)
+            return self.object(position, depth, path)
         if char == "[":
-            return self.array(position, depth)
+            return self.array(position, depth, path)
         if char == '"':
-            return self.string(position)
+            found, end = self.string(position)
+            self.strings.append(StringValue(position, end, path, found))
+            return found, end
         for literal, value in _LITERALS.items():
             if text.startswith(literal, position):
                 return value, position + len(literal)
@@ -136,7 +151,9 @@ class _Scanner:
             return None, position + 1, True
         raise self.fail(position, f"expected ',' or {close!r}")
 
-    def object(self, start: int, depth: int) -> tuple[dict[str, Any], int]:
+    def object(
+        self, start: int, depth: int, path: tuple[str | int, ...]
+    ) -> tuple[dict[str, Any], int]:
         span = ObjectSpan(start, start)
         self.objects[start] = span
         value: dict[str, Any] = {}
@@ -152,7 +169,7 @@ class _Scanner:
             if colon >= len(self.text) or self.text[colon] != ":":
                 raise self.fail(colon, "expected ':'")
             value_start = self.skip(colon + 1)
-            item, value_end = self.value(value_start, depth + 1)
+            item, value_end = self.value(value_start, depth + 1, (*path, key))
             value[key] = item
             member = Member(key, position, value_start, value_end)
             span.members.append(member)
@@ -161,13 +178,13 @@ class _Scanner:
                 span.end = position
                 return value, position
 
-    def array(self, start: int, depth: int) -> tuple[list[Any], int]:
+    def array(self, start: int, depth: int, path: tuple[str | int, ...]) -> tuple[list[Any], int]:
         items: list[Any] = []
         position = self.skip(start + 1)
         if position < len(self.text) and self.text[position] == "]":
             return items, position + 1
         while True:
-            item, end = self.value(position, depth + 1)
+            item, end = self.value(position, depth + 1, (*path, len(items)))
             items.append(item)
             _, position, done = self._after_item(end, "]")
             if done:
@@ -182,7 +199,7 @@ def parse(text: str, *, comments: bool) -> Parsed:
     value, end = scanner.value(start, 0)
     if scanner.skip(end) != len(text):
         raise scanner.fail(scanner.skip(end), "unexpected text after the document")
-    return Parsed(value, scanner.objects)
+    return Parsed(value, scanner.objects, scanner.strings)
 
 
 # --- layout --------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import anyio
 import anyio.to_thread
 import mcp.types as types
 from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 
 from .. import __version__
@@ -47,6 +48,10 @@ class ServeSettings:
     transport: str = "stdio"  # or "http"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Host header names (besides the bound address and, on loopback, localhost) the HTTP
+    # transport answers to: a request naming any other host is refused (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
+    loopback: bool = True
     connect_timeout: float = 300.0  # how long a call waits for the user to approve
     interval: float = 2.0  # seconds between status checks while waiting
 
@@ -63,8 +68,10 @@ class McpServer:
     # -- what leaves the server -----------------------------------------------------------------
 
     def clean(self, text: str) -> str:
-        """Text an agent may see: known secrets scrubbed, always (not only without --debug)."""
-        return self.secrets.scrub(text)
+        """Text an agent may see: known secrets scrubbed, always (not only without --debug),
+        and encodable: a lone surrogate (JSON may escape one) would make the SDK fail to
+        write the answer, and the client would wait for it forever."""
+        return self.secrets.scrub(text).encode("utf-8", "replace").decode("utf-8")
 
     def error_result(self, message: str) -> types.CallToolResult:
         return types.CallToolResult(
@@ -109,6 +116,23 @@ class McpServer:
         )
 
     async def call_tool(
+        self, ctx: Any, params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        try:
+            return await self._call_tool(ctx, params)
+        except MCPError:
+            raise
+        except Exception as exc:
+            # The SDK would answer with the exception's text, which may quote a credential
+            # or a local value: the client gets a generic error, sk's stderr the details.
+            self.out.warn(
+                self.clean(f"sk mcp: {printable(params.name)[:100]} failed: {_describe(exc)}")
+            )
+            raise MCPError(
+                types.INTERNAL_ERROR, "sk could not run this tool; its log says why"
+            ) from None
+
+    async def _call_tool(
         self, ctx: Any, params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
         self._remember(ctx)
@@ -165,15 +189,17 @@ class McpServer:
             return await self._run(ctx, tool, arguments, allow_connect=False)
         if not _supports_url_elicitation(ctx):
             return self.error_result(self._connect_text(pending))
-        message = (
+        # The elicitation leaves sk as the tool results do: through the one scrubber.
+        message = self.clean(
             f"Connect {connector} for {self.toolbox.identifier}: open the link and approve, "
             f"then {tool.name} continues."
         )
+        link = self.clean(pending.link)
         if not ctx.session.can_send_request:
             # 2026-07-28 has no server-to-client requests: the client opens the link and
             # calls again with the answer (and this state: which connector we wait for).
             request = types.ElicitRequest(
-                params=types.ElicitRequestURLParams(message=message, url=pending.link)
+                params=types.ElicitRequestURLParams(message=message, url=link)
             )
             return types.InputRequiredResult(
                 input_requests={CONNECT_INPUT: request}, request_state=connector
@@ -182,7 +208,7 @@ class McpServer:
         try:
             answer = await ctx.session.elicit_url(
                 message=message,
-                url=pending.link,
+                url=link,
                 elicitation_id=elicitation_id,
                 related_request_id=ctx.request_id,
             )
@@ -275,11 +301,20 @@ class McpServer:
         """Serve until the client goes (stdio) or the process is stopped (HTTP). The HTTP
         socket is bound first, so a port in use is one clear error before anything starts."""
         sock = self._listen() if self.settings.transport == "http" else None
+        previous = None
+        if sock is None:
+            # asyncio's runner turns a first Ctrl-C into a cancellation, which then waits for
+            # the thread blocked reading stdin: on a terminal, the server seemed to ignore it.
+            # Our own handler makes the first Ctrl-C interrupt at once, as in any sk command.
+            previous = signal.signal(signal.SIGINT, _interrupt)
         try:
             anyio.run(self._serve, sock)
         except BaseExceptionGroup as group:
             # A task group wraps what failed inside it; the failure itself is the message.
             raise _first_failure(group) from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
 
     async def _serve(self, sock: socket.socket | None) -> None:
         server = self.build()
@@ -321,12 +356,17 @@ class McpServer:
         import uvicorn
 
         host = self.settings.host
-        # Loopback by default; the SDK then refuses foreign Host and Origin headers (a web
-        # page in the user's browser must not drive the server by DNS rebinding).
-        app = server.streamable_http_app(host=host)
         shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
-        url = f"http://{shown}:{sock.getsockname()[1]}/mcp"
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        port = sock.getsockname()[1]
+        url = f"http://{shown}:{port}/mcp"
+        # Explicit settings whatever the address: the SDK checks Host and Origin on its own
+        # only when bound to the exact strings 127.0.0.1, localhost or ::1.
+        app = server.streamable_http_app(
+            host=host, transport_security=self._transport_security(shown, port)
+        )
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="on", log_config=None
+        )
         web = uvicorn.Server(config)
 
         async def announce() -> None:
@@ -343,6 +383,37 @@ class McpServer:
             await web.serve(sockets=[sock])
             tasks.cancel_scope.cancel()
 
+    def _transport_security(self, bound: str, port: int) -> TransportSecuritySettings:
+        """A web page in the user's browser must not drive the server by DNS rebinding: the
+        Host header must name the bound address, a loopback name when bound to loopback, or
+        an --allowed-host; an Origin, when sent, must be one of those same hosts."""
+        names = [bound, *self.settings.allowed_hosts]
+        if self.settings.loopback:
+            names += ["localhost", "127.0.0.1", "[::1]"]
+        hosts = list(dict.fromkeys(f"{name}:{port}" for name in names))
+        if port == 80:
+            hosts += list(dict.fromkeys(names))
+        origins = [f"http://{host}" for host in hosts]
+        # An --allowed-host is a name behind which a TLS proxy may stand.
+        origins += [
+            f"https://{name}{suffix}"
+            for name in self.settings.allowed_hosts
+            for suffix in ("", f":{port}")
+        ]
+        return TransportSecuritySettings(
+            enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+        )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception in a log line: its type and first line (no traceback: local values)."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
 
 def _first_failure(group: BaseExceptionGroup) -> BaseException:
     first = group.exceptions[0]
@@ -358,7 +429,8 @@ def _supports_url_elicitation(ctx: Any) -> bool:
 
 
 class _ScrubbingHandler(logging.Handler):
-    """The SDK's and uvicorn's log records, as one scrubbed stderr line each."""
+    """The SDK's and the web server's log records, each as one `sk: mcp serve: …` line,
+    scrubbed and made printable by Output (a Host or Origin header is the sender's text)."""
 
     def __init__(self, write: Callable[[str], None], secrets: SecretRegistry) -> None:
         super().__init__(logging.WARNING)
@@ -370,13 +442,20 @@ class _ScrubbingHandler(logging.Handler):
             message = record.getMessage()
         except Exception:
             message = str(record.msg)
-        # No traceback: it would hold local values; the message names what failed.
-        self._write(self._secrets.scrub(f"{record.name}: {message}".splitlines()[0]))
+        # No traceback: it would hold local values; the first line names what failed.
+        first = message.splitlines()[0] if message else record.levelname.lower()
+        if record.name == "mcp.server.transport_security":
+            first = f"refused an HTTP request ({first}); only local clients may call sk"
+        self._write(self._secrets.scrub(f"mcp serve: {first[:300]}"))
+
+
+# Every logger a library under `sk mcp serve` writes through; none reaches stderr raw.
+LIBRARY_LOGGERS = ("mcp", "uvicorn", "starlette", "sse_starlette", "hypercorn", "anyio")
 
 
 def capture_logs(out: Output, secrets: SecretRegistry) -> None:
-    handler = _ScrubbingHandler(out.warn, secrets)
-    for name in ("mcp", "uvicorn", "uvicorn.error", "sse_starlette"):
+    handler = _ScrubbingHandler(out.error, secrets)
+    for name in LIBRARY_LOGGERS:
         logger = logging.getLogger(name)
         logger.handlers = [handler]
         logger.propagate = False

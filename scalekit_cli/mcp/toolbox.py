@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 LIST_CONNECTIONS = "scalekit_list_connections"
 AUTHORIZE = "scalekit_authorize"
 REQUEST = "scalekit_request"
+# A catalogue tool may not take a built-in's name: it would be listed twice, and a call would
+# reach one of them with the other's arguments.
+RESERVED = frozenset({LIST_CONNECTIONS, AUTHORIZE, REQUEST})
 
 # Response headers of a proxied call that may carry a credential: never handed to the agent.
 CREDENTIAL_HEADER = re.compile(r"auth|token|secret|cookie|api[-_]?key|session|password", re.I)
@@ -72,6 +75,7 @@ class Toolbox:
     _catalogue: dict[str, ToolDefinition] = field(default_factory=dict, repr=False)
     _listeners: dict[str, VerifyListener] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _warned: set[str] = field(default_factory=set, repr=False)
 
     # -- the tools ------------------------------------------------------------------------------
 
@@ -79,6 +83,14 @@ class Toolbox:
         """Read the catalogue again (`GET /api/v1/tools`, every page, filtered)."""
         catalogue: dict[str, ToolDefinition] = {}
         for tool, connector in self._read_catalogue():
+            if tool.name in RESERVED:
+                if tool.name not in self._warned:  # once, not at every refresh
+                    self._warned.add(tool.name)
+                    self.notify(
+                        f"the tool catalogue has a tool named {tool.name}, the name of a "
+                        "built-in tool of sk: it is not served"
+                    )
+                continue
             if tool.name and tool.name not in catalogue:
                 catalogue[tool.name] = ToolDefinition(
                     tool.name,
@@ -193,12 +205,13 @@ class Toolbox:
         """One call. Raises AccountUnusable when the user must connect the app first,
         ToolFailure for an answer the agent should see as an error, and the wire library's
         errors for Scalekit's own faults."""
-        if tool.name == LIST_CONNECTIONS:
-            return Outcome(self._list_connections())
-        if tool.name == AUTHORIZE:
-            return Outcome(self._authorize(arguments))
-        if tool.name == REQUEST and self.allow_proxy:
-            return self._request(arguments)
+        if tool.connector is None:  # a built-in (catalogue tools always have a connector)
+            if tool.name == LIST_CONNECTIONS:
+                return Outcome(self._list_connections())
+            if tool.name == AUTHORIZE:
+                return Outcome(self._authorize(arguments))
+            if tool.name == REQUEST and self.allow_proxy:
+                return self._request(arguments)
         result = execute_tool(
             self.client, tool.name, arguments, connector=tool.connector, identifier=self.identifier
         )

@@ -266,6 +266,79 @@ def test_environment_credentials_stay_in_the_environment(host: Host) -> None:
     assert not host.path("cursor").exists()
 
 
+DESKTOP_ENV = {
+    "SCALEKIT_ENV_URL": "https://tenant-9f3k.example.dev",
+    "SCALEKIT_CLIENT_ID": CANARY_CLIENT_ID,
+    "SCALEKIT_CLIENT_SECRET": CANARY_CLIENT_SECRET,
+}
+
+
+@pytest.fixture
+def keyring_file(host: Host, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """keyrings.alt's file backend, chosen explicitly, storing under the host's root."""
+    env = {
+        "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+        "XDG_DATA_HOME": str(host.root / "xdg-data"),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+def _desktop_install(host: Host, env: dict[str, str], *extra: str) -> tuple[SkResult, SkResult]:
+    """`--dry-run`, then the real run, of installing into Claude Desktop."""
+    command = ("mcp", "install", "claude-desktop", "-u", "ana", *extra)
+    return host.sk(*command, "--dry-run", env=env), host.sk(*command, env=env)
+
+
+def test_a_desktop_host_uses_a_working_stored_profile(host: Host, keyring_file) -> None:
+    """Claude Desktop does not inherit the shell's variables: the entry names the stored
+    profile of the same environment and client (the variables alone made it fail)."""
+    from scalekit_cli.profiles import store_secret
+
+    save_profiles(
+        {
+            "default": Profile("default", "https://other.example.dev", CANARY_CLIENT_ID),
+            "work": Profile("work", DESKTOP_ENV["SCALEKIT_ENV_URL"], CANARY_CLIENT_ID),
+        }
+    )
+    store_secret("default", "another-secret-4Kq")
+    store_secret("work", CANARY_CLIENT_SECRET)
+    dry, real = _desktop_install(host, {**keyring_file, **DESKTOP_ENV})
+    assert dry.exit_code == 0 and real.exit_code == 0, real.stderr
+    args = json.loads(host.path("claude-desktop").read_text())["mcpServers"]["scalekit"]["args"]
+    assert args == ["--profile", "work", "mcp", "serve", "--user", "ana"]
+    assert '+        "--profile",' in dry.stdout and '+        "work",' in dry.stdout
+    assert "in its environment" not in dry.stderr + real.stderr
+    assert_no_leak(dry, CANARY_CLIENT_SECRET)
+    assert_no_leak(real, CANARY_CLIENT_SECRET)
+
+
+def test_a_desktop_host_without_a_working_profile_is_warned_alike(host: Host, keyring_file) -> None:
+    # Stored, but its secret is not in the keyring: it would not work.
+    save_profiles({"work": Profile("work", DESKTOP_ENV["SCALEKIT_ENV_URL"], CANARY_CLIENT_ID)})
+    dry, real = _desktop_install(host, {**keyring_file, **DESKTOP_ENV})
+    assert dry.exit_code == 0 and real.exit_code == 0, real.stderr
+    args = json.loads(host.path("claude-desktop").read_text())["mcpServers"]["scalekit"]["args"]
+    assert args == ["mcp", "serve", "--user", "ana"]
+    [warning] = [line for line in real.stderr.splitlines() if "in its environment" in line]
+    assert "does not see the variables of your shell" in warning
+    # --dry-run warns the same way as the real run.
+    assert warning in dry.stderr.splitlines()
+    assert_no_leak(dry, CANARY_CLIENT_SECRET)
+    assert_no_leak(real, CANARY_CLIENT_SECRET)
+
+
+@pytest.mark.parametrize("command", ["install", "uninstall"])
+def test_a_missing_workspace_is_a_usage_error_and_is_not_created(host: Host, command: str) -> None:
+    missing = host.root / "no-such-workspace"
+    user = ["-u", "ana"] if command == "install" else []
+    result = host.sk("--sandbox", "mcp", command, "vscode", *user, "--workspace", str(missing))
+    assert result.exit_code == 2, result.streams
+    assert "--workspace" in assert_one_error_line(result)
+    assert not missing.exists()
+
+
 def test_without_credentials_install_says_to_log_in_and_writes_nothing(host: Host) -> None:
     result = host.sk("mcp", "install", "cursor", "-u", "ana")
     assert result.exit_code == 5
@@ -284,6 +357,42 @@ def test_dry_run_masks_other_servers_secrets(host: Host) -> None:
     assert result.exit_code == 0
     assert '"LAPRAS_API_KEY": "…[redacted]"' in result.stdout
     assert_no_leak(result, FOREIGN_SECRET)
+
+
+SECRET_FIXTURES = Path(__file__).parent / "fixtures" / "mcp_install_secrets"
+# What must still show in each fixture's masked context: names and harmless values.
+STILL_SHOWN = {
+    "next-line": ['          "…[redacted]",', '"LOG_LEVEL": "debug"'],
+    "url-password": ["postgres://admin:…[redacted]@db.example:5432/app", "@mcp.example/sse"],
+    "args-token": ['"--token", "…[redacted]", "--api-key=…[redacted]", "…[redacted]"]'],
+    "nested": ['"globalShortcut": "Ctrl+Space"'],
+    "comments": ['"GITHUB_TOKEN": /* from the vault */ "…[redacted]"'],
+}
+
+
+@pytest.mark.parametrize(
+    "fixture", sorted(SECRET_FIXTURES.glob("*/*.json")), ids=lambda path: path.stem
+)
+def test_dry_run_shows_no_secret_of_another_server(host: Host, fixture: Path) -> None:
+    """Masked from the parsed file: a value on the line after its key, a URL's password, a
+    token in args, values under a secret-looking key; every canary of the fixture."""
+    client = fixture.parent.name
+    text = fixture.read_text()
+    canaries = sorted(set(re.findall(r"[\w.-]*canary[\w.-]*", text)))
+    assert canaries
+    path = host.path(client)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    result = host.sk("--sandbox", "mcp", "install", client, "-u", "ana", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert '"--sandbox",' in result.stdout or '"--sandbox"' in result.stdout
+    for shown in STILL_SHOWN[fixture.stem]:
+        assert shown in result.stdout, result.stdout
+    assert_no_leak(result, *canaries)
+    assert path.read_text() == text  # nothing written
+    # --debug shows the file as it is.
+    revealed = host.sk("--sandbox", "mcp", "install", client, "-u", "ana", "--dry-run", "--debug")
+    assert canaries[0] in revealed.stdout
 
 
 def _hostile_setups() -> dict[str, object]:

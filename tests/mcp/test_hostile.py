@@ -76,3 +76,64 @@ def test_proxy_answers_lose_their_credentials(harness, hostile_url, transport):
     assert answer["body"]["access_token"].endswith("[redacted]")
     assert answer["body"]["nested"]["api_key"].endswith("[redacted]")
     assert_no_leak(harness.written(), MACHINE_TOKEN, PROVIDER_TOKEN, COOKIE, UPSTREAM_KEY)
+
+
+def odd_scalekit():
+    """A stand-in whose tool answer holds a lone surrogate (valid JSON, `\\ud800`), which
+    no UTF-8 writer can encode."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    tool = {
+        "id": "tol_1",
+        "provider": "GMAIL",
+        "definition": {
+            "name": "gmail_odd",
+            "description": "answers oddly",
+            "input_schema": {"type": "object"},
+        },
+    }
+
+    async def token(request):
+        return JSONResponse({"access_token": MACHINE_TOKEN, "expires_in": 3600})
+
+    async def tools(request):
+        return JSONResponse({"tools": [tool], "next_page_token": ""})
+
+    async def execute(request):
+        odd = '{"odd": "\\ud800 ok", "access_token": "' + PROVIDER_TOKEN + '"}'
+        body = '{"execution_id": "1", "data": ' + odd + "}"
+        return Response(body, media_type="application/json")
+
+    return Starlette(
+        routes=[
+            Route("/oauth/token", token, methods=["POST"]),
+            Route("/api/v1/tools", tools),
+            Route("/api/v1/execute_tool", execute, methods=["POST"]),
+        ]
+    )
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_an_unencodable_answer_does_not_hang_the_session(harness, transport):
+    """Before, the SDK failed to write the answer and the client waited forever."""
+    url, stop = serve_app(odd_scalekit())
+    harness.env = {**harness.env, "SCALEKIT_ENV_URL": url}
+
+    async def main():
+        async with harness.client(transport) as client:
+            with anyio.fail_after(30):
+                first = await client.call_tool("gmail_odd", {})
+                return first, await client.list_tools()
+
+    try:
+        result, listed = anyio.run(main)
+    finally:
+        stop()
+    assert not result.is_error, result.content
+    assert result.structured_content["odd"].endswith(" ok")
+    assert result.structured_content["access_token"].endswith("[redacted]")
+    assert "gmail_odd" in {tool.name for tool in listed.tools}
+    assert "Traceback" not in harness.written()
+    assert_no_leak(harness.written(), MACHINE_TOKEN, PROVIDER_TOKEN)
