@@ -32,9 +32,25 @@ from ._common import (
 )
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-# Headers sk sets itself: the proxy's account selection, the machine token, the framing.
+# Headers sk sets itself: the proxy's account selection, the machine token, the framing; and
+# the hop-by-hop ones (RFC 9110 §7.6.1, RFC 9112 §6), which belong to each connection: a user's
+# `Transfer-Encoding` beside sk's own `Content-Length` would make a request that servers and
+# proxies in between read differently (RFC 9112 §6.2 forbids sending both).
 RESERVED_HEADERS = frozenset(
-    {"authorization", "connection_name", "identifier", "content-length", "host"}
+    {
+        "authorization",
+        "connection_name",
+        "identifier",
+        "content-length",
+        "host",
+        "connection",
+        "transfer-encoding",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "upgrade",
+    }
 )
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an RFC 9110 token
 # The gateway's error codes for "this account cannot be used" (not the provider's).

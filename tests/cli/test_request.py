@@ -137,6 +137,33 @@ def test_usage_errors_send_nothing(sk, driver, sandbox):
     assert _proxied(sandbox) == []
 
 
+HOP_BY_HOP = (
+    "Transfer-Encoding: chunked",
+    "transfer-encoding: gzip",
+    "Connection: close",
+    "Content-Length: 0",
+    "Host: attacker.example",
+    "Keep-Alive: timeout=5",
+    "Proxy-Connection: keep-alive",
+    "TE: trailers",
+    "Trailer: Expires",
+    "Upgrade: h2c",
+)
+
+
+def test_hop_by_hop_headers_are_reserved(sk, driver, sandbox):
+    """A user's framing or connection header beside sk's own would make a malformed request
+    (`Transfer-Encoding` with `Content-Length`): each is exit 2 in one line, nothing sent."""
+    driver.connect("gmail", "u")
+    sandbox.clear_requests()
+    for header in HOP_BY_HOP:
+        result = sk("request", "gmail", "--user", "u", "-d", "{}", "/x", "-H", header)
+        assert result.exit_code == 2, (header, result.streams)
+        name = header.split(":")[0]
+        assert assert_one_error_line(result) == f"sk: -H {name}: sk sets this header itself"
+    assert _proxied(sandbox) == []
+
+
 def test_json_mode_wraps_status_headers_and_body(sk, driver):
     driver.connect("gmail", "u")
     result = sk("request", "gmail", "--user", "u", "/gmail/v1/users/me/profile", "--json")
