@@ -187,6 +187,33 @@ def test_wrong_secret_is_exit_5_without_the_secret(sk):
     assert_no_leak(result, "wrong-canary-Qk29xLv", CANARY_CLIENT_SECRET)
 
 
+def test_a_changed_secret_is_noticed_at_once(sk, driver, sk_env, sandbox):
+    """After a successful run has cached a machine token, a wrong secret is exit 5 on the next
+    run, not a token from the cache; the right one still uses the cache. The cache holds a
+    salted HMAC of the secret, nothing it could be read back from."""
+    import hashlib
+    from pathlib import Path
+
+    driver.connect("gmail", "u")
+    assert sk("token", "gmail", "--user", "u", "--json").exit_code == 0
+    sandbox.clear_requests()
+    wrong = sk(
+        "token", "gmail", "--user", "u", "--json", env={"SCALEKIT_CLIENT_SECRET": "wrongCanaryQ71"}
+    )
+    assert wrong.exit_code == 5, wrong.streams
+    assert "rejected the client credentials" in assert_one_error_line(wrong)
+    assert [r["path"] for r in sandbox.requests()] == ["/oauth/token"]
+    assert_no_leak(wrong, "wrongCanaryQ71", CANARY_CLIENT_SECRET)
+
+    sandbox.clear_requests()
+    assert sk("token", "gmail", "--user", "u", "--json").exit_code == 0
+    assert not any(r["path"] == "/oauth/token" for r in sandbox.requests())
+    (cached,) = (Path(sk_env["SK_CACHE_DIR"]) / "tokens").glob("*.json")
+    text = cached.read_text()
+    for form in (CANARY_CLIENT_SECRET, hashlib.sha256(CANARY_CLIENT_SECRET.encode()).hexdigest()):
+        assert form not in text
+
+
 def test_bad_timeout_setting(sk):
     result = sk("token", "gmail", "--user", "u", "--json", env={"SK_HTTP_TIMEOUT": "soon"})
     assert result.exit_code == 5

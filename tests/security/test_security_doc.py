@@ -83,6 +83,8 @@ def test_what_is_stored_where(shared_sandbox: LiveSandbox, setup: Setup, home: P
             assert stat.S_IMODE(path.stat().st_mode) == row.file_mode, path
             assert stat.S_IMODE(path.parent.stat().st_mode) == row.directory_mode, path
             assert CANARY_CLIENT_SECRET not in path.read_bytes().decode("utf-8", "replace")
+            if row.fields:
+                assert tuple(sorted(json.loads(path.read_bytes()))) == row.fields, path
             matched.add(row.what)
     assert matched == {item.what for item in facts.STORED}, "a row of the table is stale"
 
