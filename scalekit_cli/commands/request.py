@@ -246,8 +246,22 @@ def run(options: RequestOptions, runtime: Runtime) -> int:
 
         status = "not ACTIVE" if refusal.endswith("NOT_ACTIVE") else None
         raise missing_account(runtime, options.connector, options.identifier, status)
-    # Secret-keyed fields of a JSON answer are redacted like everywhere else (unless --debug).
-    out.secrets.add_from(document)
+    # Secrets are found by what and where they are — credential headers, tokens in a header's
+    # URL, credential fields at any depth of the body whatever its Content-Type — and scrubbed
+    # from everything written (unless --debug). A body that could not be inspected whole is
+    # shown only with --debug.
+    from ..scalekit.secrets import inspect_answer
+
+    inspection = inspect_answer(response.content, response.headers.items(), content_type)
+    for secret in inspection.secrets:
+        out.secrets.add(secret)
+    withheld = not inspection.complete and not out.debug
+    if withheld:
+        out.warn(
+            f"the answer's body ({len(response.content)} bytes) is not shown: it could not be "
+            "checked for secrets whole (it looks like JSON but does not parse); rerun with "
+            "--debug to see it"
+        )
 
     if out.verbose:
         out.info(f"< HTTP {response.status_code} {response.reason_phrase}".rstrip())
@@ -255,9 +269,11 @@ def run(options: RequestOptions, runtime: Runtime) -> int:
             out.info(f"< {name}: {value}")
     if options.json:
         body: Any = document
-        if body is None and response.content:
+        if body is None and response.content and not withheld:
             body = response.content.decode("utf-8", "replace")
         out.json({"status": response.status_code, "headers": dict(response.headers), "body": body})
+    elif withheld:
+        pass  # the note above says why, and how to see it
     elif document is not None and out.stdout_tty:
         out.pretty_json(document)
     elif response.content:
