@@ -87,7 +87,10 @@ def _load_dotenv(directory: Path) -> dict[str, str]:
     from dotenv import dotenv_values
 
     try:
-        return {k: v for k, v in dotenv_values(path).items() if v is not None}
+        # Literally: a `.env` is data, and `${VAR}` expanded from the process environment
+        # would let a checkout's `.env` send any of the developer's variables to its own server.
+        values = dotenv_values(path, interpolate=False)
+        return {k: v for k, v in values.items() if v is not None}
     except (OSError, UnicodeDecodeError) as exc:
         raise CliError(f"cannot read {path}: {exc}", ExitCode.CONFIG) from None
 
@@ -292,6 +295,27 @@ def resolve(
     return settings
 
 
+# The layers from the most trusted down; a secret goes only to a URL of its own layer or of a
+# more trusted one.
+_TRUST = ("flag", "environment", ".env", "profile")
+
+
+def _trust(source: str) -> int:
+    return next(rank for rank, layer in enumerate(_TRUST) if source.startswith(layer))
+
+
+def _secret_destination_conflict(url_source: str, secret_source: str) -> str:
+    """Settings are taken as a whole: a client secret from the environment (a CI secret) is
+    never posted to a URL that a less trusted layer (a checkout's `.env`) chose."""
+    if _trust(url_source) <= _trust(secret_source):
+        return ""
+    return (
+        f"the client secret comes from the {secret_source} but the environment URL from the "
+        f"{url_source}, a less trusted layer: the secret is never sent to it; set the URL "
+        "where the secret is set"
+    )
+
+
 def _resolve_credentials(
     settings: Settings, flags: Flags, layers: _Layers, profile: _ProfileLayer
 ) -> None:
@@ -320,6 +344,10 @@ def _resolve_credentials(
             settings.problems.append(exc.message)
             return
     if client_secret is not None:
+        conflict = _secret_destination_conflict(env_url[1], client_secret[1])
+        if conflict:
+            settings.problems.append(conflict)
+            return
         settings.client_secret, settings.sources["client_secret"] = client_secret
     missing = [
         name

@@ -355,7 +355,15 @@ class Output:
 
     def _trace_body(self, body: bytes) -> str:
         from .scalekit.models import load_json
+        from .scalekit.secrets import inspect_answer
 
+        # Secrets by what and where they are, whatever parser succeeds below (a body nested
+        # beyond load_json's bound is printed as text).
+        inspection = inspect_answer(body, ())
+        for secret in inspection.secrets:
+            self.secrets.add(secret)
+        if not inspection.complete:
+            return f"[{len(body)} bytes not shown: they could not be checked for secrets whole]"
         try:
             document = load_json(body)
         except (ValueError, UnicodeDecodeError):  # too deep, too

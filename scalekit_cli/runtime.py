@@ -100,7 +100,7 @@ class Runtime:
                 client_secret,
                 session=self.session(),
                 secrets=self.out.secrets,
-                token_cache=TokenCache(env_url, client_id),
+                token_cache=TokenCache(env_url, client_id, client_secret=client_secret),
             )
         return self._client
 

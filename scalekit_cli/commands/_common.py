@@ -58,7 +58,11 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JS
 DebugOption = Annotated[
     bool,
     typer.Option(
-        "--debug", help="Print the secrets the command outputs (tokens) in full; no trace."
+        "--debug",
+        help=(
+            "Reveal what the command itself outputs (the token, secret fields of --json); "
+            "it turns on no trace."
+        ),
     ),
 ]
 VerboseOption = Annotated[

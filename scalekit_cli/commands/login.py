@@ -119,9 +119,9 @@ def run(options: LoginOptions, runtime: Runtime) -> int:
     secret = _read_secret(runtime, options.secret_from_stdin)
     out.secrets.add(secret, credential=True)
 
-    # Prove the credentials with a fresh machine token (never one from the cache, which is
-    # keyed by URL and client id and so says nothing about this secret); it is then cached.
-    cache = TokenCache(env_url, client_id)
+    # Prove the credentials with a fresh machine token, never one from the cache (login asks
+    # the server itself whether the secret is accepted); it is then cached.
+    cache = TokenCache(env_url, client_id, client_secret=secret)
     cache.clear()
     client = ScalekitClient(
         env_url,

@@ -34,9 +34,25 @@ from ._common import (
 )
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-# Headers sk sets itself: the proxy's account selection, the machine token, the framing.
+# Headers sk sets itself: the proxy's account selection, the machine token, the framing; and
+# the hop-by-hop ones (RFC 9110 §7.6.1, RFC 9112 §6), which belong to each connection: a user's
+# `Transfer-Encoding` beside sk's own `Content-Length` would make a request that servers and
+# proxies in between read differently (RFC 9112 §6.2 forbids sending both).
 RESERVED_HEADERS = frozenset(
-    {"authorization", "connection_name", "identifier", "content-length", "host"}
+    {
+        "authorization",
+        "connection_name",
+        "identifier",
+        "content-length",
+        "host",
+        "connection",
+        "transfer-encoding",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "upgrade",
+    }
 )
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an RFC 9110 token
 # The gateway's error codes for "this account cannot be used" (not the provider's).
@@ -232,8 +248,22 @@ def run(options: RequestOptions, runtime: Runtime) -> int:
 
         status = "not ACTIVE" if refusal.endswith("NOT_ACTIVE") else None
         raise missing_account(runtime, options.connector, options.identifier, status)
-    # Secret-keyed fields of a JSON answer are redacted like everywhere else (unless --debug).
-    out.secrets.add_from(document)
+    # Secrets are found by what and where they are — credential headers, tokens in a header's
+    # URL, credential fields at any depth of the body whatever its Content-Type — and scrubbed
+    # from everything written (unless --debug). A body that could not be inspected whole is
+    # shown only with --debug.
+    from ..scalekit.secrets import inspect_answer
+
+    inspection = inspect_answer(response.content, response.headers.items(), content_type)
+    for secret in inspection.secrets:
+        out.secrets.add(secret)
+    withheld = not inspection.complete and not out.debug
+    if withheld:
+        out.warn(
+            f"the answer's body ({len(response.content)} bytes) is not shown: it could not be "
+            "checked for secrets whole (it looks like JSON but does not parse); rerun with "
+            "--debug to see it"
+        )
 
     if out.verbose:
         out.info(f"< HTTP {response.status_code} {response.reason_phrase}".rstrip())
@@ -241,9 +271,11 @@ def run(options: RequestOptions, runtime: Runtime) -> int:
             out.info(f"< {name}: {value}")
     if options.json:
         body: Any = document
-        if body is None and response.content:
+        if body is None and response.content and not withheld:
             body = response.content.decode("utf-8", "replace")
         out.json({"status": response.status_code, "headers": dict(response.headers), "body": body})
+    elif withheld:
+        pass  # the note above says why, and how to see it
     elif document is not None and out.stdout_tty:
         out.pretty_json(document)
     elif response.content:

@@ -291,8 +291,20 @@ class Toolbox:
         document = _decoded(response.content, response.headers.get("content-type", ""))
         if unusable_account_code(response.status_code, document) is not None:
             raise AccountUnusable(connector, self.identifier, self.account_status(connector))
+        # Secrets found by what and where they are (headers, URLs in them, any depth of the
+        # body whatever its Content-Type) are scrubbed from the result; a body that could not
+        # be inspected whole is not handed to the agent at all.
+        from ..scalekit.secrets import inspect_answer
+
+        inspection = inspect_answer(
+            response.content, response.headers.items(), response.headers.get("content-type", "")
+        )
+        for secret in inspection.secrets:
+            self.client.secrets.add(secret)
         shown: Any = document
-        if shown is None and response.content:
+        if not inspection.complete:
+            shown = "[withheld: the body looks like JSON but could not be checked for secrets]"
+        elif shown is None and response.content:
             shown = response.content.decode("utf-8", "replace")
         data = {
             "status": response.status_code,

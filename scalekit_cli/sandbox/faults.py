@@ -51,6 +51,22 @@ def redacted_marker(value: str) -> str:
     return f"[redacted-sha256:{hashlib.sha256(value.encode()).hexdigest()[:16]}]"
 
 
+# Headers that carry a credential: the log keeps a fingerprint of their value, never the value
+# (any loopback caller may read the log, and a live machine token opens the sandbox's API).
+LOGGED_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+
+
+def loggable_header(name: str, value: str) -> str:
+    """A header as the log keeps it: a credential's value fingerprinted, its scheme kept
+    (`Bearer [redacted-sha256:…]`), so a test can still tell which token was sent."""
+    if name not in LOGGED_SECRET_HEADERS:
+        return value
+    scheme, space, credential = value.partition(" ")
+    if space and scheme.isalpha() and credential:
+        return f"{scheme} {redacted_marker(credential)}"
+    return redacted_marker(value)
+
+
 def loggable_body(body: bytes, content_type: str) -> str:
     """A body as the log keeps it: secret fields (JSON or form) fingerprinted, truncated."""
     text = body.decode("utf-8", errors="replace")
@@ -347,7 +363,7 @@ class FaultMiddleware:
                 method=scope["method"],
                 path=scope["path"],
                 query=scope.get("query_string", b"").decode("latin-1"),
-                headers=headers,
+                headers={name: loggable_header(name, value) for name, value in headers.items()},
                 body=loggable_body(body, headers.get("content-type", "")) if kept else "",
             )
         )

@@ -495,6 +495,10 @@ class StoreSession:
         ).fetchone()
         return row[0] if row else None
 
+    def machine_tokens(self) -> list[str]:
+        """Every machine token issued (the request log keeps fingerprints of them only)."""
+        return [row[0] for row in self._db.execute("SELECT token FROM machine_tokens")]
+
     def revoke_machine_tokens(self) -> int:
         return self._db.execute("UPDATE machine_tokens SET revoked = 1 WHERE revoked = 0").rowcount
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 # Fields whose string values are secret wherever they appear in a JSON document.
 SECRET_KEYS = frozenset(
@@ -203,3 +205,127 @@ def redact_document(document: object, *, inside_secret: bool = False, _depth: in
 # The registry of this process: every client and output of a command shares it, so a secret
 # learnt anywhere is scrubbed everywhere, including in a last-resort error message.
 GLOBAL_SECRETS = SecretRegistry()
+
+
+# -- answers of any shape ------------------------------------------------------------------------
+
+# Query or form parameters that carry a credential in a URL (a `Location`, an upload session's
+# `X-Goog-Upload-URL`, a signed link), beside the JSON field names above.
+URL_SECRET_PARAMS = frozenset(
+    {
+        "key",
+        "code",
+        "sig",
+        "signature",
+        "upload_id",
+        "x-goog-signature",
+        "x-goog-credential",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+    }
+)
+# Headers whose whole value is a credential.
+SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "x-goog-api-key",
+    }
+)
+_KEY_NAMES = "|".join(
+    re.escape(name) for name in sorted(SECRET_KEYS | URL_SECRET_PARAMS, key=len, reverse=True)
+)
+# `"access_token": "…"` wherever it sits in a text, however deep, whatever the body claims
+# to be (JSON labelled text/plain, truncated JSON) — and `\"access_token\": \"…\"`, the same
+# inside a JSON string.
+_QUOTED_PAIR = re.compile(rf'"(?:{_KEY_NAMES})"\s*:\s*"((?:[^"\\]|\\.)*)"', re.IGNORECASE)
+_ESCAPED_PAIR = re.compile(
+    rf'\\"(?:{_KEY_NAMES})\\"\s*:\s*\\"((?:[^"\\]|\\[^"])*)\\"', re.IGNORECASE
+)
+# `access_token=…` in a URL's query or fragment, a form body or any text.
+_PARAM_PAIR = re.compile(rf"(?<![A-Za-z0-9_.-])(?:{_KEY_NAMES})=([^&#\s;,\"'<>]+)", re.IGNORECASE)
+# A password in a URL's user information: `scheme://user:password@host`.
+_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@")
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What an answer holds: its secret values (as they appear in it, and decoded), and
+    whether all of it could be inspected — a body that looks like JSON but could not be
+    parsed whole (nested beyond the parser's stack, malformed) could hide a secret field."""
+
+    secrets: list[str]
+    complete: bool
+
+
+def text_secrets(text: str) -> list[str]:
+    """Secret values found in any text by where they sit: a credential-named JSON field or
+    URL/form parameter, or a URL's password."""
+    from urllib.parse import unquote_plus
+
+    found: list[str] = []
+    for pattern in (_QUOTED_PAIR, _ESCAPED_PAIR, _PARAM_PAIR, _URL_PASSWORD):
+        for match in pattern.finditer(text):
+            value = match.group(1)
+            found += [value, unquote_plus(value)]
+    return found
+
+
+def _walk_secrets(document: object) -> list[str]:
+    """`secret_values` without a depth bound, iteratively (no stack to exhaust)."""
+    found: list[str] = []
+    pending: list[tuple[object, bool]] = [(document, False)]
+    while pending:
+        value, inside_secret = pending.pop()
+        if isinstance(value, dict):
+            for key, child in value.items():
+                lowered = str(key).lower()
+                secret = inside_secret or lowered in SECRET_CONTAINERS
+                if isinstance(child, str) and (secret or lowered in SECRET_KEYS):
+                    found.append(child)
+                elif secret and isinstance(child, int | float) and not isinstance(child, bool):
+                    found.append(str(child))
+                else:
+                    pending.append((child, secret))
+        elif isinstance(value, list):
+            pending.extend((child, inside_secret) for child in value)
+    return found
+
+
+def _escaped_forms(value: str) -> list[str]:
+    """`value` as a JSON text may spell it, so it is scrubbed from the raw body too."""
+    import json
+
+    return [value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]]
+
+
+def inspect_answer(
+    body: bytes, headers: Iterable[tuple[str, str]], content_type: str = ""
+) -> Inspection:
+    """The secrets of an HTTP answer, found by what and where they are rather than by what
+    the answer claims to be: credential headers, credentials in any URL of a header, and
+    credential fields of the body at any depth, in any syntax."""
+    import json
+
+    found: list[str] = []
+    for name, value in headers:
+        if name.lower() in SECRET_HEADERS:
+            found.append(value)
+        found += text_secrets(value)
+    text = body.decode("utf-8", "replace")
+    found += text_secrets(text)
+    complete = True
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "[") or "json" in content_type.lower():
+        try:
+            document = json.loads(text)
+        except (ValueError, RecursionError):
+            complete = not stripped  # an empty body holds nothing
+        else:
+            for value in _walk_secrets(document):
+                found += _escaped_forms(value)
+    return Inspection(list(dict.fromkeys(value for value in found if value)), complete)

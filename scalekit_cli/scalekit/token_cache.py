@@ -1,17 +1,22 @@
 """The machine-token cache: one small JSON file per (environment URL, client id).
 
 The file is mode 0600 in a 0700 directory and holds the token and its expiry, never the client
-secret. Writes go to a temporary file renamed into place, so a reader sees the old file or the
-new one, never half of one; a lock file serialises fetches, so twenty cold `sk token` processes
-make one token request between them rather than twenty.
+secret: a token is used only with the secret it was fetched with, checked against an HMAC of
+the secret under a random salt of the file's own (a changed or wrong secret is noticed at once,
+by the token exchange, rather than after the cached token lapses). Writes go to a temporary
+file renamed into place, so a reader sees the old file or the new one, never half of one; a
+lock file serialises fetches, so twenty cold `sk token` processes make one token request
+between them rather than twenty.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import os
+import secrets
 import tempfile
 import time
 from collections.abc import Iterator
@@ -33,10 +38,27 @@ class CachedToken:
         return (now if now is not None else time.time()) < self.expires_at - EXPIRY_MARGIN_SECONDS
 
 
+def secret_mac(salt: str, client_secret: str) -> str:
+    """What the cache keeps of the secret: an HMAC under a random salt, so that the file
+    tells whether a secret is the one its token was fetched with and nothing else. Client
+    secrets are long random strings, so no slow KDF is needed against guessing."""
+    return hmac.new(bytes.fromhex(salt), client_secret.encode(), hashlib.sha256).hexdigest()
+
+
 class TokenCache:
-    def __init__(self, env_url: str, client_id: str, directory: Path | None = None) -> None:
+    """`client_secret` None (`sk logout`, which only clears) loads nothing."""
+
+    def __init__(
+        self,
+        env_url: str,
+        client_id: str,
+        directory: Path | None = None,
+        *,
+        client_secret: str | None = None,
+    ) -> None:
         self.env_url = env_url
         self.client_id = client_id
+        self._client_secret = client_secret
         self.directory = directory if directory is not None else cache_dir() / "tokens"
         key = hashlib.sha256(f"{env_url}\0{client_id}".encode()).hexdigest()[:32]
         self.path = self.directory / f"{key}.json"
@@ -53,6 +75,15 @@ class TokenCache:
         # The file name is a hash; the content says whom it is for, and must agree.
         if data.get("env_url") != self.env_url or data.get("client_id") != self.client_id:
             return None
+        salt, mac = data.get("secret_salt"), data.get("secret_mac")
+        if self._client_secret is None or not isinstance(salt, str) or not isinstance(mac, str):
+            return None
+        try:
+            expected = secret_mac(salt, self._client_secret)
+        except ValueError:  # a salt that is not hex
+            return None
+        if not hmac.compare_digest(expected, mac):
+            return None
         token, expires_at = data.get("access_token"), data.get("expires_at")
         if not isinstance(token, str) or not token or not isinstance(expires_at, int | float):
             return None
@@ -60,12 +91,17 @@ class TokenCache:
         return cached if cached.usable() else None
 
     def store(self, token: str, expires_in: float) -> None:
+        if self._client_secret is None:
+            return
+        salt = secrets.token_hex(16)
         try:
             private_dir(self.directory)
             payload = json.dumps(
                 {
                     "env_url": self.env_url,
                     "client_id": self.client_id,
+                    "secret_salt": salt,
+                    "secret_mac": secret_mac(salt, self._client_secret),
                     "access_token": token,
                     "expires_at": time.time() + expires_in,
                 }

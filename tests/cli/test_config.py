@@ -81,11 +81,9 @@ def test_environment_url_alias_and_flag_precedence(sk, driver, sandbox):
 
 def test_dotenv_fills_gaps_but_never_overrides_the_environment(sk, driver, sandbox, tmp_path):
     driver.connect("gmail", "u")
-    (tmp_path / ".env").write_text(
-        f"SCALEKIT_ENV_URL={sandbox.url}\nSCALEKIT_CLIENT_SECRET=wrongDotenvQx8Lm3\n"
-    )
-    # The environment's secret wins over .env's; .env's URL fills the gap.
-    result = sk("token", "gmail", "--user", "u", "--json", env={"SCALEKIT_ENV_URL": ""})
+    (tmp_path / ".env").write_text("SCALEKIT_CLIENT_SECRET=wrongDotenvQx8Lm3\n")
+    # The environment's secret (and URL) win over .env's.
+    result = sk("token", "gmail", "--user", "u", "--json")
     assert result.exit_code == 0, result.stderr
     (tmp_path / ".env").write_text(
         f"SCALEKIT_ENV_URL={sandbox.url}\nSCALEKIT_CLIENT_SECRET={CANARY_CLIENT_SECRET}\n"
@@ -99,6 +97,67 @@ def test_dotenv_fills_gaps_but_never_overrides_the_environment(sk, driver, sandb
         env={"SCALEKIT_ENV_URL": "", "SCALEKIT_CLIENT_SECRET": ""},
     )
     assert only_dotenv.exit_code == 0, only_dotenv.stderr
+    # A .env secret may go to the environment's URL: a more trusted layer chose it.
+    only_secret = sk("token", "gmail", "--user", "u", "--json", env={"SCALEKIT_CLIENT_SECRET": ""})
+    assert only_secret.exit_code == 0, only_secret.stderr
+
+
+CANARY_VARIABLE = "canaryAwsSecret-Zq81Lm47Xv"
+
+
+@pytest.mark.parametrize("spelling", ["${AWS_SECRET_ACCESS_KEY}", "$AWS_SECRET_ACCESS_KEY"])
+def test_a_dotenv_is_read_literally(spelling, sk, sk_env, tmp_path):
+    """`${VAR}` in a checkout's .env is text, never the developer's variable: it is not sent
+    to the .env's server, nor shown by `sk config show`."""
+    from tests.security.recording_server import recording_server
+
+    with recording_server() as server:
+        (tmp_path / ".env").write_text(
+            f"SCALEKIT_ENV_URL={server.url}\nSCALEKIT_CLIENT_ID={spelling}\n"
+            "SCALEKIT_CLIENT_SECRET=literal-secret-Qx81\n"
+        )
+        env = {
+            "SCALEKIT_ENV_URL": "",
+            "SCALEKIT_CLIENT_ID": "",
+            "SCALEKIT_CLIENT_SECRET": "",
+            "AWS_SECRET_ACCESS_KEY": CANARY_VARIABLE,
+        }
+        shown = sk("config", "show", "--json", env=env)
+        token = sk("token", "gmail", "--user", "u", "-v", env=env)
+    assert json.loads(shown.stdout)["client_id"]["value"] == spelling
+    assert server.received, "the .env's own server was not even asked"
+    assert spelling.encode() in server.everything or b"AWS_SECRET_ACCESS_KEY" in server.everything
+    for result in (shown, token):
+        assert_no_leak(result, CANARY_VARIABLE)
+    assert_no_leak(server.everything.decode("latin-1"), CANARY_VARIABLE)
+
+
+def test_an_environment_secret_never_goes_to_a_dotenv_url(sk, driver, sandbox, tmp_path):
+    """A CI secret in the environment and only the URL in a pull request's .env: exit 5 naming
+    both, and the .env's host receives nothing."""
+    from tests.security.recording_server import recording_server
+
+    driver.connect("gmail", "u")
+    with recording_server() as server:
+        (tmp_path / ".env").write_text(f"SCALEKIT_ENV_URL={server.url}\n")
+        env = {"SCALEKIT_ENV_URL": ""}
+        results = [
+            sk("token", "gmail", "--user", "u", "--json", env=env),
+            sk("request", "gmail", "--user", "u", "/gmail/v1/users/me/profile", env=env),
+        ]
+        shown = sk("config", "show", "--json", env=env)
+    assert server.received == []
+    for result in results:
+        assert result.exit_code == 5, result.streams
+        line = assert_one_error_line(result)
+        assert "environment (SCALEKIT_CLIENT_SECRET)" in line, line
+        assert ".env (SCALEKIT_ENV_URL)" in line, line
+        assert_no_leak(result, CANARY_CLIENT_SECRET)
+    # `sk config show` shows the settings and ends on the same conflict.
+    assert shown.exit_code == 5
+    (problem,) = json.loads(shown.stdout)["problems"]
+    assert ".env (SCALEKIT_ENV_URL)" in problem
+    assert_no_leak(shown, CANARY_CLIENT_SECRET)
 
 
 def test_dotenv_is_not_imported_without_a_dotenv_file(sk_process):
@@ -126,6 +185,33 @@ def test_wrong_secret_is_exit_5_without_the_secret(sk):
     assert result.exit_code == 5
     assert "rejected the client credentials" in assert_one_error_line(result)
     assert_no_leak(result, "wrong-canary-Qk29xLv", CANARY_CLIENT_SECRET)
+
+
+def test_a_changed_secret_is_noticed_at_once(sk, driver, sk_env, sandbox):
+    """After a successful run has cached a machine token, a wrong secret is exit 5 on the next
+    run, not a token from the cache; the right one still uses the cache. The cache holds a
+    salted HMAC of the secret, nothing it could be read back from."""
+    import hashlib
+    from pathlib import Path
+
+    driver.connect("gmail", "u")
+    assert sk("token", "gmail", "--user", "u", "--json").exit_code == 0
+    sandbox.clear_requests()
+    wrong = sk(
+        "token", "gmail", "--user", "u", "--json", env={"SCALEKIT_CLIENT_SECRET": "wrongCanaryQ71"}
+    )
+    assert wrong.exit_code == 5, wrong.streams
+    assert "rejected the client credentials" in assert_one_error_line(wrong)
+    assert [r["path"] for r in sandbox.requests()] == ["/oauth/token"]
+    assert_no_leak(wrong, "wrongCanaryQ71", CANARY_CLIENT_SECRET)
+
+    sandbox.clear_requests()
+    assert sk("token", "gmail", "--user", "u", "--json").exit_code == 0
+    assert not any(r["path"] == "/oauth/token" for r in sandbox.requests())
+    (cached,) = (Path(sk_env["SK_CACHE_DIR"]) / "tokens").glob("*.json")
+    text = cached.read_text()
+    for form in (CANARY_CLIENT_SECRET, hashlib.sha256(CANARY_CLIENT_SECRET.encode()).hexdigest()):
+        assert form not in text
 
 
 def test_bad_timeout_setting(sk):

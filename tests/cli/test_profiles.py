@@ -151,9 +151,13 @@ def test_precedence_flags_environment_dotenv_then_profile(
     )
     flagged = sources("--env-url", sandbox.url, SCALEKIT_ENV_URL="https://wrong.invalid")
     assert flagged["env_url"]["source"] == "flag --env-url"
-    secret = sources(SCALEKIT_CLIENT_SECRET="anotherZx81Kq7Wm")["client_secret"]
-    assert secret["source"] == "environment (SCALEKIT_CLIENT_SECRET)"
+    secret = sources(SCALEKIT_CLIENT_SECRET="anotherZx81Kq7Wm", SCALEKIT_ENV_URL=sandbox.url)
+    assert secret["client_secret"]["source"] == "environment (SCALEKIT_CLIENT_SECRET)"
     assert_no_leak(json.dumps(secret), "anotherZx81Kq7Wm")
+    # The environment's secret never goes to the .env's URL (a less trusted layer).
+    conflict = sources(SCALEKIT_CLIENT_SECRET="anotherZx81Kq7Wm")
+    assert conflict["client_secret"]["value"] is None
+    assert ".env (SCALEKIT_ENV_URL)" in conflict["problems"][0]
 
 
 def test_a_profile_secret_is_never_sent_with_another_client_or_environment(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tests.cli.conftest import assert_no_leak, assert_one_error_line
 from tests.conftest import CANARY_CLIENT_SECRET
+from tests.security.fingerprints import issued_machine_tokens, logged_bearer
 
 UNREAD = "/gmail/v1/users/me/messages?q=is:unread"
 
@@ -34,7 +35,7 @@ def test_get_goes_through_the_proxy_and_prints_the_body_as_is(sk, driver, sandbo
     )
     assert call["headers"]["connection_name"] == "gmail"
     assert call["headers"]["identifier"] == "u"
-    assert call["headers"]["authorization"].startswith("Bearer ")
+    assert call["headers"]["authorization"] in map(logged_bearer, issued_machine_tokens(sandbox))
     assert_no_leak(result, tokens["access_token"], tokens["refresh_token"], CANARY_CLIENT_SECRET)
 
 
@@ -134,6 +135,33 @@ def test_usage_errors_send_nothing(sk, driver, sandbox):
         result = sk("request", "gmail", "--user", "u", *args)
         assert result.exit_code == 2, (args, result.stderr)
         assert fragment in assert_one_error_line(result), args
+    assert _proxied(sandbox) == []
+
+
+HOP_BY_HOP = (
+    "Transfer-Encoding: chunked",
+    "transfer-encoding: gzip",
+    "Connection: close",
+    "Content-Length: 0",
+    "Host: attacker.example",
+    "Keep-Alive: timeout=5",
+    "Proxy-Connection: keep-alive",
+    "TE: trailers",
+    "Trailer: Expires",
+    "Upgrade: h2c",
+)
+
+
+def test_hop_by_hop_headers_are_reserved(sk, driver, sandbox):
+    """A user's framing or connection header beside sk's own would make a malformed request
+    (`Transfer-Encoding` with `Content-Length`): each is exit 2 in one line, nothing sent."""
+    driver.connect("gmail", "u")
+    sandbox.clear_requests()
+    for header in HOP_BY_HOP:
+        result = sk("request", "gmail", "--user", "u", "-d", "{}", "/x", "-H", header)
+        assert result.exit_code == 2, (header, result.streams)
+        name = header.split(":")[0]
+        assert assert_one_error_line(result) == f"sk: -H {name}: sk sets this header itself"
     assert _proxied(sandbox) == []
 
 

@@ -20,6 +20,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.cli.conftest import SK, SandboxDriver, assert_no_leak, driver, sk_env, sk_process
 from tests.conftest import CANARY_CLIENT_SECRET, LiveSandbox
+from tests.security.fingerprints import issued_machine_tokens
 
 __all__ = ["driver", "sk_env", "sk_process"]
 
@@ -170,11 +171,7 @@ class McpHarness:
     def secrets(self, driver: SandboxDriver) -> list[str]:
         """The canaries: the client secret, every machine token the sandbox saw, and every
         connected account's tokens."""
-        found = {CANARY_CLIENT_SECRET, driver._token}
-        for entry in self.live.requests():
-            bearer = entry["headers"].get("authorization", "")
-            if bearer.lower().startswith("bearer "):
-                found.add(bearer[7:])
+        found = {CANARY_CLIENT_SECRET, driver._token, *issued_machine_tokens(self.live)}
         return sorted(found)
 
     def assert_no_secret(self, driver: SandboxDriver, *connectors: str) -> None:

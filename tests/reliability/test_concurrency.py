@@ -24,6 +24,7 @@ from tests.reliability.figures import (
     TOKEN_FILE_MODE,
 )
 from tests.reliability.harness import Setup, SkRunner, count_requests, start_sandbox
+from tests.security.fingerprints import logged_bearer
 
 IDENTIFIER = "cache-user"
 
@@ -176,7 +177,7 @@ def test_a_damaged_or_foreign_cache_file_is_ignored_and_rewritten(
     assert document["env_url"] == shared_sandbox.url
     assert document["client_id"] == CANARY_CLIENT_ID
     [auth] = [entry for entry in log if entry["path"] == "/api/v1/connected_accounts/auth"]
-    assert auth["headers"]["authorization"] == f"Bearer {document['access_token']}"
+    assert auth["headers"]["authorization"] == logged_bearer(document["access_token"])
     assert mode(target) == TOKEN_FILE_MODE
     assert mode(target.parent) == TOKEN_DIRECTORY_MODE
 

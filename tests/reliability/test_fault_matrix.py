@@ -59,9 +59,9 @@ def inject(
         sandbox.fault(path=row.path, method=row.method, **fault.spec)
     elif fault.kind == "machine_token_revoked":
         # A token cached by an earlier run, which the server has since stopped accepting.
-        TokenCache(sandbox.url, CANARY_CLIENT_ID, cache / "tokens").store(
-            sandbox.machine_token(), 3600
-        )
+        TokenCache(
+            sandbox.url, CANARY_CLIENT_ID, cache / "tokens", client_secret=CANARY_CLIENT_SECRET
+        ).store(sandbox.machine_token(), 3600)
         sandbox.admin("POST", "/_sandbox/machine_tokens/revoke")
     elif fault.kind == "gmail_401_once":
         sandbox.fault(path=GMAIL_LIST, method="GET", kind="status", status=401, times=1)

@@ -17,6 +17,8 @@ class Stored:
     file_mode: int
     directory_mode: int
     holds: str
+    # For a JSON file: exactly the keys it holds.
+    fields: tuple[str, ...] = ()
 
     @property
     def where(self) -> str:
@@ -30,8 +32,10 @@ STORED: tuple[Stored, ...] = (
         "tokens/*.json",
         0o600,
         0o700,
-        "the machine token, its expiry, the environment URL and client id — never the "
-        "client secret",
+        "the machine token, its expiry, the environment URL and client id, and an HMAC of the "
+        "client secret under a random salt of the file's own (so a changed secret is noticed at "
+        "once) — never the client secret, nor anything it could be recovered from",
+        ("access_token", "client_id", "env_url", "expires_at", "secret_mac", "secret_salt"),
     ),
     Stored(
         "token-fetch lock",

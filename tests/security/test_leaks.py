@@ -76,6 +76,10 @@ HOSTILE_DOTENV = (
     "SSL_CERT_FILE=/nonexistent/ca.pem\n"
 )
 FAULT_PATHS = ("/oauth/token", "/api/v1/*", "/gmail/*", "/proxy/*")
+# A provider's answer through the proxy that nests a token deeper than documents are walked
+# (the `hostile-answer` fault; tests/security/test_hostile_answers.py has the other shapes).
+PROXIED_TOKEN = "ya29.Px6CanaryHq5Vz8Ld"
+PROXIED_ANSWER = '{"a": [' * 100 + json.dumps({"access_token": PROXIED_TOKEN}) + "]}" * 100
 
 
 @dataclass
@@ -93,6 +97,9 @@ class Canaries:
         return [CANARY_CLIENT_SECRET, *sorted(self.machine_tokens)]
 
     def never_shown_by(self, command: str, flags: tuple[str, ...]) -> list[str]:
+        if "--debug" in flags and command == "request":
+            # --debug reveals what `sk request` outputs: the provider's answer.
+            return [secret for secret in self.all() if secret != PROXIED_TOKEN]
         return self.credentials() if command in REVEALING and "--debug" in flags else self.all()
 
     def learn_machine_tokens(self, cache: Path) -> None:
@@ -110,7 +117,7 @@ def canaries(setup: Setup, shared_sandbox: LiveSandbox) -> Canaries:
     gmail = setup.connect("gmail", USER)["authorization_details"]["oauth_token"]
     setup.connect("exa", USER, fill={"api_key": CANARY_API_KEY})
     found = Canaries([CANARY_CLIENT_SECRET, gmail["access_token"], gmail["refresh_token"]])
-    found.fixed.append(CANARY_API_KEY)
+    found.fixed += [CANARY_API_KEY, PROXIED_TOKEN]
     found.machine_tokens.add(shared_sandbox.machine_token())
     return found
 
@@ -142,6 +149,12 @@ def inject(sandbox: LiveSandbox, fault: str, path: str, env: dict[str, str]) -> 
     if fault == "down":
         env["SCALEKIT_ENV_URL"] = f"http://127.0.0.1:{closed_port()}"
         return
+    if fault == "hostile-answer":
+        # Only the proxy's answer is the provider's to shape (elsewhere it would only break
+        # the contract, which the other faults do).
+        body = json.loads(PROXIED_ANSWER)
+        sandbox.fault(path="/proxy/*", kind="mutate", mutation="replace", body=body)
+        return
     spec: dict[str, Any] = {
         "503x1": {"kind": "status", "status": 503, "times": 1},
         "500": {"kind": "status", "status": 500},
@@ -157,7 +170,18 @@ def inject(sandbox: LiveSandbox, fault: str, path: str, env: dict[str, str]) -> 
     command=st.sampled_from(sorted(COMMANDS)),
     flags=st.sampled_from(FLAGS),
     fault=st.sampled_from(
-        ("none", "503x1", "500", "401", "429", "drop", "html", "token401", "down")
+        (
+            "none",
+            "503x1",
+            "500",
+            "401",
+            "429",
+            "drop",
+            "html",
+            "token401",
+            "down",
+            "hostile-answer",
+        )
     ),
     fault_path=st.sampled_from(FAULT_PATHS),
     cold_cache=st.booleans(),
@@ -254,6 +278,23 @@ def test_every_command_with_debug_verbose_and_a_hostile_dotenv(
         assert_clean(result, runner, canaries, command, flags)
         if "-v" in flags and command != "config-show":
             assert "* " in result.stderr, "-v traces"
+
+
+@pytest.mark.parametrize("flags", FLAGS, ids=" ".join)
+def test_sk_request_with_a_hostile_answer_leaks_nothing(
+    flags: tuple[str, ...], runner: SkRunner, shared_sandbox: LiveSandbox, canaries: Canaries
+) -> None:
+    """The provider's token nested beyond the depth documents are walked, in a pipe: masked
+    on stdout, in the -v trace and in --json; only --debug shows the answer as it came."""
+    inject(shared_sandbox, "hostile-answer", "/proxy/*", {})
+    try:
+        result = run_searched(runner, "request", flags, {}, hostile_dotenv=False)
+    finally:
+        shared_sandbox.admin("DELETE", "/_sandbox/faults")
+    assert result.exit_code == 0, result.streams
+    assert_clean(result, runner, canaries, "request", flags)
+    if "--debug" in flags and "--json" not in flags:
+        assert PROXIED_TOKEN in result.stdout  # the detector would have seen it
 
 
 def test_the_search_finds_what_debug_reveals(

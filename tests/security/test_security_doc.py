@@ -18,6 +18,7 @@ from tests.conftest import CANARY_CLIENT_ID, CANARY_CLIENT_SECRET, LiveSandbox
 from tests.grpc.served import start_served
 from tests.reliability.harness import Setup, SkRunner, clean_process_environment
 from tests.security import facts
+from tests.security.fingerprints import issued_machine_tokens
 
 DOC = Path(__file__).resolve().parents[2] / "SECURITY.md"
 USER = "doc-user"
@@ -83,6 +84,8 @@ def test_what_is_stored_where(shared_sandbox: LiveSandbox, setup: Setup, home: P
             assert stat.S_IMODE(path.stat().st_mode) == row.file_mode, path
             assert stat.S_IMODE(path.parent.stat().st_mode) == row.directory_mode, path
             assert CANARY_CLIENT_SECRET not in path.read_bytes().decode("utf-8", "replace")
+            if row.fields:
+                assert tuple(sorted(json.loads(path.read_bytes()))) == row.fields, path
             matched.add(row.what)
     assert matched == {item.what for item in facts.STORED}, "a row of the table is stale"
 
@@ -143,14 +146,7 @@ def test_what_is_sent_where(shared_sandbox: LiveSandbox, setup: Setup, home: Pat
     )
     assert login.exit_code == 0, login.stderr
     log = shared_sandbox.requests()
-    machine_tokens = {
-        json.loads(path.read_text())["access_token"] for path in (home / "cache").rglob("*.json")
-    }
-    machine_tokens |= {
-        entry["headers"]["authorization"].removeprefix("Bearer ")
-        for entry in log
-        if entry["path"].startswith("/api/v1/") and "authorization" in entry["headers"]
-    }
+    machine_tokens = set(issued_machine_tokens(shared_sandbox))
     secrets = {
         "client_secret": {CANARY_CLIENT_SECRET},
         "machine_token": machine_tokens,
