@@ -65,7 +65,9 @@ def run_example(example: str, env: dict[str, str], cwd: Path) -> None:
             stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert process.stdout is not None
-        approve_as_browser(process.stdout.readline().strip())
+        link = process.stdout.readline().strip()
+        assert link.startswith("http"), (example, link)
+        approve_as_browser(link)
         _, err = process.communicate(timeout=60)
         assert process.returncode == 0, (example, err)
         return
@@ -98,6 +100,8 @@ def test_every_readme_example_runs_as_written_on_the_sandbox(sandbox_env, tmp_pa
     table = table_examples(text)
     quickstart = quickstart_examples(text)
     assert len(table) >= 15 and len(quickstart) >= 3, (table, quickstart)
-    # The quickstart's lines run after `make demo` (= `sk demo`) on the same state.
-    for example in ["sk demo", *quickstart, *table]:
+    # The table from a fresh state, as its preamble says (its connect line is the user's
+    # first: a link is printed and approved); then the quickstart's lines after `make demo`.
+    assert table[0].startswith("sk connect "), table[0]
+    for example in [*table, "sk demo", *quickstart]:
         run_example(example, sandbox_env, tmp_path)

@@ -99,7 +99,7 @@ def check_configuration(diagnosis: Diagnosis) -> Check:
             "configuration",
             FAIL,
             exc.message,
-            "see README → Configuration; or try the local sandbox: sk --sandbox doctor",
+            "see docs/configuration.md; or try the local sandbox: sk --sandbox doctor",
         )
     diagnosis.configured = True
     sources = settings.sources

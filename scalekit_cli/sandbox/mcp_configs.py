@@ -4,7 +4,7 @@ user holds for them, and session tokens (RS256 JWTs) that stand for that user.
 Part of the engine (it shares its store, clock, connections and tool catalog); the
 operations layer (operations.py) calls it with checked payloads. Behaviour follows the
 OpenAPI document's descriptions of the McpService operations; where it is silent the choice
-is in the README ("Where the documents are silent").
+is in docs/sandbox.md ("Where the documents are silent").
 """
 
 from __future__ import annotations

@@ -48,8 +48,8 @@ def test_demo_json_redacts_tokens_in_the_same_shape_as_sk_token(sk, sk_env):
 
 
 def _readme_request_examples() -> list[str]:
-    """The `sk request` lines of the README's `sk request` section, as written."""
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    """The `sk request` lines of the reference's `sk request` section, as written."""
+    readme = (Path(__file__).parents[2] / "docs" / "commands.md").read_text(encoding="utf-8")
     section = readme.split("### `sk request ", 1)[1].split("\n### ", 1)[0]
     block = section.split("```sh\n", 1)[1].split("```", 1)[0]
     return [line.split("  #", 1)[0] for line in block.splitlines() if line.startswith("sk ")]

@@ -56,6 +56,6 @@ def test_the_script_writes_every_picture_from_real_runs(tmp_path):
 def test_the_committed_pictures_are_the_scripts():
     pictures = ROOT / "docs" / "screenshots"
     assert sorted(p.stem for p in pictures.glob("*.svg")) == sorted(EXPECTED)
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    reference = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
     for name in EXPECTED:
-        assert f"docs/screenshots/{name}.svg" in readme, f"the README does not show {name}.svg"
+        assert f"](screenshots/{name}.svg)" in reference, f"docs/commands.md lacks {name}.svg"

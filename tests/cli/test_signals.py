@@ -33,7 +33,7 @@ def test_a_waiting_connect_ends_with_one_line_and_128_plus_n(signum, sk_process,
 def test_the_exit_codes_are_documented():
     from pathlib import Path
 
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[2] / "docs" / "commands.md").read_text(encoding="utf-8")
     assert "| 129 | hung up (SIGHUP): `sk: terminated` |" in readme
     assert "| 143 | terminated (SIGTERM): `sk: terminated` |" in readme
 

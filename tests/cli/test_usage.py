@@ -110,7 +110,7 @@ def test_every_command_takes_json_but_the_documented_exceptions():
     }
     exceptions = {"run", "sandbox serve", "sandbox reset", "sandbox force", "mcp serve"}
     assert without == exceptions | {"completion"}
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[2] / "docs" / "commands.md").read_text(encoding="utf-8")
     assert (
         "stdout; every command but `sk run`, whose output is its child's, `sk sandbox …`, "
         "`sk mcp serve`,\nwhose stdout is the protocol's, and `sk completion`)"
