@@ -136,7 +136,7 @@ def _fetch(ctx: click.Context, names: Callable[[Any], Iterable[str]]) -> list[st
 
 
 def _connector_names(runtime: Any) -> Iterable[str]:
-    from ..commands._known_names import known_connectors
+    from ..commands.known_names import known_connectors
 
     return known_connectors(runtime, None)
 

@@ -13,7 +13,7 @@ from ..cli.global_options import GlobalValues, root_values
 from ..config import Flags
 from ..output import Output
 from ..runtime import Runtime
-from ._runner import (  # noqa: F401 - re-exported for the command modules
+from .runner import (  # noqa: F401 - re-exported for the command modules
     Options,
     connector_problem,
     describe_failure,

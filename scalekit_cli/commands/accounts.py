@@ -209,7 +209,7 @@ def update(options: AccountsUpdateOptions, runtime: Runtime) -> int:
             connector, identifier, authorization_details=authorization, api_config=api_config
         )
     except NotFound:
-        from ._known_names import missing_account
+        from .known_names import missing_account
 
         raise missing_account(runtime, connector, identifier) from None
     what = " and ".join(

@@ -42,7 +42,7 @@ from ._common import (
     validate_verify_url,
     verify_url,
 )
-from ._runner import describe_failure
+from .runner import describe_failure
 
 if TYPE_CHECKING:
     from ..scalekit.models import ConnectedAccount, MagicLink
@@ -146,7 +146,7 @@ def _connect(options: ConnectOptions, runtime: Runtime, deadline: float | None) 
         account, created = client.get_or_create_account(options.connector, options.identifier)
     except NotFound:
         # Creating is 404 only when the environment has no such connection.
-        from ._known_names import unknown_connection
+        from .known_names import unknown_connection
 
         raise unknown_connection(runtime, options.connector, options.identifier) from None
     out.detail(
@@ -598,7 +598,7 @@ def connect_static(options: ConnectOptions, runtime: Runtime) -> int:
                 connector, identifier, authorization_details=authorization
             )
         except NotFound:
-            from ._known_names import unknown_connection
+            from .known_names import unknown_connection
 
             raise unknown_connection(runtime, connector, identifier) from None
         except AlreadyExists:  # made meanwhile by someone else: update it instead

@@ -156,11 +156,11 @@ def run(options: ExecToolOptions, runtime: Runtime) -> int:
     except NotFound as missing:
         if missing.error_code != "TOOL_NOT_FOUND":
             raise
-        from ._known_names import unknown_tool
+        from .known_names import unknown_tool
 
         raise unknown_tool(runtime, tool) from None
     except AccountUnusable as unusable:
-        from ._known_names import missing_account
+        from .known_names import missing_account
 
         raise missing_account(
             runtime, unusable.connector, unusable.identifier, unusable.status
@@ -170,7 +170,7 @@ def run(options: ExecToolOptions, runtime: Runtime) -> int:
         # the environment words its refusal; asked only now, so success costs no request.
         if connector is None or refused.status not in (400, 404):
             raise
-        from ._known_names import not_a_known_connector
+        from .known_names import not_a_known_connector
 
         typo = not_a_known_connector(runtime, connector, options.identifier)
         if typo is None:
@@ -194,7 +194,7 @@ def _dry_run(
     """`--dry-run`: read the account (it must be ACTIVE, as execution needs), then print the
     request `execute_tool` would send — nothing is sent to it."""
     from ..errors import not_connected
-    from ._known_names import missing_account
+    from .known_names import missing_account
 
     out = runtime.out
     client = runtime.scalekit()
@@ -250,7 +250,7 @@ def _check_params(runtime: Runtime, tool: str, params: dict[str, Any]) -> None:
         out.detail(f"could not read the schema of {tool} ({exc}); sending the params unchecked")
         return
     if found is None:
-        from ._known_names import unknown_tool
+        from .known_names import unknown_tool
 
         raise unknown_tool(runtime, tool)
     if not found.input_schema:

@@ -176,7 +176,7 @@ def read_body(source: str, stdin: TextIO) -> bytes:
     return source.encode("utf-8")
 
 
-def _decoded(body: bytes, content_type: str) -> Any:
+def decoded_body(body: bytes, content_type: str) -> Any:
     """The body as JSON when it says it is and parses (within the depth bound); None otherwise,
     and it is then printed as it came."""
     if "json" not in content_type.lower() or not body:
@@ -241,10 +241,10 @@ def run(options: RequestOptions, runtime: Runtime) -> int:
         headers=headers,
     )
     content_type = response.headers.get("content-type", "")
-    document = _decoded(response.content, content_type)
+    document = decoded_body(response.content, content_type)
     refusal = unusable_account_code(response.status_code, document)
     if refusal is not None:
-        from ._known_names import missing_account
+        from .known_names import missing_account
 
         status = "not ACTIVE" if refusal.endswith("NOT_ACTIVE") else None
         raise missing_account(runtime, options.connector, options.identifier, status)

@@ -62,7 +62,7 @@ def _one(options: StatusOptions, runtime: Runtime) -> int:
     try:
         account = runtime.scalekit().get_account(options.connector, options.identifier)
     except NotFound:
-        from ._known_names import missing_account
+        from .known_names import missing_account
 
         raise missing_account(runtime, options.connector, options.identifier) from None
     if options.json:

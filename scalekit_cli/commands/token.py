@@ -14,7 +14,7 @@ from ..config import Flags
 from ..errors import CliError, ExitCode, not_connected, shell_word
 from ..runtime import Runtime
 from ..scalekit.errors import NotFound
-from ._runner import refuse_empty, run_command, validate_connector, validate_identifier
+from .runner import refuse_empty, run_command, validate_connector, validate_identifier
 
 if TYPE_CHECKING:
     import typer
@@ -39,7 +39,7 @@ def read_active_account(runtime: Runtime, connector: str, identifier: str) -> Co
     try:
         account = runtime.scalekit().get_account(connector, identifier, credentials=True)
     except NotFound:
-        from ._known_names import missing_account  # the failure path only
+        from .known_names import missing_account  # the failure path only
 
         raise missing_account(runtime, connector, identifier) from None
     if not account.is_active:

@@ -78,7 +78,7 @@ def run_list(options: ListOptions, runtime: Runtime) -> int:
         if options.connector is not None:
             # Nothing for a name close to one the catalogue knows is a typo, not an empty
             # answer (exit 2, "did you mean"); looked up only when the list came back empty.
-            from ._known_names import not_a_known_connector
+            from .known_names import not_a_known_connector
 
             typo = not_a_known_connector(runtime, options.connector, None, only_if_close=True)
             if typo is not None:
@@ -97,7 +97,7 @@ def run_show(options: ShowOptions, runtime: Runtime) -> int:
     )
     if found is None:
         # A name that names nothing is wrong input, like a mistyped option: exit 2.
-        from ._known_names import unknown_tool
+        from .known_names import unknown_tool
 
         raise unknown_tool(runtime, name)
     if options.json:

@@ -26,7 +26,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 
 from .. import __version__
-from ..commands._runner import describe_failure, validate_connector
+from ..commands.runner import describe_failure, validate_connector
 from ..connecting import AccountUnusable
 from ..errors import CliError, ExitCode
 from ..output import Output, printable

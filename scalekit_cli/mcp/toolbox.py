@@ -245,7 +245,7 @@ class Toolbox:
         }
 
     def _connector(self, arguments: dict[str, Any]) -> str:
-        from ..commands._runner import validate_connector
+        from ..commands.runner import validate_connector
 
         connector = arguments.get("connector")
         try:
@@ -255,7 +255,7 @@ class Toolbox:
 
     def _request(self, arguments: dict[str, Any]) -> Outcome:
         from ..commands.request import (
-            _decoded,
+            decoded_body,
             method_and_path,
             parse_header,
             unusable_account_code,
@@ -288,7 +288,7 @@ class Toolbox:
             content=content,
             headers=headers,
         )
-        document = _decoded(response.content, response.headers.get("content-type", ""))
+        document = decoded_body(response.content, response.headers.get("content-type", ""))
         if unusable_account_code(response.status_code, document) is not None:
             raise AccountUnusable(connector, self.identifier, self.account_status(connector))
         # Secrets found by what and where they are (headers, URLs in them, any depth of the

@@ -59,7 +59,7 @@ class CustomProviders:
             while session.provider(identifier) is not None:
                 number += 1
                 identifier = f"{base}_{number}"
-            now = self.engine._now_in(session)
+            now = self.engine.now_in(session)
             record = ProviderRecord(
                 id="prv_" + str(secrets.randbelow(9 * 10**16) + 10**16),
                 identifier=identifier,
@@ -76,7 +76,7 @@ class CustomProviders:
             if record is None:
                 raise _not_found()
             record.fields = {**record.fields, **provider}
-            record.updated_at = self.engine._now_in(session)
+            record.updated_at = self.engine.now_in(session)
             session.save_provider(record)
         return {"provider": self.to_wire(record)}
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from .. import _httpx as httpx
+from .. import httpx_lean as httpx
 from .settings import SandboxSettings, default_state_path
 
 if TYPE_CHECKING:

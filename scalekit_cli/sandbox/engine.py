@@ -136,11 +136,11 @@ def _random_digits(count: int) -> str:
     return str(secrets.randbelow(9 * 10 ** (count - 1)) + 10 ** (count - 1))
 
 
-def _encode_page_token(offset: int) -> str:
+def encode_page_token(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode().rstrip("=")
 
 
-def _decode_page_token(token: str | None) -> int:
+def decode_page_token(token: str | None) -> int:
     if not token:
         return 0
     try:
@@ -196,13 +196,13 @@ class SandboxEngine:
     # --- clock --------------------------------------------------------------------------------
 
     @staticmethod
-    def _now_in(session: StoreSession) -> float:
+    def now_in(session: StoreSession) -> float:
         offset = session.meta("clock_offset")
         return real_now() + (float(offset) if offset else 0.0)
 
     def now(self) -> float:
         with self.store.read() as session:
-            return self._now_in(session)
+            return self.now_in(session)
 
     def clock_offset(self) -> float:
         with self.store.read() as session:
@@ -276,14 +276,14 @@ class SandboxEngine:
         token = "sbx_mt_" + secrets.token_urlsafe(32)
         ttl = self.settings.machine_token_ttl
         with self.store.write() as session:
-            now = self._now_in(session)
+            now = self.now_in(session)
             session.insert_machine_token(token, client_id, now, now + ttl)
         return {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": ""}
 
     def machine_token_is_live(self, token: str) -> bool:
         with self.store.read() as session:
             expires_at = session.machine_token_expiry(token)
-            return expires_at is not None and self._now_in(session) < expires_at
+            return expires_at is not None and self.now_in(session) < expires_at
 
     def revoke_machine_tokens(self) -> int:
         with self.store.write() as session:
@@ -294,7 +294,7 @@ class SandboxEngine:
     def connection_for(self, account: AccountRecord) -> Connection | None:
         return self.settings.connection(account.connector)
 
-    def _find(self, session: StoreSession, key: AccountKey) -> AccountRecord | None:
+    def find_account(self, session: StoreSession, key: AccountKey) -> AccountRecord | None:
         key.require()
         if key.id:
             return session.account_by_id(key.id)
@@ -304,7 +304,7 @@ class SandboxEngine:
         )
 
     def _get(self, session: StoreSession, key: AccountKey) -> AccountRecord:
-        account = self._find(session, key)
+        account = self.find_account(session, key)
         if account is None:
             raise ApiError(NOT_FOUND, "connected account not found", "CONNECTED_ACCOUNT_NOT_FOUND")
         return account
@@ -374,7 +374,7 @@ class SandboxEngine:
                 raise ApiError(
                     ALREADY_EXISTS, "connected account already exists", "CONNECTED_ACCOUNT_EXISTS"
                 )
-            now = self._now_in(session)
+            now = self.now_in(session)
             account = self._new_account(session, connection, key, now)
             account.api_config = config
             self._apply_authorization(account, details, now)
@@ -388,7 +388,7 @@ class SandboxEngine:
         config = _optional_object(api_config, "connected_account.api_config")
         with self.store.write() as session:
             account = self._get(session, key)
-            now = self._now_in(session)
+            now = self.now_in(session)
             self._apply_authorization(account, details, now)
             account.api_config = {**account.api_config, **config}  # the document: "merges"
             account.updated_at = now
@@ -421,7 +421,7 @@ class SandboxEngine:
     def get_account_auth(self, key: AccountKey) -> AccountRecord:
         with self.store.write() as session:
             account = self._get(session, key)
-            now = self._now_in(session)
+            now = self.now_in(session)
             self._refresh_if_due(account, now)
             _record_use(account, now)
             session.save_account(account)
@@ -454,7 +454,7 @@ class SandboxEngine:
         if connection_names and len(connection_names) > 20:
             raise ApiError(INVALID_ARGUMENT, "at most 20 connection_names per request")
         size = parse_page_size(page_size, DEFAULT_ACCOUNT_PAGE_SIZE, MAX_ACCOUNT_PAGE_SIZE)
-        offset = _decode_page_token(page_token)
+        offset = decode_page_token(page_token)
         connectors: list[str] | None = None
         if connector:
             connectors = [connector]
@@ -481,9 +481,9 @@ class SandboxEngine:
             "total_size": total,
         }
         if offset + size < total:
-            answer["next_page_token"] = _encode_page_token(offset + size)
+            answer["next_page_token"] = encode_page_token(offset + size)
         if offset > 0:
-            answer["prev_page_token"] = _encode_page_token(max(0, offset - size))
+            answer["prev_page_token"] = encode_page_token(max(0, offset - size))
         return answer
 
     def search_accounts(
@@ -492,7 +492,7 @@ class SandboxEngine:
         """`connected_accounts:search`: a case-insensitive match of `query` against the
         identifier, the connector and the provider."""
         size = page_size or DEFAULT_ACCOUNT_PAGE_SIZE
-        offset = _decode_page_token(page_token or None)
+        offset = decode_page_token(page_token or None)
         folded = query.casefold()
         connectors: list[str] | None = None
         if connection_id:
@@ -540,12 +540,12 @@ class SandboxEngine:
                 INVALID_ARGUMENT, f"invalid connector {key.connector!r}", "INVALID_CONNECTOR"
             )
         with self.store.write() as session:
-            now = self._now_in(session)
-            account = self._find(session, key)
+            now = self.now_in(session)
+            account = self.find_account(session, key)
             if account is None and key.id and key.connector and key.identifier:
                 # An id that names no account, with a connector + identifier beside it: the
                 # link is for the account those name (made if need be), as without an id.
-                account = self._find(session, AccountKey(None, *_key_fields(key)))
+                account = self.find_account(session, AccountKey(None, *_key_fields(key)))
             if account is None:
                 if key.id and not (key.connector and key.identifier):
                     raise ApiError(
@@ -571,7 +571,7 @@ class SandboxEngine:
                 "Link already used",
                 "This authorization link has already been used. Ask the app for a new one.",
             )
-        if self._now_in(session) >= link.expires_at:
+        if self.now_in(session) >= link.expires_at:
             raise LinkUnavailable(
                 410,
                 "Link expired",
@@ -595,7 +595,7 @@ class SandboxEngine:
         with self.store.write() as session:
             hosted = self._live_link(session, token)
             account, connection, link = hosted.account, hosted.connection, hosted.link
-            now = self._now_in(session)
+            now = self.now_in(session)
             if not connection.is_oauth:
                 key = (api_key or "").strip()
                 if decision == "deny":
@@ -676,7 +676,7 @@ class SandboxEngine:
         if not isinstance(identifier, str) or not identifier:
             raise ApiError(INVALID_ARGUMENT, "identifier is required")
         with self.store.write() as session:
-            now = self._now_in(session)
+            now = self.now_in(session)
             request = session.auth_request(auth_request_id)
             if request is None or request.used_at is not None or now >= request.expires_at:
                 raise ApiError(
@@ -712,7 +712,7 @@ class SandboxEngine:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}")
         with self.store.write() as session:
             account = self._get(session, AccountKey(connector=connector, identifier=identifier))
-            now = self._now_in(session)
+            now = self.now_in(session)
             connection = self.connection_for(account)
             if (
                 status == ACTIVE
@@ -746,7 +746,7 @@ class SandboxEngine:
             return None
         with self.store.read() as session:
             account = session.account_by_access_token(access_token)
-            now = self._now_in(session)
+            now = self.now_in(session)
         if account is None or account.status != ACTIVE or account.access_token_revoked:
             return None
         if account.token_expires_at is not None and now >= account.token_expires_at:
@@ -779,7 +779,7 @@ class SandboxEngine:
                 f"connected account is {account.status}, not ACTIVE",
                 "CONNECTED_ACCOUNT_NOT_ACTIVE",
             )
-        now = self._now_in(session)
+        now = self.now_in(session)
         self._refresh_if_due(account, now)
         _record_use(account, now)
         session.save_account(account)
@@ -815,7 +815,7 @@ class SandboxEngine:
         page_token: str | None = None,
     ) -> dict[str, Any]:
         size = parse_page_size(page_size, DEFAULT_TOOL_PAGE_SIZE, MAX_TOOL_PAGE_SIZE)
-        offset = _decode_page_token(page_token)
+        offset = decode_page_token(page_token)
         connectors_with_account: set[str] | None = None
         if identifier:
             with self.store.read() as session:
@@ -849,19 +849,19 @@ class SandboxEngine:
             answer["tools"] = [tool_to_wire(tool, connection.provider) for tool, connection in page]
         answer["total_size"] = len(matching)
         if offset + size < len(matching):
-            answer["next_page_token"] = _encode_page_token(offset + size)
+            answer["next_page_token"] = encode_page_token(offset + size)
         if offset > 0:
-            answer["prev_page_token"] = _encode_page_token(max(0, offset - size))
+            answer["prev_page_token"] = encode_page_token(max(0, offset - size))
         return answer
 
     def _page(self, items: list[Any], key: str, page_size: int, page_token: str) -> dict[str, Any]:
         size = parse_page_size(page_size, DEFAULT_TOOL_PAGE_SIZE, MAX_TOOL_PAGE_SIZE)
-        offset = _decode_page_token(page_token or None)
+        offset = decode_page_token(page_token or None)
         answer: dict[str, Any] = {key: items[offset : offset + size], "total_size": len(items)}
         if offset + size < len(items):
-            answer["next_page_token"] = _encode_page_token(offset + size)
+            answer["next_page_token"] = encode_page_token(offset + size)
         if offset > 0:
-            answer["prev_page_token"] = _encode_page_token(max(0, offset - size))
+            answer["prev_page_token"] = encode_page_token(max(0, offset - size))
         return answer
 
     def list_scoped_tools(

@@ -262,7 +262,10 @@ async def run_batch(request: Request, router: Router) -> Response:
         for stale in ("router", "endpoint", "route"):
             scope.pop(stale, None)
         status, response_headers, body = await _call(router, scope, part.body)
-        reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:  # a status HTTP has no phrase for
+            reason = ""
         content_id = (part.content_id or f"<item{index}>").strip().strip("<>")
         lines = [f"HTTP/1.1 {status} {reason}"]
         lines += [

@@ -48,7 +48,7 @@ def approve_as_browser(
 ) -> str:
     """Open the hosted page, fill its inputs and press the button labelled `press`; returns the
     final page's text (after redirects)."""
-    from .. import _httpx as httpx
+    from .. import httpx_lean as httpx
     from ..scalekit.transport import NetworkTransport
 
     # sk's own transport: the environment's proxies and CA variables as sk honours them.

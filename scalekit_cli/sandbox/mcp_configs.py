@@ -115,7 +115,7 @@ class McpConfigs:
                     f"an MCP configuration named {config['name']!r} exists",
                     "MCP_CONFIG_EXISTS",
                 )
-            now = self.engine._now_in(session)
+            now = self.engine.now_in(session)
             record = McpConfigRecord(
                 id="cfg_" + str(secrets.randbelow(9 * 10**16) + 10**16),
                 name=config["name"],
@@ -140,7 +140,7 @@ class McpConfigs:
             # proto3 fields without presence: what is sent replaces what was there.
             record.description = description
             record.mappings = clean
-            record.updated_at = self.engine._now_in(session)
+            record.updated_at = self.engine.now_in(session)
             session.save_mcp_config(record)
         return {"config": self.to_wire(record)}
 
@@ -161,10 +161,10 @@ class McpConfigs:
         page_size: int = 0,
         page_token: str = "",
     ) -> dict[str, Any]:
-        from .engine import _decode_page_token, _encode_page_token
+        from .engine import decode_page_token, encode_page_token
 
         size = page_size or DEFAULT_CONFIG_PAGE_SIZE
-        offset = _decode_page_token(page_token or None)
+        offset = decode_page_token(page_token or None)
         with self.engine.store.read() as session:
             configs = session.mcp_configs()
         matching = []
@@ -190,9 +190,9 @@ class McpConfigs:
             "total_size": len(matching),
         }
         if offset + size < len(matching):
-            answer["next_page_token"] = _encode_page_token(offset + size)
+            answer["next_page_token"] = encode_page_token(offset + size)
         if offset > 0:
-            answer["prev_page_token"] = _encode_page_token(max(0, offset - size))
+            answer["prev_page_token"] = encode_page_token(max(0, offset - size))
         return answer
 
     def connected_accounts(
@@ -220,7 +220,7 @@ class McpConfigs:
                 link = self.engine.create_magic_link(key, None, None, base_url)
                 state["authentication_link"] = link["link"]
             with self.engine.store.read() as session:
-                account = self.engine._find(session, key)
+                account = self.engine.find_account(session, key)
             if account is not None:
                 state["connected_account_id"] = account.id
                 state["connected_account_status"] = account.status
@@ -272,7 +272,7 @@ class McpConfigs:
                         "CONNECTED_ACCOUNT_NOT_ACTIVE",
                     )
                 account_ids.append(account.id)
-            now = self.engine._now_in(session)
+            now = self.engine.now_in(session)
             key = self._signing_key(session)
         issued = int(now)
         expires = issued + int(ttl)

@@ -182,7 +182,7 @@ def _failure(exc: Exception, timeout: float, by_deadline: bool) -> _Failure:
     """What an httpx transport failure was, and whether sending again could help."""
     import ssl
 
-    from .. import _httpx as httpx
+    from .. import httpx_lean as httpx
 
     if isinstance(exc, httpx.TimeoutException):
         if by_deadline:
@@ -257,7 +257,7 @@ class HttpSession:
     def client(self) -> httpx.Client:
         """The httpx client, built on first use (nothing of httpx is loaded before)."""
         if self._client is None:
-            from .. import _httpx as httpx
+            from .. import httpx_lean as httpx
             from .transport import NetworkTransport
 
             self._client = httpx.Client(
@@ -310,7 +310,7 @@ class HttpSession:
         headers: Mapping[str, str | bytes] | None = None,
     ) -> Response:
         """Send with retries; an answer of any status is returned, a transport failure raised."""
-        from .. import _httpx as httpx
+        from .. import httpx_lean as httpx
 
         host = _host_of(url)
         try:
@@ -371,7 +371,7 @@ class HttpSession:
     def _attempt(self, request: httpx.Request, sent: SentRequest) -> Response:
         """One attempt, ended by its deadline: SK_HTTP_TIMEOUT from now, or the session's
         deadline if that comes first."""
-        from .. import _httpx as httpx
+        from .. import httpx_lean as httpx
         from .transport import request_deadline
 
         now = time.monotonic()

@@ -36,7 +36,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpcore
 
-from .. import _httpx as httpx
+from .. import httpx_lean as httpx
 from .errors import ConfigurationError
 from .models import is_loopback_host
 from .secrets import GLOBAL_SECRETS, SecretRegistry

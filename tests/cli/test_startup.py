@@ -1,7 +1,7 @@
 """Start-up loads only what the invoked command needs: its own module (not every command's),
 and neither pydantic (which Typer converts values with) nor an HTTP library for `--help`; the
 commands themselves speak HTTP through httpx (scalekit/http.py), without its command-line
-module (scalekit_cli/_httpx.py)."""
+module (scalekit_cli/httpx_lean.py)."""
 
 from __future__ import annotations
 
@@ -24,11 +24,11 @@ heavy = [
         "pydantic", "httpx", "httpcore", "h11", "rich", "starlette", "keyring", "certifi",
         "httpx._main",
     )
-    if sys.modules.get(m) is not None  # None: marked absent, as _httpx.py marks httpx._main
+    if sys.modules.get(m) is not None  # None: marked absent, as httpx_lean.py marks httpx._main
 ]
 sys.stderr.write("\\nLOADED " + json.dumps({"commands": loaded, "heavy": heavy}) + "\\n")
 """
-SHARED = {"scalekit_cli.commands._common", "scalekit_cli.commands._runner"}
+SHARED = {"scalekit_cli.commands._common", "scalekit_cli.commands.runner"}
 
 
 def loaded_by(*args: str, env: dict[str, str] | None = None) -> dict:
