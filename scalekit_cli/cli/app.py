@@ -42,7 +42,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("gmail", "gmail", "Read a user's Gmail with their connected account."),
     Command("exec-tool", "exec_tool", "Run a Scalekit tool for a user and print its data."),
     Command("tools", "tools", "Browse the tool catalogue (what exec-tool can run)."),
-    Command("accounts", "accounts", "List connected accounts across users."),
+    Command("accounts", "accounts", "List connected accounts across users, or update one."),
     Command("disconnect", "disconnect", "Delete a connected account and its tokens."),
     Command("run", "run", "Run a command with an account's fresh token in its environment."),
     Command("request", "request", "Call the provider's API through Scalekit's proxy."),

@@ -46,7 +46,12 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
         "NAME",
     ),
     GlobalOption(("--json",), "json", "Print the result as JSON on stdout."),
-    GlobalOption(("--debug",), "debug", "Reveal secrets (tokens) and trace HTTP with them."),
+    GlobalOption(
+        ("--debug",),
+        "debug",
+        "Reveal what the command itself outputs (the token, secret fields of --json); "
+        "it turns on no trace.",
+    ),
     GlobalOption(
         ("-v", "--verbose"), "verbose", "Trace each HTTP exchange on stderr, secrets redacted."
     ),
