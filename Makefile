@@ -2,21 +2,24 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-PIP    := $(BIN)/python -m pip
+# setuptools warns on every editable install that a folder named like the package may shadow
+# it (this checkout is that folder, on purpose): silenced so `make demo` shows sk's own steps.
+PIP    := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip
 
 .PHONY: demo install test lint contract completions shells screenshots browser node-sdk bench bench-sdk bench-smoke clean
 
 # The runtime install (what a user gets from `pip install`), stamped so reruns are instant.
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e .
-	touch $@
+	@echo "make: installing sk into $(VENV) (once)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) install --quiet --upgrade pip
+	@$(PIP) install --quiet -e .
+	@touch $@
 
 # The local AgentKit on top (the `[sandbox]` extra): what `sk demo` runs on.
 $(VENV)/.installed-sandbox: $(VENV)/.installed
-	$(PIP) install --quiet -e '.[sandbox]'
-	touch $@
+	@$(PIP) install --quiet -e '.[sandbox]'
+	@touch $@
 
 # The dev extras on top (they include `[sandbox]` and `[mcp]`): pytest, hypothesis, ruff, ….
 $(VENV)/.installed-dev: $(VENV)/.installed
@@ -24,7 +27,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	touch $@
 
 demo: $(VENV)/.installed-sandbox
-	$(BIN)/sk demo
+	@$(BIN)/sk demo
 
 # `sk` on PATH: with pipx or uv when there is one (an isolated install of this checkout),
 # else a link to .venv/bin/sk in BIN_DIR. INSTALLER=pipx|uv|link chooses.
