@@ -249,7 +249,11 @@ _ESCAPED_PAIR = re.compile(
 # `access_token=…` in a URL's query or fragment, a form body or any text.
 _PARAM_PAIR = re.compile(rf"(?<![A-Za-z0-9_.-])(?:{_KEY_NAMES})=([^&#\s;,\"'<>]+)", re.IGNORECASE)
 # A password in a URL's user information: `scheme://user:password@host`.
-_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@")
+# The scheme starts where no scheme character precedes it and is at most 32 long: without
+# both, a long run of letters (a 3 MB padded answer) costs a scan per start, quadratic.
+_URL_PASSWORD = re.compile(
+    r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}://[^/\s:@]*:([^/\s@]+)@"
+)
 
 
 @dataclass(frozen=True)
