@@ -38,7 +38,7 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("connect", "connect", "Connect an account: print its magic link, wait until ACTIVE."),
     Command("status", "status", "Show a user's connected accounts; exit 3 unless all ACTIVE."),
-    Command("token", "token", "Print an account's fresh access token (redacted unless --debug)."),
+    Command("token", "token", "Print an account's fresh token (redacted unless --debug)."),
     Command("gmail", "gmail", "Read a user's Gmail with their connected account."),
     Command("exec-tool", "exec_tool", "Run a Scalekit tool for a user and print its data."),
     Command("connections", "connections", "List the connections this environment can connect."),
