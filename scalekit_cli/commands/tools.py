@@ -274,7 +274,6 @@ def register(app: typer.Typer) -> None:
         epilog="""
             sk tools list
             sk tools list --connector gmail --json
-            sk tools list -q calendar
             sk tools list --user user_123
         """,
     )
