@@ -130,3 +130,19 @@ def test_without_connections_app_the_catalogue_still_suggests(sk, sandbox):
     result = sk("tools", "search", "mail", "--connector", "gmial")
     assert result.exit_code == 2
     assert "did you mean 'gmail'?" in assert_one_error_line(result)
+
+
+@pytest.mark.parametrize(
+    ("command", "path", "body"),
+    [
+        (("connections", "list"), APP_CONNECTIONS, {"connections": "gmail"}),
+        (("connections", "list"), APP_CONNECTIONS, {"connections": [{"enabled": "yes"}]}),
+        (("tools", "search", "mail"), "/api/v1/tools:search", {"tools": [{"score": "high"}]}),
+    ],
+)
+def test_an_answer_of_the_wrong_shape_is_one_clear_line(sk, sandbox, command, path, body):
+    sandbox.fault(path=path, kind="mutate", mutation="replace", body=body)
+    result = sk(*command)
+    assert result.exit_code == 1
+    assert_one_error_line(result)
+    assert result.stdout == ""
