@@ -18,6 +18,7 @@ from ..cli.commands import SkCommand, SkSubGroup
 from ..cli.completion import complete_tool
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
+from ..scalekit.errors import ApiError
 from ..tables import Column
 from ._common import (
     DebugOption,
@@ -196,11 +197,22 @@ def run_search(options: SearchOptions, runtime: Runtime) -> int:
                 raise typo
     # The search has no connector filter: it ranks the whole catalogue, as many as it
     # gives, and the connector's tools are kept in that order.
-    found = client.search_tools(
-        query,
-        identifier=options.user,
-        top_k=SEARCH_LIMIT_MAX if names is not None else limit,
-    )
+    try:
+        found = client.search_tools(
+            query,
+            identifier=options.user,
+            top_k=SEARCH_LIMIT_MAX if names is not None else limit,
+        )
+    except ApiError as error:
+        from .connections import unsupported
+
+        if not unsupported(error):
+            raise
+        raise CliError(
+            "this environment does not search tools (it predates tools:search); "
+            f"see: {runtime.sk_prefix()} tools list --query TEXT",
+            ExitCode.FAILURE,
+        ) from None
     if names is not None:
         found = [tool for tool in found if tool.name in names][:limit]
     out = runtime.out

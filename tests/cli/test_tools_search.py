@@ -132,3 +132,13 @@ def test_list_with_a_user_without_accounts_says_how_to_connect(sk, sandbox):
     assert (result.exit_code, result.stdout) == (0, "")
     assert "'nobody' can run no tool yet" in result.stderr
     assert "connections list --user nobody" in result.stderr
+
+
+@pytest.mark.parametrize("status", [404, 501])
+def test_an_environment_without_search_is_one_clear_line(sk, sandbox, status):
+    sandbox.fault(path=SEARCH, kind="status", status=status)
+    result = sk("tools", "search", "mail")
+    assert result.exit_code == 1
+    line = assert_one_error_line(result)
+    assert "does not search tools" in line and "tools list --query" in line
+    assert result.stdout == ""
