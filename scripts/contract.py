@@ -44,9 +44,11 @@ DOCUMENTS = (
 )
 
 # The SDK modules whose services AgentKit's REST document maps (connected accounts, tools,
-# MCP configurations, custom providers) and the gateway's error details.
+# MCP configurations, custom providers), the connection service (AgentKit's app connections
+# are listed there) and the gateway's error details.
 SDK_MODULES = (
     "scalekit.v1.connected_accounts.connected_accounts_pb2",
+    "scalekit.v1.connections.connections_pb2",
     "scalekit.v1.tools.tools_pb2",
     "scalekit.v1.mcp.mcp_pb2",
     "scalekit.v1.providers.providers_pb2",
@@ -175,6 +177,9 @@ ROUTE_SERVICES = (
     "scalekit.v1.mcp.McpService",
     "scalekit.v1.providers.ProviderService",
 )
+# Single RPCs of other services that belong to AgentKit: the rest of the connection service
+# is single sign-on, which the table leaves out.
+ROUTE_EXTRA_RPCS = ("scalekit.v1.connections.ConnectionService/ListAppConnections",)
 ROUTE_TABLE_PATH = CONTRACT_DIR / "routes.json"
 LIMITS_PATH = REPO_ROOT / "scalekit_cli" / "scalekit" / "limits.py"
 
@@ -251,33 +256,41 @@ def build_route_table(descriptor_bytes: bytes, openapi: dict[str, Any]) -> dict[
         if method in {"get", "put", "post", "delete", "patch"}
     }
     rpcs: dict[str, Any] = {}
-    for service_name in ROUTE_SERVICES:
+    methods = [
+        (service_name, method)
+        for service_name in ROUTE_SERVICES
+        for method in pool.FindServiceByName(service_name).methods
+    ]
+    for extra in ROUTE_EXTRA_RPCS:
+        service_name, method_name = extra.split("/")
         service = pool.FindServiceByName(service_name)
-        for method in service.methods:
-            rpc: dict[str, Any] = {
-                "request": method.input_type.full_name,
-                "response": method.output_type.full_name,
-            }
-            options = method.GetOptions()
-            if options.HasExtension(annotations_pb2.http):
-                rule = options.Extensions[annotations_pb2.http]
-                rpc["http"] = []
-                for binding in [rule, *rule.additional_bindings]:
-                    verb = binding.WhichOneof("pattern")
-                    path = getattr(binding, verb)
-                    rpc["http"].append(
-                        {
-                            "method": verb.upper(),
-                            "path": path,
-                            "body": binding.body,
-                            # The REST face serves only the routes the document lists.
-                            "documented": (verb.upper(), path) in documented,
-                        }
-                    )
-            status = statuses.get(f"{service.name}_{method.name}")
-            if status is not None:
-                rpc["status"] = status
-            rpcs[f"{service_name}/{method.name}"] = rpc
+        methods.append((service_name, service.methods_by_name[method_name]))
+    for service_name, method in methods:
+        service = method.containing_service
+        rpc: dict[str, Any] = {
+            "request": method.input_type.full_name,
+            "response": method.output_type.full_name,
+        }
+        options = method.GetOptions()
+        if options.HasExtension(annotations_pb2.http):
+            rule = options.Extensions[annotations_pb2.http]
+            rpc["http"] = []
+            for binding in [rule, *rule.additional_bindings]:
+                verb = binding.WhichOneof("pattern")
+                path = getattr(binding, verb)
+                rpc["http"].append(
+                    {
+                        "method": verb.upper(),
+                        "path": path,
+                        "body": binding.body,
+                        # The REST face serves only the routes the document lists.
+                        "documented": (verb.upper(), path) in documented,
+                    }
+                )
+        status = statuses.get(f"{service.name}_{method.name}")
+        if status is not None:
+            rpc["status"] = status
+        rpcs[f"{service_name}/{method.name}"] = rpc
     return {"source": _descriptor_source(), "rpcs": rpcs}
 
 

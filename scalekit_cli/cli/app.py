@@ -38,9 +38,10 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("connect", "connect", "Connect an account: print its magic link, wait until ACTIVE."),
     Command("status", "status", "Show a user's connected accounts; exit 3 unless all ACTIVE."),
-    Command("token", "token", "Print an account's fresh access token (redacted unless --debug)."),
+    Command("token", "token", "Print an account's fresh token (redacted unless --debug)."),
     Command("gmail", "gmail", "Read a user's Gmail with their connected account."),
     Command("exec-tool", "exec_tool", "Run a Scalekit tool for a user and print its data."),
+    Command("connections", "connections", "List the connections this environment can connect."),
     Command("tools", "tools", "Browse the tool catalogue (what exec-tool can run)."),
     Command("accounts", "accounts", "List connected accounts across users, or update one."),
     Command("disconnect", "disconnect", "Delete a connected account and its tokens."),

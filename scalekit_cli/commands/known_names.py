@@ -2,9 +2,10 @@
 
 A mistyped connector or tool is wrong input (exit 2), like a mistyped option: the line says
 what the environment does know instead, never "run the command that just failed". What `sk`
-can see of an environment's connectors is the tool catalogue (each tool belongs to one), the
-user's connected accounts, and the environment's own answers (creating an account for an
-unknown connection is 404 `CONNECTION_NOT_FOUND`).
+can see of an environment's connectors is its list of connections (`connections/app`) where
+it serves one; else the tool catalogue (each tool belongs to one), the user's connected
+accounts, and the environment's own answers (creating an account for an unknown connection
+is 404 `CONNECTION_NOT_FOUND`).
 
 Only the failure paths import this module; it costs the successful ones nothing.
 """
@@ -38,9 +39,18 @@ def _choices(names: list[str]) -> str:
 
 
 def known_connectors(runtime: Runtime, identifier: str | None) -> set[str]:
-    """Every connector name `sk` can see: the catalogue's tools' and the user's accounts'.
-    A source that cannot be read adds nothing: this only ever improves an error line."""
+    """Every connector name `sk` can see: the environment's own list of its connections
+    (`connections/app`) where it has one, else the catalogue's tools' and the user's
+    accounts'. A source that cannot be read adds nothing: this only ever improves an error
+    line."""
     client = runtime.scalekit()
+    try:
+        listed = {connection.name for connection in client.iter_app_connections()}
+    except ScalekitError:
+        listed = set()  # an older environment (404/501), or unreadable: the other sources
+    listed.discard("")
+    if listed:
+        return listed
     names: set[str] = set()
     with contextlib.suppress(ScalekitError):
         for tool in client.iter_tools():

@@ -63,7 +63,7 @@ def _gateway_routes(engine: SandboxEngine) -> list[BaseRoute]:
     for rpc in operations.OPERATIONS:
         spec = table[rpc]
         for binding in spec.get("http", ()):
-            if not binding["documented"]:
+            if not binding["documented"] and rpc not in operations.BEYOND_THE_DOCUMENT:
                 continue
             by_path.setdefault(binding["path"], {})[binding["method"]] = (
                 rpc,

@@ -41,7 +41,15 @@ from .store import (
     Store,
     StoreSession,
 )
-from .tools import ToolContext, ToolInputError, ToolSpec, check_input, default_tools, tool_to_wire
+from .tools import (
+    ToolContext,
+    ToolInputError,
+    ToolSpec,
+    check_input,
+    default_tools,
+    search_score,
+    tool_to_wire,
+)
 
 ACTIVE = "ACTIVE"
 EXPIRED = "EXPIRED"
@@ -54,6 +62,16 @@ DEFAULT_ACCOUNT_PAGE_SIZE = 10  # the document: "Default is typically 10"
 MAX_ACCOUNT_PAGE_SIZE = 100
 DEFAULT_TOOL_PAGE_SIZE = 50
 MAX_TOOL_PAGE_SIZE = 100
+# tools:search's top_k: "Defaults to 10, capped at 50" (the field's description).
+SEARCH_TOP_K_DEFAULT = 10
+SEARCH_TOP_K_MAX = 50
+# connections/app's page_size rule is `lte: 30`; the sandbox serves that much by default.
+APP_CONNECTIONS_PAGE_MAX = 30
+# A user's account status, as tools:search reports whether it can run a tool now.
+_READINESS = {
+    ACTIVE: "TOOL_READINESS_STATE_READY",
+    EXPIRED: "TOOL_READINESS_STATE_NEEDS_REAUTH",
+}
 VERIFIED_PAGE_PATH = "/magic/verified"
 LAST_USED_RESOLUTION = 60.0  # seconds
 
@@ -915,6 +933,73 @@ class SandboxEngine:
             if (connection := self.settings.connection(tool.connector)) is not None
         ]
         return self._page(available, "tools", page_size, page_token)
+
+    def search_tools(self, query: str, identifier: str, top_k: int) -> dict[str, Any]:
+        """`tools:search`: the catalogue ranked by `query` (best first, ties by name), at most
+        `top_k` (10 when 0, never above 50, as the field's description says). With an
+        `identifier`, each tool lists that user's accounts on its connection and whether
+        each can run it now."""
+        ranked: list[tuple[float, ToolSpec, Connection]] = []
+        for tool in self.tools:
+            connection = self.settings.connection(tool.connector)
+            if connection is None:
+                continue
+            score = search_score(tool, connection.provider, query)
+            if score > 0:
+                ranked.append((score, tool, connection))
+        ranked.sort(key=lambda entry: (-entry[0], entry[1].name))
+        ranked = ranked[: min(top_k or SEARCH_TOP_K_DEFAULT, SEARCH_TOP_K_MAX)]
+        accounts: dict[str, list[AccountRecord]] = {}
+        if identifier:
+            with self.store.read() as session:
+                for account in session.accounts_with_identifier(identifier):
+                    accounts.setdefault(account.connector, []).append(account)
+        found: list[dict[str, Any]] = []
+        for score, tool, connection in ranked:
+            entry: dict[str, Any] = {
+                "name": tool.name,
+                "provider": connection.provider,
+                "description": tool.description,
+                "score": score,
+            }
+            if identifier:
+                entry["connections"] = [
+                    {
+                        "connection_name": account.connector,
+                        "connected_account_id": account.id,
+                        "readiness_state": _READINESS.get(
+                            account.status, "TOOL_READINESS_STATE_NEEDS_CONNECTION"
+                        ),
+                    }
+                    for account in accounts.get(tool.connector, [])
+                ]
+            found.append(entry)
+        return {"tools": found}
+
+    def list_app_connections(
+        self, *, provider: str, query: str, page_size: int, page_token: str
+    ) -> dict[str, Any]:
+        """`connections/app`: the environment's connections, filtered by provider (exact,
+        case aside) and by `query` (part of the name or provider)."""
+        folded = query.casefold()
+        matching = [
+            connection
+            for connection in self.settings.connections
+            if (not provider or connection.provider.casefold() == provider.casefold())
+            and (not folded or folded in f"{connection.name} {connection.provider}".casefold())
+        ]
+        size = parse_page_size(page_size, APP_CONNECTIONS_PAGE_MAX, APP_CONNECTIONS_PAGE_MAX)
+        offset = decode_page_token(page_token or None)
+        # The connections themselves: the operations layer writes them as the message says.
+        answer: dict[str, Any] = {
+            "connections": matching[offset : offset + size],
+            "total_size": len(matching),
+        }
+        if offset + size < len(matching):
+            answer["next_page_token"] = encode_page_token(offset + size)
+        if offset > 0:
+            answer["prev_page_token"] = encode_page_token(max(0, offset - size))
+        return answer
 
     def execute_tool(self, request: Any) -> ToolResult:
         if not isinstance(request, dict):

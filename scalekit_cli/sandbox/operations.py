@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from . import protos
 from .engine import AccountKey, SandboxEngine
 from .errors import INVALID_ARGUMENT, NOT_FOUND, ApiError
+from .settings import Connection
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
@@ -42,6 +43,7 @@ CONNECTED_ACCOUNTS = "scalekit.v1.connected_accounts.ConnectedAccountService"
 TOOLS = "scalekit.v1.tools.ToolService"
 MCP = "scalekit.v1.mcp.McpService"
 PROVIDERS = "scalekit.v1.providers.ProviderService"
+CONNECTIONS = "scalekit.v1.connections.ConnectionService"
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,47 @@ def _available_tools(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -
     )
 
 
+def _search_tools(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.search_tools(p["query"], p.get("identifier", ""), p.get("top_k", 0))
+
+
+# --- app connections -------------------------------------------------------------------------
+
+
+def _list_app_connections(
+    engine: SandboxEngine, p: dict[str, Any], c: CallContext
+) -> dict[str, Any]:
+    answer = engine.list_app_connections(
+        provider=p.get("provider", ""),
+        query=p.get("query", ""),
+        page_size=p.get("page_size", 0),
+        page_token=p.get("page_token", ""),
+    )
+    answer["connections"] = [_app_connection(c) for c in answer["connections"]]
+    return answer
+
+
+def _app_connection(connection: Connection) -> dict[str, Any]:
+    """A `ListConnection`: the connection's name is its `key_id`, its provider's identifier
+    `provider_key`; `provider` is the enum's value only where the enum has one (it names
+    identity providers, and most AgentKit providers are not among them)."""
+    providers = protos.descriptor_pool().FindEnumTypeByName(
+        "scalekit.v1.connections.ConnectionProvider"
+    )
+    wire: dict[str, Any] = {
+        "id": connection.connection_id,
+        "key_id": connection.name,
+        "provider_key": connection.provider,
+        "type": connection.authorization_type,
+        "status": "COMPLETED",
+        "enabled": True,
+        "auth_mode": "USER",
+    }
+    if connection.provider in providers.values_by_name:
+        wire["provider"] = connection.provider
+    return wire
+
+
 # --- MCP configurations ----------------------------------------------------------------------
 
 
@@ -292,6 +335,11 @@ def _delete_provider(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -
     return engine.providers.delete(p.get("identifier", ""))
 
 
+# RPCs served over REST at their descriptors' binding though the OpenAPI document does not
+# list them: the SDKs call them, so the descriptors are their contract.
+BEYOND_THE_DOCUMENT = frozenset({f"{TOOLS}/SearchTools", f"{CONNECTIONS}/ListAppConnections"})
+
+
 def _operations(*entries: tuple[str, Handler]) -> dict[str, Operation]:
     table = protos.route_table()
     operations: dict[str, Operation] = {}
@@ -315,6 +363,8 @@ OPERATIONS: dict[str, Operation] = _operations(
     (f"{TOOLS}/ListScopedTools", _scoped_tools),
     (f"{TOOLS}/ListAvailableTools", _available_tools),
     (f"{TOOLS}/ExecuteTool", _execute_tool),
+    (f"{TOOLS}/SearchTools", _search_tools),
+    (f"{CONNECTIONS}/ListAppConnections", _list_app_connections),
     (f"{MCP}/ListMcpConfigs", _list_mcp_configs),
     (f"{MCP}/CreateMcpConfig", _create_mcp_config),
     (f"{MCP}/GetMcpConfig", _get_mcp_config),

@@ -404,3 +404,28 @@ def tool_to_wire(tool: ToolSpec, provider: str) -> dict[str, Any]:
         "is_default": True,
         "updated_at": TOOLS_UPDATED_AT,
     }
+
+
+def _words(text: str) -> set[str]:
+    return {word for word in re.split(r"[^0-9a-z]+", text.casefold()) if word}
+
+
+def search_score(tool: ToolSpec, provider: str, query: str) -> float:
+    """How well `tool` answers `query` (`tools:search`): the share of the query's words that
+    begin a word of its name (counting double: a name says what a tool does), or of its
+    description, connector or provider ("email" finds "emails"). Words under three letters
+    ("a", "to") say nothing and are left out. Deterministic, so equal queries rank alike;
+    0 is no match."""
+    wanted = {word for word in _words(query) if len(word) >= 3} or _words(query)
+    if not wanted:
+        return 0.0
+    in_name = _words(tool.name)
+    elsewhere = _words(f"{tool.description} {tool.connector} {provider}")
+
+    def found(word: str, words: set[str]) -> bool:
+        return any(candidate.startswith(word) for candidate in words)
+
+    points = sum(
+        2 if found(word, in_name) else 1 if found(word, elsewhere) else 0 for word in wanted
+    )
+    return round(points / (2 * len(wanted)), 4)

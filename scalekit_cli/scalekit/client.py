@@ -24,12 +24,15 @@ from .errors import (
 from .http import HttpSession, Response, retry_after_seconds
 from .models import (
     AccountPage,
+    AppConnection,
     ConnectedAccount,
     MagicLink,
+    SearchedTool,
     ShapeError,
     Tool,
     ToolResult,
     json_document,
+    json_object,
     load_json,
     objects,
     text_field,
@@ -46,6 +49,9 @@ LIST_ACCOUNTS = f"{_ACCOUNTS_SERVICE}/ListConnectedAccounts"
 LIST_TOOLS = f"{_TOOLS_SERVICE}/ListTools"
 # ListTools' page_size has no field rule; the sandbox, like the document's examples, caps 100.
 _TOOLS_PAGE_SIZE = 100
+LIST_APP_CONNECTIONS = "scalekit.v1.connections.ConnectionService/ListAppConnections"
+# ListAppConnections' page_size rule is `lte: 30`.
+_APP_CONNECTIONS_PAGE_SIZE = 30
 
 
 T = TypeVar("T")
@@ -582,6 +588,91 @@ class ScalekitClient:
             body["connector"] = connector
             body["identifier"] = identifier
         return "POST", f"{self.env_url}/api/v1/execute_tool", body
+
+    # -- discovery: the environment's connections, tool search, a user's scoped tools ------
+
+    def iter_app_connections(self, *, provider: str | None = None) -> Iterator[AppConnection]:
+        """Every connection of the environment (`GET /api/v1/connections/app`), a page of
+        the largest size its rule allows at a time. NotFound or ApiError 501 from an
+        environment that predates the RPC: callers that can do without it fall back."""
+        token = ""
+        seen: set[str] = set()
+        while True:
+            params = {"page_size": str(_APP_CONNECTIONS_PAGE_SIZE)}
+            if provider:
+                params["provider"] = provider
+            if token:
+                params["page_token"] = token
+            connections, token = self.call(
+                "GET",
+                "/api/v1/connections/app",
+                idempotent=True,
+                rpc=LIST_APP_CONNECTIONS,
+                params=params,
+                parse=_app_connection_page,
+            )
+            yield from connections
+            if not token or token in seen:
+                return
+            seen.add(token)
+
+    def search_tools(
+        self, query: str, *, identifier: str | None = None, top_k: int | None = None
+    ) -> list[SearchedTool]:
+        """`POST /api/v1/tools:search`: the catalogue ranked by `query`, best first; with an
+        `identifier`, each tool carries that user's accounts and their readiness."""
+        body: dict[str, Any] = {"query": query}
+        if identifier:
+            body["identifier"] = identifier
+        if top_k:
+            body["top_k"] = top_k
+        # A search changes nothing: safe to repeat, though it is a POST.
+        return self.call(
+            "POST",
+            "/api/v1/tools:search",
+            idempotent=True,
+            rpc=f"{_TOOLS_SERVICE}/SearchTools",
+            body=body,
+            parse=lambda data: [SearchedTool.from_json(item) for item in objects(data, "tools")],
+        )
+
+    def iter_scoped_tools(
+        self, identifier: str, *, connection_names: list[str] | None = None
+    ) -> Iterator[Tool]:
+        """`GET /api/v1/tools/scoped`: the tools `identifier` can run now (those of the
+        connections where it has an active account)."""
+        params: list[tuple[str, str]] = [("identifier", identifier)]
+        for name in connection_names or []:
+            params.append(("filter.connection_names", name))
+        token = ""
+        seen: set[str] = set()
+        while True:
+            page_params = [*params, ("page_size", str(_TOOLS_PAGE_SIZE))] + (
+                [("page_token", token)] if token else []
+            )
+            tools, token = self.call(
+                "GET",
+                "/api/v1/tools/scoped",
+                idempotent=True,
+                rpc=f"{_TOOLS_SERVICE}/ListScopedTools",
+                params=page_params,
+                parse=_scoped_tool_page,
+            )
+            yield from tools
+            if not token or token in seen:
+                return
+            seen.add(token)
+
+
+def _app_connection_page(data: dict[str, Any]) -> tuple[list[AppConnection], str]:
+    return [AppConnection.from_json(item) for item in objects(data, "connections")], text_field(
+        data, "next_page_token"
+    )
+
+
+def _scoped_tool_page(data: dict[str, Any]) -> tuple[list[Tool], str]:
+    tools = [Tool.from_json(json_object(item, "tool")) for item in objects(data, "tools")]
+    return [tool for tool in tools if tool.name], text_field(data, "next_page_token")
 
 
 def _account_fields(

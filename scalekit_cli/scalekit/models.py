@@ -356,3 +356,77 @@ class GmailMessage:
             "date": self.date,
             "snippet": self.snippet,
         }
+
+
+@dataclass(frozen=True)
+class AppConnection:
+    """One connection of the environment (`GET /api/v1/connections/app`, a `ListConnection`):
+    its name is the `key_id`, the name `sk connect` takes."""
+
+    name: str
+    provider: str = ""
+    authorization_type: str = ""
+    id: str = ""
+    status: str = ""
+    enabled: bool | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AppConnection:
+        enabled = data.get("enabled")
+        if not (enabled is None or isinstance(enabled, bool)):
+            raise ShapeError(f"enabled is {_kind(enabled)}, not a boolean")
+        return cls(
+            name=text_field(data, "key_id"),
+            # provider_key names every provider; the `provider` enum only identity providers.
+            provider=text_field(data, "provider_key") or text_field(data, "provider"),
+            authorization_type=text_field(data, "type"),
+            id=text_field(data, "id"),
+            status=text_field(data, "status"),
+            enabled=enabled,
+        )
+
+
+@dataclass(frozen=True)
+class ToolReadiness:
+    """One of a user's accounts a searched tool can run on, and whether it can now."""
+
+    connection_name: str
+    connected_account_id: str = ""
+    readiness_state: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.readiness_state == "TOOL_READINESS_STATE_READY"
+
+
+@dataclass(frozen=True)
+class SearchedTool:
+    """One result of `POST /api/v1/tools:search`, best first."""
+
+    name: str
+    provider: str = ""
+    description: str = ""
+    score: float = 0.0
+    connections: list[ToolReadiness] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SearchedTool:
+        score = data.get("score")
+        if _absent(score):
+            score = 0.0
+        elif isinstance(score, bool) or not isinstance(score, int | float):
+            raise ShapeError(f"score is {_kind(score)}, not a number")
+        return cls(
+            name=text_field(data, "name"),
+            provider=text_field(data, "provider"),
+            description=text_field(data, "description"),
+            score=float(score),
+            connections=[
+                ToolReadiness(
+                    connection_name=text_field(item, "connection_name"),
+                    connected_account_id=text_field(item, "connected_account_id"),
+                    readiness_state=text_field(item, "readiness_state"),
+                )
+                for item in objects(data, "connections")
+            ],
+        )

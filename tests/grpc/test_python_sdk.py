@@ -390,3 +390,36 @@ def test_a_refresh_is_one_state_for_every_face(served: ServedSandbox, sdk: Scale
     rest = served.rest_account("gmail", user).json()["connected_account"]
     assert rest["authorization_details"]["oauth_token"]["access_token"] == refreshed
     assert served.sk_json("token", "gmail", "--user", user, "--debug")["access_token"] == refreshed
+
+
+def test_app_connections_and_tool_search_through_the_sdk(
+    served: ServedSandbox, sdk: ScalekitClient
+) -> None:
+    """`list_app_connections` (Node's `listConnections()`) and `search_tools` get answers
+    over gRPC, the same as the REST face's and `sk`'s."""
+    from scalekit.v1.tools.tools_pb2 import ToolReadinessState
+
+    listed, _call = sdk.connection.list_app_connections()
+    names = [connection.key_id for connection in listed.connections]
+    assert names == ["gmail", "googlecalendar", "slack", "notion", "github", "exa"]
+    assert listed.total_size == len(names)
+    by_name = {connection.key_id: connection for connection in listed.connections}
+    assert by_name["exa"].provider_key == "EXA"
+    assert by_name["gmail"].provider_key == "GOOGLE"
+    rest = served.rest("GET", "/api/v1/connections/app", params={"provider": "SLACK"}).json()
+    assert [c["key_id"] for c in rest["connections"]] == ["slack"]
+    sk_names = [c["name"] for c in served.sk_json("connections", "list")]
+    assert sk_names == names
+
+    user = "search-user@example.com"
+    link = sdk.actions.get_authorization_link(connection_name="slack", identifier=user).link
+    assert "Connected" in approve_as_browser(link)
+    found, _call = sdk.tools.search_tools("send a slack message", identifier=user, top_k=2)
+    assert [tool.name for tool in found.tools][:1] == ["slack_send_message"]
+    assert len(found.tools) == 2
+    assert found.tools[0].score >= found.tools[1].score > 0
+    (readiness,) = found.tools[0].connections
+    assert readiness.connection_name == "slack"
+    assert readiness.readiness_state == ToolReadinessState.TOOL_READINESS_STATE_READY
+    with pytest.raises(ScalekitBadRequestException):
+        sdk.tools.search_tools("")  # query: required

@@ -35,13 +35,15 @@ MAGIC_LINK = "/api/v1/connected_accounts/magic_link"
 DELETE = "/api/v1/connected_accounts:delete"
 EXECUTE = "/api/v1/execute_tool"
 TOOLS = "/api/v1/tools"
+TOOLS_SEARCH = "/api/v1/tools:search"
+APP_CONNECTIONS = "/api/v1/connections/app"
 TOKEN = "/oauth/token"
 GMAIL_LIST = "/gmail/v1/users/me/messages"
 GMAIL_BATCH = "/batch/gmail/v1"  # every message's metadata, in one batch request
 PROXIED_PROFILE = "/proxy/gmail/v1/users/me/profile"
 
 # Command groups: their sub-commands are the commands (`sk gmail unread`, `sk tools list`).
-GROUPS = frozenset({"gmail", "tools", "accounts", "sandbox", "config"})
+GROUPS = frozenset({"gmail", "tools", "accounts", "sandbox", "config", "connections"})
 
 # Commands outside the matrix, and why; a test checks that every command is in one or the other.
 NOT_IN_MATRIX: dict[str, str] = {
@@ -234,6 +236,26 @@ ROWS: tuple[Row, ...] = (
         ("tools", "list"),
         "GET",
         TOOLS,
+        idempotent=True,
+        first_call=True,
+        account="none",
+    ),
+    Row(
+        "tools-search",
+        "sk tools search 'send a message'",
+        ("tools", "search", "send a message"),
+        "POST",
+        TOOLS_SEARCH,
+        idempotent=True,
+        first_call=True,
+        account="none",
+    ),
+    Row(
+        "connections-list",
+        "sk connections list",
+        ("connections", "list"),
+        "GET",
+        APP_CONNECTIONS,
         idempotent=True,
         first_call=True,
         account="none",
