@@ -7,7 +7,11 @@ import anyio
 import pytest
 from mcp import types
 
+from scalekit_cli.sandbox.hosted_form import approve_as_browser
+
+ACCOUNTS = "/api/v1/connected_accounts"
 EXECUTE = "/api/v1/execute_tool"
+FETCH = {"query": "is:unread", "max_results": 1}
 PARALLEL = 20
 # Each execute_tool answer waits this long in the sandbox: long enough that every call of a
 # batch reaches Scalekit before the first one is answered, if the server runs them together.
@@ -57,3 +61,138 @@ def test_parallel_calls_are_in_flight_together(harness, driver, sandbox, transpo
         assert len(result.structured_content["messages"]) == count
     assert len(executions(sandbox)) == PARALLEL
     harness.assert_no_secret(driver, "gmail")
+
+
+def test_a_slow_tool_delays_no_other_answer(harness, driver, sandbox):
+    """scalekit_list_connections reads the accounts, which the sandbox makes slow; the gmail
+    calls sent after it are all answered before it is."""
+    driver.connect("gmail", "user_123")
+    answered: list[str] = []
+
+    async def main() -> None:
+        async with harness.client("http") as client:
+            sandbox.clear_requests()
+            sandbox.fault(path=ACCOUNTS, method="GET", kind="latency", latency_ms=4000, times=1)
+
+            async def slow() -> None:
+                result = await client.call_tool("scalekit_list_connections", {})
+                assert not result.is_error, result.content
+                assert result.structured_content["connections"][0]["connector"] == "gmail"
+                answered.append("slow")
+
+            async def fast(count: int) -> None:
+                result = await client.call_tool("gmail_fetch_mails", {"max_results": count})
+                assert len(result.structured_content["messages"]) == count
+                answered.append(f"fast {count}")
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(slow)
+                with anyio.fail_after(30):  # the slow call is under way before the others
+                    while not any(entry["path"] == ACCOUNTS for entry in sandbox.requests()):
+                        await anyio.sleep(0.02)
+                for count in range(1, 4):
+                    tasks.start_soon(fast, count)
+
+    anyio.run(main)
+    assert sorted(answered[:3]) == ["fast 1", "fast 2", "fast 3"]
+    assert answered[3:] == ["slow"]
+    harness.assert_no_secret(driver, "gmail")
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_progress_while_the_user_authorizes(harness, driver, sandbox, transport):
+    """The client opens the link at once but the user approves a moment later: meanwhile the
+    call reports progress against the client's progress token, then runs."""
+    progress: list[tuple[float, float | None, str | None]] = []
+    links: list[str] = []
+
+    async def open_link(context, params):
+        links.append(params.url)
+        return types.ElicitResult(action="accept")  # the user has not pressed Allow yet
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append((value, total, message))
+
+    async def approve_later() -> None:
+        with anyio.fail_after(30):
+            while len(progress) < 3:
+                await anyio.sleep(0.02)
+        await anyio.to_thread.run_sync(approve_as_browser, links[0])
+
+    async def main() -> types.CallToolResult:
+        async with (
+            harness.client(transport, elicitation=open_link) as client,
+            anyio.create_task_group() as tasks,
+        ):
+            tasks.start_soon(approve_later)
+            return await client.call_tool("gmail_fetch_mails", FETCH, progress_callback=on_progress)
+
+    result = anyio.run(main)
+    assert not result.is_error, result.content
+    assert result.structured_content["messages"]
+    assert len(progress) >= 3
+    values = [value for value, _, _ in progress]
+    assert values == sorted(values) and len(set(values)) == len(values)  # MCP: increasing
+    assert {total for _, total, _ in progress} == {300.0}
+    assert all(
+        message == "waiting for the user to approve gmail (the account is PENDING_AUTH)"
+        for _, _, message in progress
+    )
+    harness.assert_no_secret(driver, "gmail")
+
+
+def test_no_progress_without_a_progress_token(harness, driver, sandbox):
+    notifications: list[object] = []
+
+    async def open_link(context, params):
+        await anyio.to_thread.run_sync(approve_as_browser, params.url)
+        return types.ElicitResult(action="accept")
+
+    async def record(message: object) -> None:
+        notifications.append(message)
+
+    async def main() -> types.CallToolResult:
+        async with harness.client("stdio", elicitation=open_link, message_handler=record) as client:
+            return await client.call_tool("gmail_fetch_mails", FETCH)
+
+    result = anyio.run(main)
+    assert not result.is_error, result.content
+    assert not [n for n in notifications if isinstance(n, types.ProgressNotification)]
+
+
+def entry(name: str, definition: dict) -> dict:
+    schema = {"type": "object", "properties": {}}
+    return {"id": f"tol_{name}", "definition": {"name": name, "input_schema": schema, **definition}}
+
+
+def test_annotations_come_from_the_catalogue_only(harness, sandbox):
+    """A definition's MCP annotations are served (booleans only); a definition without them
+    gets no hint, whatever its name or tags say."""
+    catalogue = [
+        entry(
+            "gmail_send_email", {"annotations": {"readOnlyHint": False, "destructiveHint": True}}
+        ),
+        entry("gmail_fetch_mails", {"annotations": {"readOnlyHint": True, "openWorldHint": "no"}}),
+        {**entry("slack_list_channels", {}), "tags": ["chat", "read"]},
+    ]
+    sandbox.fault(
+        path="/api/v1/tools",
+        method="GET",
+        kind="mutate",
+        mutation="replace",
+        body={"tools": catalogue},
+    )
+
+    async def main() -> types.ListToolsResult:
+        async with harness.client("stdio") as client:
+            return await client.list_tools()
+
+    served = {tool.name: tool.annotations for tool in anyio.run(main).tools}
+    assert served["gmail_send_email"] == types.ToolAnnotations(
+        read_only_hint=False, destructive_hint=True
+    )
+    assert served["gmail_fetch_mails"] == types.ToolAnnotations(read_only_hint=True)
+    assert served["slack_list_channels"] is None
+    assert served["scalekit_list_connections"] == types.ToolAnnotations(
+        read_only_hint=True, open_world_hint=False
+    )
