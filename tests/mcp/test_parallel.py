@@ -7,11 +7,13 @@ import anyio
 import pytest
 from mcp import types
 
+from scalekit_cli.mcp.server import MAX_PARALLEL_CALLS
 from scalekit_cli.sandbox.hosted_form import approve_as_browser
 
 ACCOUNTS = "/api/v1/connected_accounts"
 EXECUTE = "/api/v1/execute_tool"
 FETCH = {"query": "is:unread", "max_results": 1}
+TOOL = "gmail_fetch_mails"
 PARALLEL = 20
 # Each execute_tool answer waits this long in the sandbox: long enough that every call of a
 # batch reaches Scalekit before the first one is answered, if the server runs them together.
@@ -196,3 +198,73 @@ def test_annotations_come_from_the_catalogue_only(harness, sandbox):
     assert served["scalekit_list_connections"] == types.ToolAnnotations(
         read_only_hint=True, open_world_hint=False
     )
+
+
+def test_at_most_max_parallel_calls_run_at_once(harness, driver, sandbox):
+    """More calls than the documented limit: the first MAX_PARALLEL_CALLS reach Scalekit
+    together, the others once those are answered; all are answered right."""
+    driver.connect("gmail", "user_123")
+    sent = MAX_PARALLEL_CALLS + 8
+    results: dict[int, types.CallToolResult] = {}
+    seen_before_any_answer: list[int] = []
+
+    async def main() -> None:
+        async with harness.client("http") as client:
+            sandbox.clear_requests()
+            sandbox.fault(path=EXECUTE, method="POST", kind="latency", latency_ms=LATENCY_MS)
+
+            async def one(count: int) -> None:
+                results[count] = await client.call_tool(TOOL, {"max_results": count % 5 + 1})
+
+            async def watch() -> None:
+                with anyio.fail_after(30):
+                    while len(executions(sandbox)) < MAX_PARALLEL_CALLS:
+                        await anyio.sleep(0.02)
+                # Half the latency later, still no answer: nothing else has been let through.
+                await anyio.sleep(LATENCY_MS / 2000)
+                if not results:
+                    seen_before_any_answer.append(len(executions(sandbox)))
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(watch)
+                for count in range(sent):
+                    tasks.start_soon(one, count)
+
+    anyio.run(main)
+    assert seen_before_any_answer == [MAX_PARALLEL_CALLS]
+    assert len(results) == sent
+    for count, result in results.items():
+        assert len(result.structured_content["messages"]) == count % 5 + 1
+    assert len(executions(sandbox)) == sent
+
+
+@pytest.mark.parametrize("transport", ["stdio"])
+def test_parallel_calls_share_one_renewed_machine_token(harness, driver, sandbox, transport):
+    """The machine token is revoked under a batch of parallel calls: each is refused once,
+    and one token request renews it for all of them, whenever their refusals come."""
+    driver.connect("gmail", "user_123")
+    results: list[types.CallToolResult] = []
+
+    async def main() -> None:
+        async with harness.client(transport) as client:
+            await client.call_tool(TOOL, FETCH)  # a warm client and token
+            sandbox.admin("POST", "/_sandbox/machine_tokens/revoke")
+            sandbox.clear_requests()
+            # Half the batch is refused at once, the other half after the token is renewed:
+            # those must not throw the new token away and fetch another each.
+            sandbox.fault(
+                path=EXECUTE, method="POST", kind="latency", latency_ms=800, after=PARALLEL // 2
+            )
+
+            async def one() -> None:
+                results.append(await client.call_tool(TOOL, FETCH))
+
+            async with anyio.create_task_group() as tasks:
+                for _ in range(PARALLEL):
+                    tasks.start_soon(one)
+
+    anyio.run(main)
+    assert [r.is_error for r in results] == [False] * PARALLEL
+    fetches = [entry for entry in sandbox.requests() if entry["path"] == "/oauth/token"]
+    assert len(fetches) == 1
+    harness.assert_no_secret(driver)  # the driver's own token is revoked too
