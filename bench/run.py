@@ -16,7 +16,7 @@ import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import importtime, measures
+from . import importtime, mcp_serve, measures
 from .measures import BASELINES, USER, Context
 from .report import Machine, Report, console, markdown
 from .sandbox import REPO_ROOT, SK, Sandbox
@@ -29,14 +29,15 @@ ROUND_TRIP_MS = 40.0  # a user's round trip to their Scalekit environment and to
 class Plan:
     runs: int  # samples per side of the `sk token` and `--help` pairs
     gmail_runs: int
+    mcp_runs: int  # rounds of the MCP rows: one call, the raw request, 20 calls at once
     conditions_samples: int  # requests timed to state the conditions
     importtime_runs: int
     warmup: int
 
 
-FULL = Plan(runs=21, gmail_runs=11, conditions_samples=11, importtime_runs=5, warmup=1)
+FULL = Plan(runs=21, gmail_runs=11, mcp_runs=11, conditions_samples=11, importtime_runs=5, warmup=1)
 # Everything once or twice, still through TLS and the relay: proves the harness, judges nothing.
-SMOKE = Plan(runs=2, gmail_runs=1, conditions_samples=2, importtime_runs=1, warmup=0)
+SMOKE = Plan(runs=2, gmail_runs=1, mcp_runs=1, conditions_samples=2, importtime_runs=1, warmup=0)
 NOT_INHERITED = frozenset(
     {
         "HTTP_PROXY",
@@ -119,6 +120,10 @@ def measure_everything(plan: Plan, with_sdk: bool, report: Report, work: Path) -
             report.rows.append(measures.help_vs_typer(ctx, plan.runs, plan.warmup))
             progress("sk gmail unread vs the one-by-one loop …")
             report.rows.append(measures.gmail_vs_loop(ctx, plan.gmail_runs, plan.warmup))
+            progress("sk mcp serve: parallel calls, and one call vs execute_tool …")
+            report.rows += mcp_serve.measure(
+                ctx, plan.mcp_runs, plan.warmup, work / "mcp-serve.log"
+            )
             progress("import time …")
             report.imports = import_breakdowns(ctx, plan.importtime_runs)
     finally:

@@ -8,6 +8,7 @@ only reveals secrets in sk's own stderr trace).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
@@ -41,6 +42,12 @@ INSTRUCTIONS = (
 )
 # The key of the connecting elicitation in a 2026-07-28 InputRequiredResult.
 CONNECT_INPUT = "connect"
+# Tool calls (and status checks) running at once; more wait their turn. Each holds a worker
+# thread and a connection to Scalekit while it runs. Agents send parallel calls in batches of
+# a few to a couple of dozen; this lets such a batch run together, with room for a few slow
+# calls, while a runaway client cannot make sk open hundreds of threads and sockets. A call
+# waiting for the user to approve a connection holds no slot between its status checks.
+MAX_PARALLEL_CALLS = 32
 
 
 @dataclass
@@ -64,6 +71,15 @@ class McpServer:
     settings: ServeSettings = field(default_factory=ServeSettings)
     # The latest session of every live connection, to tell each that the tool list changed.
     _sessions: dict[int, Any] = field(default_factory=dict, repr=False)
+    # Made at first use, inside the event loop: bounds every blocking toolbox call.
+    _limiter: anyio.CapacityLimiter | None = field(default=None, repr=False)
+
+    async def _blocking(self, function: Callable[..., Any], *args: Any) -> Any:
+        """A blocking toolbox call (sync HTTP) in a worker thread: the event loop goes on
+        serving other requests, and a slow tool delays no other answer."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(MAX_PARALLEL_CALLS)
+        return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
 
     # -- what leaves the server -----------------------------------------------------------------
 
@@ -109,7 +125,14 @@ class McpServer:
         return types.ListToolsResult(
             tools=[
                 types.Tool(
-                    name=tool.name, description=tool.description, input_schema=tool.input_schema
+                    name=tool.name,
+                    description=tool.description,
+                    input_schema=tool.input_schema,
+                    annotations=(
+                        types.ToolAnnotations.model_validate(dict(tool.hints))
+                        if tool.hints
+                        else None
+                    ),
                 )
                 for tool in self.toolbox.tools()
             ]
@@ -163,7 +186,7 @@ class McpServer:
         self, ctx: Any, tool: ToolDefinition, arguments: dict[str, Any], *, allow_connect: bool
     ) -> types.CallToolResult | types.InputRequiredResult:
         try:
-            outcome = await anyio.to_thread.run_sync(self.toolbox.run, tool, arguments)
+            outcome = await self._blocking(self.toolbox.run, tool, arguments)
         except AccountUnusable as unusable:
             if not allow_connect:
                 return self.error_result(f"{unusable}; nothing was executed")
@@ -182,7 +205,7 @@ class McpServer:
     ) -> types.CallToolResult | types.InputRequiredResult:
         connector = unusable.connector
         try:
-            pending = await anyio.to_thread.run_sync(self.toolbox.start_connection, connector)
+            pending = await self._blocking(self.toolbox.start_connection, connector)
         except ScalekitError as exc:
             return self.error_result(describe_failure(exc)[1])
         if pending is None:  # it became ACTIVE meanwhile
@@ -231,7 +254,7 @@ class McpServer:
         elicitation_id: str | None,
     ) -> types.CallToolResult | types.InputRequiredResult:
         """Wait until the account is ACTIVE, then run the original call (once)."""
-        status = await self._wait_until_active(connector)
+        status = await self._wait_until_active(ctx, connector)
         if status != "ACTIVE":
             waiting = (
                 " The user has approved; the account waits for custom user verification, "
@@ -252,19 +275,35 @@ class McpServer:
             )
         return await self._run(ctx, tool, arguments, allow_connect=False)
 
-    async def _wait_until_active(self, connector: str) -> str:
-        """Poll `/details` (as `sk connect` does) until ACTIVE or the timeout; the last status."""
-        deadline = time.monotonic() + self.settings.connect_timeout
+    async def _wait_until_active(self, ctx: Any, connector: str) -> str:
+        """Poll `/details` (as `sk connect` does) until ACTIVE or the timeout; the last status.
+        Each status check is reported as progress (when the client asked for it with a
+        progress token), so a host does not time out a call the user is still completing."""
+        started = time.monotonic()
+        deadline = started + self.settings.connect_timeout
         interval = max(self.settings.interval, 0.05)
         while True:
             polled_at = time.monotonic()
             try:
-                status = await anyio.to_thread.run_sync(self.toolbox.account_status, connector)
+                status = await self._blocking(self.toolbox.account_status, connector)
             except ScalekitError:
                 status = "unknown"  # a passing fault while waiting: try again next time
             if status == "ACTIVE" or polled_at >= deadline:
                 return status
+            await self._report_waiting(ctx, connector, status, polled_at - started)
             await anyio.sleep(max(0.0, min(polled_at + interval, deadline) - time.monotonic()))
+
+    async def _report_waiting(self, ctx: Any, connector: str, status: str, waited: float) -> None:
+        """One `notifications/progress` for the call (a no-op without a progress token): the
+        seconds waited, out of the connect timeout."""
+        message = self.clean(
+            f"waiting for the user to approve {connector} (the account is {status or 'absent'})"
+        )
+        # A client that has gone: the wait ends at its cancellation or the timeout.
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+            await ctx.session.report_progress(
+                round(waited, 3), total=self.settings.connect_timeout, message=message
+            )
 
     def _connect_text(self, pending: PendingConnection) -> str:
         state = f"is {pending.status}" if pending.status else "does not exist yet"
@@ -279,7 +318,7 @@ class McpServer:
     async def refresh(self) -> None:
         """Read the catalogue again and tell every connected client its tool list changed."""
         try:
-            await anyio.to_thread.run_sync(self.toolbox.refresh)
+            await self._blocking(self.toolbox.refresh)
         except ScalekitError as exc:
             self.out.warn(f"could not refresh the tool catalogue: {describe_failure(exc)[1]}")
             return

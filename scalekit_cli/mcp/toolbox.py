@@ -29,6 +29,11 @@ REQUEST = "scalekit_request"
 # A catalogue tool may not take a built-in's name: it would be listed twice, and a call would
 # reach one of them with the other's arguments.
 RESERVED = frozenset({LIST_CONNECTIONS, AUTHORIZE, REQUEST})
+# MCP's tool annotations, taken from a catalogue definition that carries them (an
+# `annotations` object, as MCP shapes it): the contract's `definition` is free-form, and
+# nothing else in it says whether a tool only reads or changes the world, so a definition
+# without them gets no hint at all (a wrong hint would let a host skip asking the user).
+HINTS = ("readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint")
 
 # Response headers of a proxied call that may carry a credential: never handed to the agent.
 CREDENTIAL_HEADER = re.compile(r"auth|token|secret|cookie|api[-_]?key|session|password", re.I)
@@ -40,6 +45,7 @@ class ToolDefinition:
     description: str
     input_schema: dict[str, Any]
     connector: str | None = None  # the connection a catalogue tool runs on; None: built-in
+    hints: tuple[tuple[str, bool], ...] = ()  # (HINTS name, value) the catalogue gave
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,7 @@ class Toolbox:
                     tool.input_schema or {"type": "object"},
                     # As exec-tool does: the filter it was listed under, else the name's prefix.
                     connector or tool.name.split("_", 1)[0],
+                    _hints(tool.raw),
                 )
         with self._lock:
             self._catalogue = catalogue
@@ -138,6 +145,7 @@ class Toolbox:
                 "accounts can be used; any other status needs the user to authorize again "
                 f"(see {AUTHORIZE}). No credentials are included.",
                 {"type": "object", "properties": {}, "additionalProperties": False},
+                hints=(("readOnlyHint", True), ("openWorldHint", False)),
             ),
             ToolDefinition(
                 AUTHORIZE,
@@ -156,6 +164,8 @@ class Toolbox:
                     "required": ["connector"],
                     "additionalProperties": False,
                 },
+                # It may create the account (PENDING_AUTH), never remove or replace anything.
+                hints=(("readOnlyHint", False), ("destructiveHint", False)),
             ),
         ]
         if self.allow_proxy:
@@ -359,3 +369,14 @@ class Toolbox:
             self._listeners.clear()
         for listener in listeners:
             listener.close()
+
+
+def _hints(raw: dict[str, Any]) -> tuple[tuple[str, bool], ...]:
+    """The boolean HINTS of a catalogue entry's `definition.annotations`; others are ignored."""
+    definition = raw.get("definition")
+    annotations = definition.get("annotations") if isinstance(definition, dict) else None
+    if not isinstance(annotations, dict):
+        return ()
+    return tuple(
+        (name, annotations[name]) for name in HINTS if isinstance(annotations.get(name), bool)
+    )

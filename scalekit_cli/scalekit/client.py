@@ -224,10 +224,16 @@ class ScalekitClient:
             self.token_cache.store(token, lifetime)
         return token
 
-    def _forget_machine_token(self) -> None:
+    def _forget_machine_token(self, rejected: str) -> None:
+        """`rejected` was refused: forget it, unless another thread (parallel MCP calls) has
+        already replaced it — forgetting its successor would make each call fetch anew."""
+        if self._machine_token not in (None, rejected):
+            return
         self._machine_token = None
         if self.token_cache is not None:
-            self.token_cache.clear()
+            cached = self.token_cache.load()
+            if cached is None or cached.access_token == rejected:
+                self.token_cache.clear()
 
     # -- the API call every method goes through ---------------------------------------------
 
@@ -258,7 +264,7 @@ class ScalekitClient:
                 headers={"authorization": f"Bearer {token}"},
             )
             if response.status_code == 401 and not renewed:
-                self._forget_machine_token()
+                self._forget_machine_token(token)
                 continue
             break
         if response.status_code not in expect:
@@ -289,7 +295,7 @@ class ScalekitClient:
         # Only safe methods may be repeated after an ambiguous failure.
         idempotent = method.upper() in ("GET", "HEAD", "OPTIONS")
 
-        def send() -> Response:
+        def send(token: str) -> Response:
             return self.session.send(
                 method,
                 f"{self.env_url}/proxy{path}",
@@ -297,17 +303,18 @@ class ScalekitClient:
                 content=content,
                 headers={
                     **(headers or {}),
-                    "authorization": f"Bearer {self.machine_token()}",
+                    "authorization": f"Bearer {token}",
                     "connection_name": connector,
                     # Header values travel as bytes; UTF-8 keeps any identifier intact.
                     "identifier": identifier.encode("utf-8"),
                 },
             )
 
-        response = send()
+        token = self.machine_token()
+        response = send(token)
         if response.status_code == 401 and _is_gateway_error(response):
-            self._forget_machine_token()
-            response = send()
+            self._forget_machine_token(token)
+            response = send(self.machine_token())
         return response
 
     # -- connected accounts -----------------------------------------------------------------

@@ -378,6 +378,10 @@ class NetworkTransport(httpx.BaseTransport):
             common: dict[str, Any] = {
                 "ssl_context": context,
                 "max_keepalive_connections": MAX_IDLE_PER_ROUTE,
+                # No cap on connections open at once (httpcore's default is 10): callers bound
+                # their own parallelism (`sk mcp serve`'s MAX_PARALLEL_CALLS), and a cap here
+                # would queue their requests silently behind each other.
+                "max_connections": None,
                 "network_backend": self._backend,
             }
             if proxy is None:

@@ -14,6 +14,8 @@ TIMED_ROWS = (
     "`sk token`, warm cache ÷ quickstart httpx script",
     '`sk --help` − `python -c "import typer"`',
     "`sk gmail unread --limit 20` ÷ one-by-one loop on one client",
+    "`sk mcp serve`: 20 parallel `tools/call` ÷ one call",
+    "`sk mcp serve`: one `tools/call` ÷ raw `execute_tool` on a warm client",
 )
 
 
