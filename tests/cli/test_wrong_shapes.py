@@ -55,14 +55,20 @@ def test_nesting_past_the_bound_is_a_clean_failure(sk, sandbox, driver):
     assert "nested deeper than 64 levels" in line and "internal error" not in line
 
 
-def test_request_prints_a_body_it_cannot_parse_as_it_came(sk, sandbox, driver):
+def test_request_withholds_a_body_it_cannot_parse_unless_debug(sk, sandbox, driver):
+    """A body that looks like JSON but cannot be parsed whole could hide a credential field:
+    it is shown only with --debug (SECURITY.md), and then exactly as it came."""
     driver.connect("gmail", "u")
     path = "/proxy/gmail/v1/users/me/profile"
     sandbox.fault(path=path, kind="mutate", mutation="deep", depth=5_000)
     result = sk("request", "gmail", "--user", "u", "/gmail/v1/users/me/profile")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.endswith('"sk_nested": ' + "[" * 5_000 + "]" * 5_000 + "}")
-    assert result.stdout.startswith('{"emailAddress": "u')
+    assert result.stdout == ""
+    assert "rerun with --debug to see it" in result.stderr
+    shown = sk("request", "gmail", "--user", "u", "/gmail/v1/users/me/profile", "--debug")
+    assert shown.exit_code == 0, shown.stderr
+    assert shown.stdout.endswith('"sk_nested": ' + "[" * 5_000 + "]" * 5_000 + "}")
+    assert shown.stdout.startswith('{"emailAddress": "u')
 
 
 def test_user_verify_and_tools_and_execution_are_held_to_their_shapes(sandbox, driver, tmp_path):
