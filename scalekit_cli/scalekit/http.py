@@ -29,7 +29,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .errors import NetworkError
+from .errors import NetworkError, ScalekitError
 
 if TYPE_CHECKING:
     import httpx
@@ -231,6 +231,23 @@ def _failure(exc: Exception, timeout: float, by_deadline: bool) -> _Failure:
     return _Failure(str(exc) or type(exc).__name__)
 
 
+def _check_json_body(document: Any) -> None:
+    """ScalekitError (not a NetworkError: nothing is wrong with the network) for a body JSON
+    cannot carry. httpx raises the same ValueError for it as for a header HTTP forbids, so the
+    body is tried on its own first; sk's bodies are small, the second encoding is cheap."""
+    import json as jsonlib
+
+    try:
+        jsonlib.dumps(document, allow_nan=False)
+    except ValueError:
+        # NaN and Infinity: Python writes them, JSON has no such values.
+        raise ScalekitError(
+            "the request body is not JSON: NaN and Infinity are not JSON values"
+        ) from None
+    except (TypeError, RecursionError):
+        raise ScalekitError("the request body cannot be written as JSON") from None
+
+
 class HttpSession:
     """Keep-alive connections with the retry policy above; thread-safe for concurrent reads."""
 
@@ -322,6 +339,8 @@ class HttpSession:
                 # An absolute name: certificates and Host fields name the host without the dot.
                 target = target.copy_with(host=target.host.removesuffix("."))
             _check_sendable(method, target, headers)
+            if json is not None:
+                _check_json_body(json)
             request = self.client.build_request(
                 method.upper(),
                 target,
