@@ -4,9 +4,11 @@ static credentials or updated, confirmed ACTIVE, OAuth refused, secrets never sh
 from __future__ import annotations
 
 import json
+import os
+import pty
 
 from scalekit_cli.sandbox.faults import redacted_marker
-from tests.cli.conftest import assert_no_leak, assert_one_error_line
+from tests.cli.conftest import SK, assert_no_leak, assert_one_error_line, read_terminal
 
 # A canary API key: it must reach the sandbox, and never any captured output.
 API_KEY = "exa-canary-3f9c1d7e5b2a48c6"
@@ -251,3 +253,29 @@ def test_an_account_not_active_after_storing_is_exit_3(sk, sandbox, driver):
     assert "is PENDING_AUTH after its credentials were stored" in assert_one_error_line(result)
     assert result.stdout == ""
     assert_no_leak(result, API_KEY)
+
+
+def test_credentials_typed_on_a_terminal_are_not_echoed(sk_env, sandbox, driver, tmp_path):
+    """The installed sk with a pseudo-terminal as stdin: the pasted JSON (over two lines,
+    ended by Ctrl-D) is stored and never appears on the screen."""
+    env = {**os.environ, **sk_env, "NO_COLOR": "1"}
+    pid, leader = pty.fork()
+    if pid == 0:  # the child: exec sk at once
+        os.chdir(tmp_path)
+        os.execve(str(SK), [str(SK), "connect", "exa", "--user", "tty", "--credentials-stdin"], env)
+    typed = []
+
+    def paste(screen: bytes) -> None:
+        if not typed and b"Ctrl-D" in screen:
+            typed.append(True)
+            os.write(leader, f'{{\n"api_key": "{API_KEY}"}}\n'.encode() + b"\x04")
+
+    screen = read_terminal(leader, paste)
+    _, status = os.waitpid(pid, 0)
+    os.close(leader)
+    text = screen.decode("utf-8", "replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert typed and "exa is connected for tty" in text
+    assert_no_leak(text, API_KEY)
+    stored = driver.account("exa", "tty", credentials=True)
+    assert stored["authorization_details"]["static_auth"]["details"] == {"api_key": API_KEY}
