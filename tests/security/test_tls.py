@@ -349,3 +349,24 @@ def test_a_407_quoting_the_proxy_credentials_shows_none_of_them(
     assert "the proxy refused the tunnel: 407" in assert_one_error_line(result)
     assert [seen.authorization for seen in proxy.seen] == [given]  # it did get them
     assert_no_leak(result, password, given.split()[1])
+
+
+def test_a_proxy_that_is_down_is_named_without_its_credentials(tls_runner: SkRunner) -> None:
+    """The connection refused is the proxy's: the line names it (host:port and the variable),
+    never the credentials its URL holds."""
+    password = "CANARYdown-pw-5Tq1"
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]  # closed again below: nothing listens there
+    env = {
+        "SCALEKIT_ENV_URL": "https://example.invalid",
+        "HTTPS_PROXY": f"http://agent:{password}@127.0.0.1:{port}",
+    }
+    for flags in ([], ["-v", "--debug"]):
+        result = tls_runner(*flags, "token", "gmail", "--user", USER, env=env)
+        assert result.exit_code == 1
+        line = assert_one_error_line(result)
+        assert line == (
+            f"sk: cannot reach example.invalid: the proxy 127.0.0.1:{port} (HTTPS_PROXY): "
+            "connection refused"
+        ), line
+        assert_no_leak(result, password, CANARY_CLIENT_SECRET)
