@@ -7,6 +7,8 @@ import json
 import os
 import pty
 
+import pytest
+
 from scalekit_cli.sandbox.faults import redacted_marker
 from tests.cli.conftest import SK, assert_no_leak, assert_one_error_line, read_terminal
 
@@ -255,14 +257,28 @@ def test_an_account_not_active_after_storing_is_exit_3(sk, sandbox, driver):
     assert_no_leak(result, API_KEY)
 
 
-def test_credentials_typed_on_a_terminal_are_not_echoed(sk_env, sandbox, driver, tmp_path):
+@pytest.mark.parametrize(
+    ("command", "done"),
+    [(("connect",), "exa is connected for tty"), (("accounts", "update"), "updated the")],
+    ids=["connect", "accounts-update"],
+)
+def test_credentials_typed_on_a_terminal_are_not_echoed(
+    command, done, sk_env, sandbox, driver, tmp_path
+):
     """The installed sk with a pseudo-terminal as stdin: the pasted JSON (over two lines,
     ended by Ctrl-D) is stored and never appears on the screen."""
+    if command == ("accounts", "update"):
+        driver.api(
+            "POST",
+            ACCOUNTS,
+            json={"connector": "exa", "identifier": "tty", "connected_account": {}},
+        ).raise_for_status()
     env = {**os.environ, **sk_env, "NO_COLOR": "1"}
+    args = [str(SK), *command, "exa", "--user", "tty", "--credentials-stdin"]
     pid, leader = pty.fork()
     if pid == 0:  # the child: exec sk at once
         os.chdir(tmp_path)
-        os.execve(str(SK), [str(SK), "connect", "exa", "--user", "tty", "--credentials-stdin"], env)
+        os.execve(str(SK), args, env)
     typed = []
 
     def paste(screen: bytes) -> None:
@@ -275,7 +291,7 @@ def test_credentials_typed_on_a_terminal_are_not_echoed(sk_env, sandbox, driver,
     os.close(leader)
     text = screen.decode("utf-8", "replace")
     assert os.waitstatus_to_exitcode(status) == 0, text
-    assert typed and "exa is connected for tty" in text
+    assert typed and done in text
     assert_no_leak(text, API_KEY)
     stored = driver.account("exa", "tty", credentials=True)
     assert stored["authorization_details"]["static_auth"]["details"] == {"api_key": API_KEY}
