@@ -95,11 +95,16 @@ def _source(distribution: metadata.Distribution | None) -> tuple[str | None, boo
 
 
 def install_command(extra: str, found: Installation | None = None) -> str:
-    """The one command that adds `extra` to this `sk`, ready to paste into a shell."""
+    """The one command that adds `extra` to this `sk`, ready to paste into a shell; without a
+    recorded source, a sentence saying where to get it instead."""
     found = installation() if found is None else found
     if found.source is None:
-        requirement = f"{DISTRIBUTION}[{extra}]"
-    elif found.editable or not _is_url(found.source):
+        # The package is not on PyPI: a bare name would install whatever claims it there.
+        return (
+            f"reinstall sk with the [{extra}] extra from the checkout or archive you installed "
+            "it from (see the Quickstart in its README.md)"
+        )
+    if found.editable or not _is_url(found.source):
         requirement = f"{found.source}[{extra}]"  # a directory: pip takes path[extra]
     else:
         requirement = f"{DISTRIBUTION}[{extra}] @ {found.source}"

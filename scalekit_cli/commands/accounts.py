@@ -11,7 +11,6 @@ here, to the accounts read.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -172,9 +171,11 @@ def read_api_config(source: str) -> dict[str, Any]:
             ) from None
     else:
         text = source
+    from ..json_input import JsonInputError, parse_strict
+
     try:
-        document = json.loads(text)
-    except (ValueError, RecursionError) as exc:
+        document = parse_strict(text, unique_keys=True)
+    except JsonInputError as exc:
         raise CliError(f"--api-config is not valid JSON: {exc}", ExitCode.USAGE) from None
     if not isinstance(document, dict) or not document:
         raise CliError("--api-config must hold a non-empty JSON object", ExitCode.USAGE)

@@ -6,19 +6,19 @@ While waiting only `/details` is read: no credentials are fetched until they are
 
 from __future__ import annotations
 
-import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
 from ..cli.commands import SkCommand
 from ..connecting import request_link
-from ..errors import CliError, ExitCode, connect_command
+from ..errors import CliError, ExitCode, connect_command, shell_word
 from ..runtime import Runtime
 from ..scalekit.errors import (
     AlreadyExists,
@@ -485,20 +485,28 @@ def parse_fields(items: list[str]) -> dict[str, str]:
 def read_credentials(runtime: Runtime) -> dict[str, Any]:
     """The JSON object of credential fields on standard input; its string values are
     registered as secrets at once, so no output, trace or error can show them."""
+    from ..json_input import JsonInputError, parse_strict
+
     out = runtime.out
-    if out.stdin_tty:
-        out.info("Paste the credentials as a JSON object, then press Ctrl-D:")
     try:
-        text = out.stdin.read()
+        if out.stdin_tty:
+            text = _read_unechoed(
+                out.stdin,
+                lambda: out.info(
+                    "Paste the credentials as a JSON object (not shown), then press Ctrl-D:"
+                ),
+            )
+        else:
+            text = out.stdin.read()
     except UnicodeDecodeError:
         raise CliError("standard input is not UTF-8 text", ExitCode.USAGE) from None
     try:
-        document = json.loads(text)
-    except (ValueError, RecursionError):
-        # The parser's message quotes the input: it is left out, as it may hold the secret.
+        document = parse_strict(text, unique_keys=True)
+    except JsonInputError as exc:
+        # JsonInputError never quotes the input, which may hold the secret.
         raise CliError(
-            "--credentials-stdin: standard input is not a JSON object "
-            '(e.g. {"api_key": "…"} or {"username": "…", "password": "…"})',
+            f"--credentials-stdin: standard input is not a JSON object ({exc}; "
+            'e.g. {"api_key": "…"} or {"username": "…", "password": "…"})',
             ExitCode.USAGE,
         ) from None
     _register_secrets(runtime, document)
@@ -509,6 +517,33 @@ def read_credentials(runtime: Runtime) -> dict[str, Any]:
             ExitCode.USAGE,
         )
     return document
+
+
+def _read_unechoed(stdin: TextIO, prompt: Callable[[], None]) -> str:
+    """All of a terminal's input up to Ctrl-D, with echo off so a pasted secret is never on
+    screen; `prompt()` runs once echo is off, so nothing typed at it is shown. getpass does the
+    same for one line, and a pasted JSON object may span several."""
+    try:
+        import termios
+    except ImportError:  # no termios (Windows): getpass hides one line there
+        import getpass
+
+        prompt()
+        return getpass.getpass("")
+    try:
+        fd = stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (OSError, ValueError, termios.error):
+        prompt()  # not a real terminal after all: it echoes nothing
+        return stdin.read()
+    quiet = list(saved)
+    quiet[3] &= ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
+    try:
+        prompt()
+        return stdin.read()
+    finally:
+        termios.tcsetattr(fd, termios.TCSAFLUSH, saved)
 
 
 def _register_secrets(runtime: Runtime, document: Any) -> None:
@@ -558,6 +593,26 @@ def refuse_unless_static(
         )
 
 
+def _remove_unused_account(
+    runtime: Runtime, account: ConnectedAccount, connector: str, identifier: str
+) -> None:
+    """Delete the empty account made only to learn that the connection is not static; if that
+    fails, refuse anyway and say how to remove it (it holds no credentials)."""
+    try:
+        runtime.scalekit().delete_account(
+            account_id=account.id or None, connector=connector, identifier=identifier
+        )
+    except ScalekitError as exc:
+        prefix = runtime.sk_prefix()
+        raise CliError(
+            f"{connector} uses {account.authorization_type} authorization, which "
+            "--credentials-stdin cannot set (no credentials were sent); the empty account made "
+            f"to learn this could not be removed ({exc}): run "
+            f"{prefix} disconnect {shell_word(connector)} --user {shell_word(identifier)}",
+            ExitCode.USAGE,
+        ) from None
+
+
 def connect_static(options: ConnectOptions, runtime: Runtime) -> int:
     """Store an API key, basic or bearer credentials for the account (get, create only on 404,
     else update), then confirm from `/details` that it is ACTIVE. No magic link is made."""
@@ -593,26 +648,23 @@ def connect_static(options: ConnectOptions, runtime: Runtime) -> int:
         client.update_account(connector, identifier, authorization_details=authorization)
         out.detail(f"stored new credentials in {connector} account {existing.id or '(no id)'}")
     else:
+        # Created empty, as plain `sk connect` does: the answer names the connection's
+        # authorization type, and no credential leaves sk before it is known to be static.
+        made_here = True
         try:
-            created = client.create_account_with(
-                connector, identifier, authorization_details=authorization
-            )
+            created = client.create_account(connector, identifier)
         except NotFound:
             from .known_names import unknown_connection
 
             raise unknown_connection(runtime, connector, identifier) from None
         except AlreadyExists:  # made meanwhile by someone else: update it instead
             created = client.get_account(connector, identifier)
-            refuse_unless_static(runtime, created, connector, identifier)
-            client.update_account(connector, identifier, authorization_details=authorization)
-        else:
-            if created.authorization_type and created.authorization_type not in STATIC_AUTH_TYPES:
-                # Only this command's own new account is removed: no credentials it was given
-                # stay stored on a connection that does not use them.
-                client.delete_account(
-                    account_id=created.id or None, connector=connector, identifier=identifier
-                )
-                refuse_unless_static(runtime, created, connector, identifier)
+            made_here = False
+        kind = created.authorization_type
+        if made_here and kind and kind not in STATIC_AUTH_TYPES:
+            _remove_unused_account(runtime, created, connector, identifier)
+        refuse_unless_static(runtime, created, connector, identifier)
+        client.update_account(connector, identifier, authorization_details=authorization)
         out.detail(f"created {connector} account {created.id or '(no id)'} with credentials")
     account = client.get_account(connector, identifier)
     if not account.is_active:

@@ -9,7 +9,6 @@ came (highlighted JSON on a terminal); `--verbose` adds the status and headers o
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -223,9 +222,11 @@ def run(options: RequestOptions, runtime: Runtime) -> int:
         content = read_body(options.data, out.stdin)
         if not any(name.lower() == "content-type" for name in headers):
             # Without a Content-Type of the user's, the body is JSON: check it before sending.
+            from ..json_input import JsonInputError, parse_strict
+
             try:
-                json.loads(content)
-            except (ValueError, UnicodeDecodeError) as exc:
+                parse_strict(content)
+            except JsonInputError as exc:
                 raise CliError(
                     f"-d is not valid JSON ({exc}); give -H 'Content-Type: …' to send other data",
                     ExitCode.USAGE,

@@ -29,7 +29,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .errors import NetworkError
+from .errors import NetworkError, ScalekitError
 
 if TYPE_CHECKING:
     import httpx
@@ -178,6 +178,23 @@ def os_cause(exc: BaseException) -> str:
     return cause[0].lower() + cause[1:]
 
 
+# OpenSSL's reasons for a handshake that met something other than TLS (a plain-HTTP server).
+_NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"})
+# OpenSSL's reasons for a handshake that the same server will refuse again the same way: no
+# common protocol version or cipher, or the server's handshake_failure / protocol_version alert.
+_FINAL_TLS_REASONS = frozenset(
+    {
+        "UNSUPPORTED_PROTOCOL",
+        "NO_PROTOCOLS_AVAILABLE",
+        "NO_SHARED_CIPHER",
+        "NO_CIPHERS_AVAILABLE",
+        "SSLV3_ALERT_HANDSHAKE_FAILURE",
+        "TLSV1_ALERT_PROTOCOL_VERSION",
+        "TLSV1_ALERT_INSUFFICIENT_SECURITY",
+    }
+)
+
+
 def _failure(exc: Exception, timeout: float, by_deadline: bool) -> _Failure:
     """What an httpx transport failure was, and whether sending again could help."""
     import ssl
@@ -214,7 +231,22 @@ def _failure(exc: Exception, timeout: float, by_deadline: bool) -> _Failure:
                     repeatable=False,
                 )
             if isinstance(cause, ssl.SSLError):
-                return _Failure(f"TLS handshake failed: {cause.reason or cause}", never_sent=True)
+                reason = cause.reason or ""
+                if reason in _NOT_TLS_REASONS:
+                    return _Failure(
+                        f"TLS handshake failed ({reason}): the server does not speak TLS "
+                        "there; is the URL http:// rather than https://?",
+                        never_sent=True,
+                        repeatable=False,
+                    )
+                # Versions, ciphers or the server's refusal would be met again: no retry. A
+                # connection cut mid-handshake (no such reason) may go through next time.
+                final = reason in _FINAL_TLS_REASONS
+                return _Failure(
+                    f"TLS handshake failed: {reason or cause}",
+                    never_sent=True,
+                    repeatable=not final,
+                )
         return _Failure(os_cause(exc), never_sent=True)
     if isinstance(exc, httpx.RemoteProtocolError):
         text = str(exc).lower()
@@ -229,6 +261,27 @@ def _failure(exc: Exception, timeout: float, by_deadline: bool) -> _Failure:
             return _Failure("the connection was reset")
         return _Failure(os_cause(exc))
     return _Failure(str(exc) or type(exc).__name__)
+
+
+def _check_json_body(document: Any) -> None:
+    """ScalekitError (not a NetworkError: nothing is wrong with the network) for a body JSON
+    cannot carry. httpx raises the same ValueError for it as for a header HTTP forbids, so the
+    body is tried on its own first; sk's bodies are small, the second encoding is cheap."""
+    import json as jsonlib
+
+    try:
+        jsonlib.dumps(document, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ScalekitError(
+            "the request body holds a lone surrogate (such as \\ud800), which is not Unicode"
+        ) from None
+    except ValueError:
+        # NaN and Infinity: Python writes them, JSON has no such values.
+        raise ScalekitError(
+            "the request body is not JSON: NaN and Infinity are not JSON values"
+        ) from None
+    except (TypeError, RecursionError):
+        raise ScalekitError("the request body cannot be written as JSON") from None
 
 
 class HttpSession:
@@ -322,6 +375,8 @@ class HttpSession:
                 # An absolute name: certificates and Host fields name the host without the dot.
                 target = target.copy_with(host=target.host.removesuffix("."))
             _check_sendable(method, target, headers)
+            if json is not None:
+                _check_json_body(json)
             request = self.client.build_request(
                 method.upper(),
                 target,

@@ -183,7 +183,7 @@ def proxies_configured(environ: Mapping[str, str] | None = None) -> bool:
 class Proxy:
     """An http:// proxy named by `variable`: where it is, and the credentials its URL holds."""
 
-    __slots__ = ("authorization", "host", "password", "port", "username")
+    __slots__ = ("authorization", "host", "password", "port", "username", "variable")
 
     def __init__(self, variable: str, url: str) -> None:
         # Messages name the variable, never its value: a proxy URL may hold a password.
@@ -205,6 +205,7 @@ class Proxy:
             httpx.URL(scheme="http", host=host, port=port)  # the host as httpx would send it
         except (httpx.InvalidURL, UnicodeError, ValueError):
             raise unusable from None
+        self.variable = variable
         self.host = host
         self.port = port or 80
         self.username = unquote(parts.username) if parts.username is not None else None
@@ -344,6 +345,23 @@ class _Body(httpx.SyncByteStream):
             close()
 
 
+def _socket_failure(exc: BaseException) -> bool:
+    """Whether a connect failure was the socket's (refused, unresolvable, unreachable), not a
+    TLS handshake's (ssl.SSLError is an OSError too)."""
+    import ssl
+
+    # httpcore wraps the OSError as its exception's argument (and, not always, its cause).
+    seen: BaseException | None = exc
+    while seen is not None:
+        for found in (seen, *seen.args):
+            if isinstance(found, ssl.SSLError):
+                return False
+            if isinstance(found, OSError):
+                return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class NetworkTransport(httpx.BaseTransport):
     """sk's way onto the network: for each request, the proxy the environment names for its
     host (or none), each route with its own keep-alive pool; a TLS context only for https
@@ -419,6 +437,16 @@ class NetworkTransport(httpx.BaseTransport):
         )
         try:
             answer = pool.handle_request(inner)
+        except httpcore.ConnectError as exc:
+            if proxy is not None and _socket_failure(exc):
+                # Through a proxy, the only TCP connection sk opens is to the proxy: name it
+                # (host and port, never the credentials its URL may hold), not the target.
+                where = f"[{proxy.host}]" if ":" in proxy.host else proxy.host
+                detail = str(exc).split("] ", 1)[-1].strip() or "connection failed"
+                detail = detail[0].lower() + detail[1:]
+                message = f"the proxy {where}:{proxy.port} ({proxy.variable}): {detail}"
+                raise httpx.ConnectError(message, request=request) from exc
+            raise _as_httpx(exc, request) from exc
         except _HTTPCORE_FAILURES as exc:
             raise _as_httpx(exc, request) from exc
         return httpx.Response(

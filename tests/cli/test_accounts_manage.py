@@ -149,3 +149,31 @@ def test_list_status_takes_only_the_contracts_spellings(sk, sandbox):
     assert not any(r["path"] == ACCOUNTS for r in sandbox.requests())
     result = sk("accounts", "list", "--help")
     assert "PENDING_VERIFICATION" in result.stdout and "DISCONNECTED" in result.stdout
+
+
+def test_update_refuses_input_that_is_not_strict_json(sk, sandbox, driver):
+    """NaN/Infinity (Python's json takes them, JSON has none) and repeated keys are exit 2 on
+    one line, before anything is sent — not a `cannot reach` network failure."""
+    _store_key(driver, "u", OLD_KEY)
+    sandbox.clear_requests()
+    for config, fragment in (
+        ('{"rate_limit": NaN}', "NaN is not a JSON value"),
+        ('{"rate_limit": Infinity}', "Infinity is not a JSON value"),
+        ('{"a": 1, "a": 2}', "repeats a key"),
+        ("[" * 100_000, "nested too deeply"),
+    ):
+        result = sk("accounts", "update", "exa", "--user", "u", "--api-config", config)
+        assert result.exit_code == 2, (config[:20], result.stderr)
+        line = assert_one_error_line(result)
+        assert "--api-config is not valid JSON" in line and fragment in line, line
+    for text, fragment in (
+        (f'{{"api_key": "{NEW_KEY}", "n": NaN}}', "NaN is not a JSON value"),
+        (f'{{"api_key": "{NEW_KEY}", "api_key": "{OLD_KEY}"}}', "repeats a key"),
+    ):
+        result = sk("accounts", "update", "exa", "--user", "u", "--credentials-stdin", input=text)
+        assert result.exit_code == 2, result.stderr
+        assert fragment in assert_one_error_line(result)
+        assert_no_leak(result, NEW_KEY, OLD_KEY)
+    assert not any(r["method"] == "PUT" for r in sandbox.requests())
+    stored = driver.account("exa", "u", credentials=True)["authorization_details"]
+    assert stored == {"static_auth": {"details": {"api_key": OLD_KEY}}}

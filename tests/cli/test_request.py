@@ -313,3 +313,21 @@ def test_a_body_without_a_final_newline_gets_one_on_a_terminal_only(sk, sk_env, 
     os.close(leader)
     assert process.returncode == 0
     assert screen.endswith(b"</html>\r\n"), screen[-80:]
+
+
+def test_deep_or_non_json_data_is_one_usage_line_and_nothing_is_sent(sk, driver, sandbox):
+    """-d too deeply nested for the parser, or with NaN/Infinity (which Python's json takes and
+    JSON has not), is exit 2 on one line, not an internal error or a network failure."""
+    driver.connect("gmail", "u")
+    sandbox.clear_requests()
+    deep = "[" * 100_000 + "]" * 100_000
+    for data, fragment in (
+        (deep, "nested too deeply"),
+        ('{"n": NaN}', "NaN is not a JSON value"),
+        ('{"n": -Infinity}', "-Infinity is not a JSON value"),
+    ):
+        result = sk("request", "gmail", "--user", "u", "/x", "-d", data)
+        assert result.exit_code == 2, (data[:20], result.stderr[-300:])
+        line = assert_one_error_line(result)
+        assert "-d is not valid JSON" in line and fragment in line, line
+    assert _proxied(sandbox) == []

@@ -68,10 +68,11 @@ def _prefix(tmp_path: Path, marker: str | None) -> Path:
             "/home/me/scalekit-cli/.venv/bin/python -m pip install "
             "'scalekit-cli[sandbox] @ file:///tmp/scalekit_cli-0.1.0-py3-none-any.whl'",
         ),
-        (  # no record of a source: the name
+        (  # no record of a source: no pip command, as PyPI's name is not ours
             None,
             None,
-            "/home/me/scalekit-cli/.venv/bin/python -m pip install 'scalekit-cli[sandbox]'",
+            "reinstall sk with the [sandbox] extra from the checkout or archive you installed "
+            "it from (see the Quickstart in its README.md)",
         ),
         (  # pipx install <directory>
             {"url": "file:///src/scalekit-cli", "dir_info": {}},
@@ -102,7 +103,7 @@ def _prefix(tmp_path: Path, marker: str | None) -> Path:
         "editable",
         "pip-dir",
         "pip-wheel",
-        "pip-index",
+        "pip-no-source",
         "pipx",
         "pipx-editable",
         "uv-git",

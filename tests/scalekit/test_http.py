@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from scalekit_cli.scalekit.errors import NetworkError
+from scalekit_cli.scalekit.errors import NetworkError, ScalekitError
 from scalekit_cli.scalekit.http import UNSENDABLE, HttpSession, RetryPolicy
 from tests.scalekit.drip import BODY_DRIP, HEAD_DRIP, Dripper
 
@@ -243,13 +243,20 @@ def test_a_host_that_is_no_host_is_refused(url):
 
 
 @pytest.mark.parametrize(
-    "body", [{"value": float("nan")}, {"text": "\udce9"}], ids=["nan", "surrogate"]
+    ("body", "reason"),
+    [
+        ({"value": float("nan")}, "NaN and Infinity are not JSON values"),
+        ({"text": "\udce9"}, "lone surrogate"),
+    ],
+    ids=["nan", "surrogate"],
 )
-def test_json_http_cannot_carry_is_refused(origin_factory, body):
+def test_json_http_cannot_carry_is_refused(origin_factory, body, reason):
+    """Refused before sending, and not as a network failure: the network is not at fault."""
     origin = origin_factory(lambda _head: http_answer(b"{}"))
-    with session() as client, pytest.raises(NetworkError) as caught:
+    with session() as client, pytest.raises(ScalekitError) as caught:
         client.send("POST", f"{origin.url}/x", idempotent=False, json=body)
-    assert str(caught.value) == UNSENDABLE
+    assert not isinstance(caught.value, NetworkError)
+    assert reason in str(caught.value)
     assert origin.connections == 0
 
 

@@ -173,6 +173,51 @@ def test_a_certificate_that_fails_verification_is_not_retried(
     assert server.handshakes == 1
 
 
+class PlainHttpCounter:
+    """A plain-HTTP server on loopback that counts the connections clients open; it answers
+    whatever it is sent (a TLS ClientHello, say) with an HTTP 400."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self._server.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self._server.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with contextlib.suppress(OSError), sock:
+                sock.recv(4096)
+                sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    def stop(self) -> None:
+        self._server.close()
+
+
+def test_a_plain_http_server_on_an_https_url_is_not_retried(tls_runner: SkRunner) -> None:
+    """TLS met plain HTTP (WRONG_VERSION_NUMBER): it would again, so one connection only."""
+    server = PlainHttpCounter()
+    try:
+        result = tls_runner(
+            "--env-url", server.url, "-v", "token", "gmail", "--user", USER, "--json"
+        )
+    finally:
+        server.stop()
+    assert result.exit_code == 1
+    line = assert_one_error_line(result)
+    assert line.startswith("sk: cannot reach 127.0.0.1: TLS handshake failed"), line
+    assert "http://" in line
+    assert server.connections == 1, result.stderr
+    assert_no_leak(result, CANARY_CLIENT_SECRET)
+
+
 def test_plain_http_is_refused_off_loopback(tls_runner: SkRunner) -> None:
     for url in ("http://acme.scalekit.dev", "http://10.0.0.8:8080", "http://[2001:db8::1]"):
         result = tls_runner(
@@ -304,3 +349,24 @@ def test_a_407_quoting_the_proxy_credentials_shows_none_of_them(
     assert "the proxy refused the tunnel: 407" in assert_one_error_line(result)
     assert [seen.authorization for seen in proxy.seen] == [given]  # it did get them
     assert_no_leak(result, password, given.split()[1])
+
+
+def test_a_proxy_that_is_down_is_named_without_its_credentials(tls_runner: SkRunner) -> None:
+    """The connection refused is the proxy's: the line names it (host:port and the variable),
+    never the credentials its URL holds."""
+    password = "CANARYdown-pw-5Tq1"
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]  # closed again below: nothing listens there
+    env = {
+        "SCALEKIT_ENV_URL": "https://example.invalid",
+        "HTTPS_PROXY": f"http://agent:{password}@127.0.0.1:{port}",
+    }
+    for flags in ([], ["-v", "--debug"]):
+        result = tls_runner(*flags, "token", "gmail", "--user", USER, env=env)
+        assert result.exit_code == 1
+        line = assert_one_error_line(result)
+        assert line == (
+            f"sk: cannot reach example.invalid: the proxy 127.0.0.1:{port} (HTTPS_PROXY): "
+            "connection refused"
+        ), line
+        assert_no_leak(result, password, CANARY_CLIENT_SECRET)
