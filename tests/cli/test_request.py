@@ -67,6 +67,28 @@ def test_verbose_shows_status_and_headers_on_stderr_only(sk, driver):
     assert_no_leak(result, tokens["access_token"], CANARY_CLIENT_SECRET)
 
 
+def test_credential_query_parameters_are_masked_in_the_trace_and_the_request_log(
+    sk, driver, sandbox
+):
+    """`-q access_token=… -q api_key=…`: sent as given, but the -v trace's URL and the
+    sandbox's request log show neither value (the registry does not know them)."""
+    driver.connect("gmail", "u")
+    sandbox.clear_requests()
+    token, key = "QUERYSECRET123456", "AIzaQUERYKEY9999"
+    result = sk(
+        "request", "gmail", "--user", "u", "/gmail/v1/users/me/profile",
+        "-q", f"access_token={token}", "-q", f"api_key={key}", "-q", "fields=emailAddress", "-v",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    trace = [line for line in result.stderr.splitlines() if line.startswith("* GET ")]
+    assert trace and "access_token=" in trace[0] and "fields=emailAddress" in trace[0], trace
+    assert_no_leak(result, token, key)
+    (call,) = _proxied(sandbox)
+    assert "fields=emailAddress" in call["query"]
+    assert "access_token=[redacted-sha256:" in call["query"], call["query"]
+    assert_no_leak(json.dumps(sandbox.requests()), token, key)
+
+
 def test_provider_error_prints_the_body_and_exits_1(sk, driver, sandbox):
     driver.connect("gmail", "u")
     result = sk("request", "gmail", "--user", "u", "/gmail/v1/users/me/messages/no-such-id")
