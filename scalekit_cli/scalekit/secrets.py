@@ -262,6 +262,9 @@ _SECRET_WORD = re.compile(
     r"|bearer|signature|authorization|auth|session|sid)$"
 )
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# Tokens that are cursors, not credentials (`page_token`, `nextPageToken`, `syncToken`): they
+# travel in URLs and logs by design, and a check must quote them.
+_CURSOR = re.compile(r"(?:^|_)(?:next_?)?(?:page|sync|continuation|cursor)_?token$")
 
 
 def is_secret_name(name: str, *, in_url: bool = False) -> bool:
@@ -273,6 +276,8 @@ def is_secret_name(name: str, *, in_url: bool = False) -> bool:
     if in_url and lowered.lstrip("-") in URL_SECRET_PARAMS:
         return True
     words = re.split(r"[^a-z0-9]+", _CAMEL.sub("_", name).lower())
+    if _CURSOR.search("_".join(words)):
+        return False
     return any(word and _SECRET_WORD.search(word) for word in words)
 
 

@@ -290,9 +290,14 @@ def test_a_secret_value_is_described_by_type_and_length_only(schema, params, err
 
 
 def test_an_ordinary_value_is_still_quoted():
-    """`max_tokens` and `keyword` are not secret names: their values help the user."""
+    """`max_tokens`, `keyword` and a page token (a cursor) are not secret names: their
+    values help the user."""
     schema = {"properties": {"keyword": {"pattern": "^a"}, "max_tokens": {"enum": ["1"]}}}
     assert first_error(schema, {"keyword": "bcd"}) == 'params.keyword: must match "^a", got "bcd"'
     assert first_error(schema, {"max_tokens": "2"}) == (
         'params.max_tokens: expected one of "1", got "2"'
+    )
+    cursor = {"properties": {"nextPageToken": {"pattern": "^a"}}}
+    assert first_error(cursor, {"nextPageToken": "b"}) == (
+        'params.nextPageToken: must match "^a", got "b"'
     )
