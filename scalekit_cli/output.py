@@ -332,8 +332,12 @@ class Output:
         )
         retry = f", retrying in {exchange.retry_in:.1f} s" if exchange.retry_in is not None else ""
         attempt = f" (attempt {exchange.attempt + 1})" if exchange.attempt else ""
+        from .scalekit.secrets import mask_url_params
+
+        # A credential in the query (`?access_token=`, `?key=`) is masked by its name: the
+        # registry only knows the values sk itself was given.
         self._trace_line(
-            f"* {exchange.method} {exchange.url}{attempt} → {outcome} "
+            f"* {exchange.method} {mask_url_params(str(exchange.url))}{attempt} → {outcome} "
             f"in {exchange.elapsed * 1000:.0f} ms{retry}"
         )
         authorization = exchange.request_headers.get("authorization")

@@ -278,9 +278,17 @@ def run(options: RequestOptions, runtime: Runtime) -> int:
     elif withheld:
         pass  # the note above says why, and how to see it
     elif document is not None and out.stdout_tty:
-        out.pretty_json(document)
+        out.pretty_json(out.redact(document))
     elif response.content:
-        out.raw(response.content)
+        content = response.content
+        if document is not None and not out.debug:
+            # Credential fields masked by name, as --json does: the registry ignores values
+            # too short to be safely scrubbed wherever they appear (`"password": "pw1"`).
+            from ..scalekit.secrets import mask_json_fields
+
+            text = mask_json_fields(content.decode("utf-8", "surrogateescape"))
+            content = text.encode("utf-8", "surrogateescape")
+        out.raw(content)
         if out.stdout_tty and not response.content.endswith(b"\n"):
             out.result("")
 

@@ -416,10 +416,10 @@ def unified_diff(change: Change, *, old: str | None = None, new: str | None = No
     )
 
 
-# Names whose values are credentials: a member's key, a header, a flag, an environment variable.
-SECRET_NAME = re.compile(
-    r"token|secret|key|passw|pwd|auth|credential|cookie|session|bearer|private", re.IGNORECASE
-)
+# Names whose values are credentials (a member's key, a header, a flag, an environment
+# variable) are told by `is_secret_name`, the definition every output of sk shares.
+# Short flags whose next argument is, by wide convention, a password (`mysql -p`, `redis-cli -a`).
+_PASSWORD_FLAGS = frozenset({"-p", "-P", "-a"})
 # Values that are credentials whatever they are called: an authorization scheme, a vendor's
 # key prefix, or a long run of letters and digits with no spaces and no path or URL shape.
 _SECRET_VALUE = re.compile(
@@ -455,14 +455,21 @@ def _masked_value(
     if own:
         return None
     # The key of the member holding this value, and every key above it.
-    if any(isinstance(key, str) and SECRET_NAME.search(key) for key in path):
+    from ..scalekit.secrets import is_secret_name, mask_url_params
+
+    if any(isinstance(key, str) and is_secret_name(key) for key in path):
         return MASK
-    if previous is not None and previous.startswith("-") and SECRET_NAME.search(previous):
+    if previous is not None and previous.startswith("-") and is_secret_name(previous):
         return MASK  # `--api-key VALUE`: the argument after a secret-looking flag
-    masked = _USERINFO.sub(rf"\1{MASK}\3", value)
+    if previous in _PASSWORD_FLAGS and not value.startswith("-"):
+        return MASK  # `-p VALUE`
+    if value.startswith("-p") and len(value) > 2 and len(path) >= 2 and path[-2] == "args":
+        return "-p" + MASK  # `-pVALUE`, as mysql spells it
+    # URL passwords and credential query parameters (`?api_key=`, `?token=`, `?key=`).
+    masked = mask_url_params(_USERINFO.sub(rf"\1{MASK}\3", value), lambda _: MASK)
     assignment = _ASSIGNMENT.match(masked)
     if assignment and (
-        SECRET_NAME.search(assignment.group(1)) or _looks_secret(assignment.group(2))
+        is_secret_name(assignment.group(1).rstrip("=: ")) or _looks_secret(assignment.group(2))
     ):
         masked = assignment.group(1) + MASK  # `--api-key=VALUE`: the name stays readable
     elif any(key in ("env", "headers", "args") for key in path) and _looks_secret(masked):

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from ..scalekit.secrets import is_secret_name, mask_url_params
 from .errors import HTTP_TO_GRPC, gateway_error_body, google_error_body
 
 Scope = MutableMapping[str, Any]
@@ -30,10 +31,6 @@ ADMIN_PREFIX = "/_sandbox"
 REQUEST_LOG_LIMIT = 10_000
 # The log keeps this much of an (authenticated) body; memory stays bounded by count × this.
 LOGGED_BODY_LIMIT = 256 * 1024
-# Fields of a logged body whose values are replaced by `redacted_marker(value)`.
-LOGGED_SECRET_FIELDS = frozenset(
-    {"client_secret", "access_token", "refresh_token", "api_key", "password", "token", "secret"}
-)
 Authenticated = Callable[[str, dict[str, str], bytes], bool]
 
 # `mutate` faults: what they do to the answer the sandbox was about to send.
@@ -51,20 +48,26 @@ def redacted_marker(value: str) -> str:
     return f"[redacted-sha256:{hashlib.sha256(value.encode()).hexdigest()[:16]}]"
 
 
-# Headers that carry a credential: the log keeps a fingerprint of their value, never the value
+# Headers, body fields and query parameters with a secret name (`is_secret_name`, the one
+# definition sk's outputs share): the log keeps a fingerprint of their value, never the value
 # (any loopback caller may read the log, and a live machine token opens the sandbox's API).
-LOGGED_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 
 
 def loggable_header(name: str, value: str) -> str:
     """A header as the log keeps it: a credential's value fingerprinted, its scheme kept
     (`Bearer [redacted-sha256:…]`), so a test can still tell which token was sent."""
-    if name not in LOGGED_SECRET_HEADERS:
+    if not is_secret_name(name):
         return value
     scheme, space, credential = value.partition(" ")
     if space and scheme.isalpha() and credential:
         return f"{scheme} {redacted_marker(credential)}"
     return redacted_marker(value)
+
+
+def loggable_query(query: str) -> str:
+    """A query string as the log keeps it: secret-named parameters' values fingerprinted
+    (`?access_token=`, `?key=`), the rest verbatim."""
+    return mask_url_params(query, redacted_marker)
 
 
 def loggable_body(body: bytes, content_type: str) -> str:
@@ -76,7 +79,7 @@ def loggable_body(body: bytes, content_type: str) -> str:
 
         pairs = parse_qsl(text, keep_blank_values=True)
         text = urlencode(
-            [(k, redacted_marker(v) if k.lower() in LOGGED_SECRET_FIELDS else v) for k, v in pairs],
+            [(k, redacted_marker(v) if is_secret_name(k, in_url=True) else v) for k, v in pairs],
             safe="[]:",
         )
     elif text.strip():
@@ -97,7 +100,7 @@ def _redacted(document: Any, depth: int = 0) -> Any:
     if isinstance(document, dict):
         return {
             key: redacted_marker(value)
-            if isinstance(value, str) and str(key).lower() in LOGGED_SECRET_FIELDS
+            if isinstance(value, str) and is_secret_name(str(key))
             else _redacted(value, depth + 1)
             for key, value in document.items()
         }
@@ -362,7 +365,7 @@ class FaultMiddleware:
             LoggedRequest(
                 method=scope["method"],
                 path=scope["path"],
-                query=scope.get("query_string", b"").decode("latin-1"),
+                query=loggable_query(scope.get("query_string", b"").decode("latin-1")),
                 headers={name: loggable_header(name, value) for name, value in headers.items()},
                 body=loggable_body(body, headers.get("content-type", "")) if kept else "",
             )

@@ -147,7 +147,36 @@ def _describe(error: ValidationError, where: str) -> str:
         )
     if kind in ("minimum", "maximum") and error.schema.get(f"exclusive{kind.title()}") is True:
         kind = f"exclusive{kind.title()}"  # draft 4: a boolean beside the bound
+    if _secret(error):
+        # These errors reach exec-tool's stderr, MCP tool errors and the sandbox's answers:
+        # a credential's value is told by its type and length only.
+        return f"{field}: {_problem(str(kind), expected, _Withheld(value), '')}"
     return f"{field}: {_problem(str(kind), expected, value, error.message)}"
+
+
+def _secret(error: ValidationError) -> bool:
+    """Whether the failing value is a credential: under a secret-looking name (the names sk's
+    outputs share), or in a schema that says so (`writeOnly`, `format: password`)."""
+    from .secrets import is_secret_name
+
+    if any(isinstance(part, str) and is_secret_name(part) for part in error.absolute_path):
+        return True
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    return schema.get("writeOnly") is True or schema.get("format") == "password"
+
+
+class _Withheld:
+    """A secret value in an error: shown as its type and length, never as itself."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        kind = json_type(self.value)
+        article = "an" if kind[:1] in "aeiou" else "a"
+        if isinstance(self.value, str | list | dict):
+            return f"{article} {kind} of length {len(self.value)} (not shown: it looks secret)"
+        return f"{article} {kind} (not shown: it looks secret)"
 
 
 def _extra_names(schema: dict[str, Any], value: Any) -> Iterator[str]:
@@ -165,6 +194,8 @@ def _problem(kind: str, expected: Any, value: Any, message: str) -> str:
     """The words after `field: ` for one failed keyword."""
     if kind == "type":
         names = [expected] if isinstance(expected, str) else list(expected)
+        if isinstance(value, _Withheld):
+            value = value.value  # only its type is told
         return f"expected {' or '.join(names)}, got {json_type(value)}"
     if kind == "enum":
         choices = ", ".join(_show(choice) for choice in expected)
@@ -178,7 +209,8 @@ def _problem(kind: str, expected: Any, value: Any, message: str) -> str:
         "exclusiveMaximum": "must be less than",
     }
     if kind in bounds:
-        return f"{bounds[kind]} {expected:g}, got {value:g}"
+        shown = value if isinstance(value, _Withheld) else f"{value:g}"
+        return f"{bounds[kind]} {expected:g}, got {shown}"
     if kind == "minLength" and expected == 1:
         return "must not be empty"
     counts = {
@@ -189,17 +221,23 @@ def _problem(kind: str, expected: Any, value: Any, message: str) -> str:
     }
     if kind in counts:
         words, unit, size = counts[kind]
+        if isinstance(value, _Withheld):
+            value = value.value  # its length is what this error tells
         return f"{words} {_count(expected, unit)}, got {size(value)}"
     if kind == "pattern":
         return f"must match {_show(expected)}, got {_show(value)}"
     if kind == "format":
         return f"expected a {expected}, got {_show(value)}"
+    if isinstance(value, _Withheld):
+        return f"breaks the schema's {kind!r} rule, got {value}"  # its words quote the value
     # Any other keyword: jsonschema's own words, on one short line.
     text = " ".join(message.split())
     return text if len(text) <= 120 else text[:119] + "…"
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, _Withheld):
+        return str(value)
     text = json.dumps(value, ensure_ascii=False, default=repr)
     return text if len(text) <= 40 else text[:37] + "…"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 # Fields whose string values are secret wherever they appear in a JSON document.
@@ -254,6 +254,74 @@ _PARAM_PAIR = re.compile(rf"(?<![A-Za-z0-9_.-])(?:{_KEY_NAMES})=([^&#\s;,\"'<>]+
 _URL_PASSWORD = re.compile(
     r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}://[^/\s:@]*:([^/\s@]+)@"
 )
+
+
+# A name says "secret" when one of its words (camelCase, `-`, `_` and `.` split words) ends in
+# one of these: `GITHUB_TOKEN`, `x-goog-api-key`, `PRIVATE-TOKEN`, `accessToken`, `DB_PASSWORD`,
+# `apitoken` — but not `max_tokens`, `keyword` or `author`. The one definition of secret names
+# for what sk shows of requests: the -v trace, the sandbox's request log, `sk mcp install`'s
+# preview and the parameter checks' errors.
+_SECRET_WORD = re.compile(
+    r"(?:token|secrets?|keys?|passw(?:or)?ds?|passphrase|pwd|credentials?|cookies?"
+    r"|bearer|signature|authorization|auth|session|sid)$"
+)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# Tokens that are cursors, not credentials (`page_token`, `nextPageToken`, `syncToken`): they
+# travel in URLs and logs by design, and a check must quote them.
+_CURSOR = re.compile(r"(?:^|_)(?:next_?)?(?:page|sync|continuation|cursor)_?token$")
+
+
+def is_secret_name(name: str, *, in_url: bool = False) -> bool:
+    """Whether a field, header, variable or flag called `name` holds a secret; `in_url` adds
+    the names that are credentials only as URL or form parameters (`code`, `key`, `sig`)."""
+    lowered = name.lower()
+    if lowered in SECRET_KEYS or lowered in SECRET_HEADERS or lowered in SECRET_CONTAINERS:
+        return True
+    if in_url and lowered.lstrip("-") in URL_SECRET_PARAMS:
+        return True
+    words = re.split(r"[^a-z0-9]+", _CAMEL.sub("_", name).lower())
+    if _CURSOR.search("_".join(words)):
+        return False
+    return any(word and _SECRET_WORD.search(word) for word in words)
+
+
+# `NAME=VALUE` in a URL's query or fragment, a form body, an argument or any text.
+_NAMED_PARAM = re.compile(r"(?<![A-Za-z0-9_.%\[\]-])([A-Za-z0-9_.%\[\]-]+)=([^&#\s;,\"'<>]+)")
+
+
+def mask_url_params(text: str, replace: Callable[[str], str] = mask) -> str:
+    """`text` (a URL, a query string, a form body, an argument) with the value of every
+    secret-named parameter and every URL password passed through `replace`."""
+    from urllib.parse import unquote_plus
+
+    def param(match: re.Match[str]) -> str:
+        if not is_secret_name(unquote_plus(match.group(1)), in_url=True):
+            return match.group(0)
+        return f"{match.group(1)}={replace(match.group(2))}"
+
+    def password(match: re.Match[str]) -> str:
+        start, end = match.span(1)
+        whole = match.group(0)
+        offset = match.start(0)
+        return whole[: start - offset] + replace(match.group(1)) + whole[end - offset :]
+
+    return _NAMED_PARAM.sub(param, _URL_PASSWORD.sub(password, text))
+
+
+def mask_json_fields(text: str, replace: Callable[[str], str] = mask) -> str:
+    """A JSON text with the string value of every credential-named field (`SECRET_KEYS`, at
+    any depth) passed through `replace`, everything else byte for byte as it was — for a body
+    shown raw, where the registry alone misses values too short to register."""
+
+    def field(match: re.Match[str]) -> str:
+        start, end = match.span(1)
+        offset = match.start(0)
+        whole = match.group(0)
+        if start == end:
+            return whole
+        return whole[: start - offset] + replace(match.group(1)) + whole[end - offset :]
+
+    return _QUOTED_PAIR.sub(field, text)
 
 
 @dataclass(frozen=True)

@@ -367,6 +367,13 @@ STILL_SHOWN = {
     "args-token": ['"--token", "…[redacted]", "--api-key=…[redacted]", "…[redacted]"]'],
     "nested": ['"globalShortcut": "Ctrl+Space"'],
     "comments": ['"GITHUB_TOKEN": /* from the vault */ "…[redacted]"'],
+    # Credential query parameters go, the other parameters stay.
+    "url-query": [
+        "https://mcp.example/sse?api_key=…[redacted]&region=eu&token=…[redacted]",
+        "https://maps.example/v1?key=…[redacted]&lang=en",
+    ],
+    # The value after a short password flag, and mysql's `-pVALUE`; other flags' values stay.
+    "short-flag": ['"-u", "admin", "-p", "…[redacted]", "-h", "db.local"', '"-p…[redacted]"'],
 }
 
 

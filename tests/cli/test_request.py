@@ -67,6 +67,68 @@ def test_verbose_shows_status_and_headers_on_stderr_only(sk, driver):
     assert_no_leak(result, tokens["access_token"], CANARY_CLIENT_SECRET)
 
 
+def test_credential_query_parameters_are_masked_in_the_trace_and_the_request_log(
+    sk, driver, sandbox
+):
+    """`-q access_token=… -q api_key=…`: sent as given, but the -v trace's URL and the
+    sandbox's request log show neither value (the registry does not know them)."""
+    driver.connect("gmail", "u")
+    sandbox.clear_requests()
+    token, key = "QUERYSECRET123456", "AIzaQUERYKEY9999"
+    result = sk(
+        "request", "gmail", "--user", "u", "/gmail/v1/users/me/profile",
+        "-q", f"access_token={token}", "-q", f"api_key={key}", "-q", "fields=emailAddress", "-v",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    trace = [line for line in result.stderr.splitlines() if line.startswith("* GET ")]
+    assert trace and "access_token=" in trace[0] and "fields=emailAddress" in trace[0], trace
+    assert_no_leak(result, token, key)
+    (call,) = _proxied(sandbox)
+    assert "fields=emailAddress" in call["query"]
+    assert "access_token=[redacted-sha256:" in call["query"], call["query"]
+    assert_no_leak(json.dumps(sandbox.requests()), token, key)
+
+
+def test_short_credential_fields_are_masked_in_raw_output_as_in_json(sk, sk_env, driver, sandbox):
+    """Values too short for the registry (`"pw1"`) are masked by field name on the raw path
+    too (piped, and pretty-printed on a terminal), as --json does; --debug shows them."""
+    import os
+    import pty
+    import subprocess
+
+    from tests.cli.conftest import SK, read_terminal
+
+    driver.connect("gmail", "u")
+    answer = {"password": "pw1", "access_token": "tok12", "nested": [{"secret": "s3"}], "n": 1}
+    sandbox.fault(path="/proxy/*", kind="mutate", mutation="replace", body=answer, times=4)
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [str(SK), "request", "gmail", "--user", "u", "/gmail/v1/users/me/profile"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, **sk_env, "TERM": "dumb", "NO_COLOR": "1"},
+    )
+    os.close(follower)
+    screen = read_terminal(leader, finished=lambda: process.poll() is not None)
+    process.wait(timeout=10)
+    os.close(leader)
+    assert process.returncode == 0, screen
+    assert b'"n": 1' in screen and b"[redacted]" in screen, screen
+    for value in (b'"pw1"', b'"tok12"', b'"s3"'):
+        assert value not in screen, screen
+    raw = sk("request", "gmail", "--user", "u", "/gmail/v1/users/me/profile")
+    assert raw.exit_code == 0, raw.stderr
+    for value in ('"pw1"', '"tok12"', '"s3"'):
+        assert value not in raw.stdout, raw.stdout
+    shown = json.loads(raw.stdout)
+    assert shown["n"] == 1 and shown["password"].endswith("[redacted]")
+    as_json = sk("request", "gmail", "--user", "u", "/gmail/v1/users/me/profile", "--json")
+    assert '"pw1"' not in as_json.stdout and '"tok12"' not in as_json.stdout
+    revealed = sk("request", "gmail", "--user", "u", "/gmail/v1/users/me/profile", "--debug")
+    assert json.loads(revealed.stdout) == answer
+
+
 def test_provider_error_prints_the_body_and_exits_1(sk, driver, sandbox):
     driver.connect("gmail", "u")
     result = sk("request", "gmail", "--user", "u", "/gmail/v1/users/me/messages/no-such-id")

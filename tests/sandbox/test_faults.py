@@ -152,3 +152,39 @@ def test_request_log_records_method_path_query_headers_body(
     assert json.loads(first["body"]) == {"connector": "gmail", "identifier": "logged é"}
     sandbox.clear_requests()
     assert sandbox.requests() == []
+
+
+def test_request_log_keeps_no_credential_of_any_name(sandbox: LiveSandbox, agent: Agent) -> None:
+    """Query parameters, headers and body fields with a secret name (the names sk's outputs
+    share) are fingerprinted, whatever the vendor calls them; their neighbours are kept."""
+    canaries = {
+        "query": "canaryQueryTok123",
+        "key": "canaryQueryKey456",
+        "goog": "AIzaCanaryGoogHeader789",
+        "gitlab": "glpat-canaryPrivate012",
+        "body": "canaryBodyApiToken345",
+        "form": "canaryFormCode678",
+    }
+    sandbox.clear_requests()
+    agent.http.post(
+        f"{ACCOUNTS}/magic_link",
+        params={"access_token": canaries["query"], "key": canaries["key"], "page": "2"},
+        json={"connector": "gmail", "identifier": "x", "apiToken": canaries["body"]},
+        headers={"x-goog-api-key": canaries["goog"], "private-token": canaries["gitlab"]},
+    )
+    agent.http.post(
+        f"{ACCOUNTS}/magic_link",
+        content=f"code={canaries['form']}&state=s1".encode(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    log = sandbox.requests()
+    text = json.dumps(log)
+    for canary in canaries.values():
+        assert canary not in text, canary
+    first, second = log[0], log[1]
+    assert first["query"].startswith("access_token=[redacted-sha256:")
+    assert first["query"].endswith("&page=2")
+    assert first["headers"]["x-goog-api-key"].startswith("[redacted-sha256:")
+    assert first["headers"]["private-token"].startswith("[redacted-sha256:")
+    assert json.loads(first["body"])["identifier"] == "x"
+    assert "state=s1" in second["body"]

@@ -222,3 +222,82 @@ def test_json_type_names():
         "array",
         "object",
     ]
+
+
+SECRET_CANARY = "ghp_SECRETSECRET123"
+
+
+@pytest.mark.parametrize(
+    ("schema", "params", "error"),
+    [
+        # A secret-looking name: a pattern, an enum, a const, a bound, a jsonschema-worded rule.
+        (
+            {"properties": {"api_token": {"type": "string", "pattern": "^sk_"}}},
+            {"api_token": SECRET_CANARY},
+            'params.api_token: must match "^sk_", got a string of length 19 (not shown: it '
+            "looks secret)",
+        ),
+        (
+            {"properties": {"clientSecret": {"enum": ["a", "b"]}}},
+            {"clientSecret": SECRET_CANARY},
+            'params.clientSecret: expected one of "a", "b", got a string of length 19 (not '
+            "shown: it looks secret)",
+        ),
+        (
+            {"properties": {"auth": {"properties": {"value": {"const": "x"}}}}},
+            {"auth": {"value": SECRET_CANARY}},
+            'params.auth.value: expected "x", got a string of length 19 (not shown: it looks '
+            "secret)",
+        ),
+        (
+            {"properties": {"password": {"not": {"pattern": "^ghp_"}}}},
+            {"password": SECRET_CANARY},
+            "params.password: breaks the schema's 'not' rule, got a string of length 19 (not "
+            "shown: it looks secret)",
+        ),
+        (
+            {"properties": {"pin_password": {"type": "integer", "maximum": 3}}},
+            {"pin_password": 123456789},
+            "params.pin_password: must be at most 3, got an integer (not shown: it looks secret)",
+        ),
+        # The schema says so, whatever the name.
+        (
+            {"properties": {"value": {"type": "string", "writeOnly": True, "pattern": "^x"}}},
+            {"value": SECRET_CANARY},
+            'params.value: must match "^x", got a string of length 19 (not shown: it looks secret)',
+        ),
+        (
+            {"properties": {"value": {"type": "string", "format": "password", "enum": ["x"]}}},
+            {"value": SECRET_CANARY},
+            'params.value: expected one of "x", got a string of length 19 (not shown: it looks '
+            "secret)",
+        ),
+        # Type and length were never the secret: told as before.
+        (
+            {"properties": {"api_key": {"type": "integer"}}},
+            {"api_key": SECRET_CANARY},
+            "params.api_key: expected integer, got string",
+        ),
+        (
+            {"properties": {"api_key": {"type": "string", "maxLength": 4}}},
+            {"api_key": SECRET_CANARY},
+            "params.api_key: takes at most 4 characters, got 19",
+        ),
+    ],
+)
+def test_a_secret_value_is_described_by_type_and_length_only(schema, params, error):
+    assert first_error(schema, params) == error
+
+
+def test_an_ordinary_value_is_still_quoted():
+    """`max_tokens`, `keyword` and a page token (a cursor) are not secret names: their
+    values help the user."""
+    schema = {"properties": {"keyword": {"pattern": "^a"}, "max_tokens": {"enum": ["1"]}}}
+    assert first_error(schema, {"keyword": "bcd"}) == 'params.keyword: must match "^a", got "bcd"'
+    assert first_error(schema, {"max_tokens": "2"}) == (
+        'params.max_tokens: expected one of "1", got "2"'
+    )
+    cursor = {"properties": {"nextPageToken": {"pattern": "^a"}}}
+    assert first_error(cursor, {"nextPageToken": "b"}) == (
+        'params.nextPageToken: must match "^a", got "b"'
+    )
