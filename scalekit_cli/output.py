@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urlsplit
 
 from .scalekit.secrets import GLOBAL_SECRETS, SecretRegistry, redact_document
 
@@ -95,6 +96,9 @@ class Output:
     debug: bool = False
     secrets: SecretRegistry = field(default_factory=lambda: GLOBAL_SECRETS)
     github_actions: bool = False  # GITHUB_ACTIONS=true: mask revealed secrets in the job log
+    # A path prefix whose answers' bodies the command itself prints (`sk request`): the
+    # trace names them instead of showing each body twice.
+    bodies_printed_under: str | None = None
     _masked: set[str] = field(default_factory=set, repr=False)
 
     @classmethod
@@ -346,11 +350,18 @@ class Output:
 
             scheme, _, credential = authorization.partition(" ")
             self._trace_line(f"  > authorization: {scheme} {mask(credential)}")
+        printed = self.bodies_printed_under is not None and urlsplit(
+            str(exchange.url)
+        ).path.startswith(self.bodies_printed_under)
         for label, body in (
             ("request", exchange.request_body),
             ("response", exchange.response_body),
         ):
-            if body:
+            if not body:
+                continue
+            if label == "response" and printed:
+                self._trace_line(f"  < ({len(body)} bytes: the command's output)")
+            else:
                 self._trace_line(f"  {'>' if label == 'request' else '<'} {self._trace_body(body)}")
 
     def _trace_line(self, text: str) -> None:

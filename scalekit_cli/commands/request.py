@@ -233,6 +233,7 @@ def run(options: RequestOptions, runtime: Runtime) -> int:
                 ) from None
             headers["content-type"] = "application/json"
 
+    runtime.out.bodies_printed_under = "/proxy/"
     response = runtime.scalekit().proxy(
         method,
         path,

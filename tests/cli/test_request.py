@@ -67,6 +67,18 @@ def test_verbose_shows_status_and_headers_on_stderr_only(sk, driver):
     assert_no_leak(result, tokens["access_token"], CANARY_CLIENT_SECRET)
 
 
+def test_verbose_shows_the_body_once(sk, driver):
+    """The answer's body is the command's output: -v names it in the trace rather than
+    printing it a second time (on a terminal both streams show)."""
+    driver.connect("gmail", "user_123")
+    result = sk("request", "gmail", "--user", "user_123", "/gmail/v1/users/me/profile", "-v")
+    assert result.exit_code == 0, result.stderr
+    assert "emailAddress" in result.stdout
+    assert "emailAddress" not in result.stderr, result.stderr
+    assert "bytes: the command's output)" in result.stderr
+    assert '"access_token": "sbx_' in result.stderr  # other answers are still traced (masked)
+
+
 def test_credential_query_parameters_are_masked_in_the_trace_and_the_request_log(
     sk, driver, sandbox
 ):
