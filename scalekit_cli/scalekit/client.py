@@ -452,16 +452,12 @@ class ScalekitClient:
 
     def iter_accounts(self, **filters: Any) -> Iterator[ConnectedAccount]:
         """Every matching account, one page in memory at a time."""
-        token: str | None = None
-        seen_tokens: set[str] = set()
-        while True:
-            page = self.list_accounts_page(page_token=token, **filters)
-            yield from page.accounts
-            token = page.next_page_token
-            # A server repeating a page token would otherwise loop for ever.
-            if not token or token in seen_tokens:
-                return
-            seen_tokens.add(token)
+
+        def fetch(token: str) -> tuple[list[ConnectedAccount], str | None]:
+            page = self.list_accounts_page(page_token=token or None, **filters)
+            return page.accounts, page.next_page_token
+
+        return follow_pages(fetch)
 
     # -- tools --------------------------------------------------------------------------------
 
@@ -507,24 +503,17 @@ class ScalekitClient:
             params.append(("filter.tool_name", name))
         if query:
             params.append(("filter.query", query))
-        token = ""
-        seen: set[str] = set()
-        while True:
-            page_params = [*params, ("page_size", str(_TOOLS_PAGE_SIZE))] + (
-                [("page_token", token)] if token else []
-            )
-            tools, token = self.call(
+        return follow_pages(
+            lambda token: self.call(
                 "GET",
                 "/api/v1/tools",
                 idempotent=True,
                 rpc=LIST_TOOLS,
-                params=page_params,
+                params=[*params, ("page_size", str(_TOOLS_PAGE_SIZE))]
+                + ([("page_token", token)] if token else []),
                 parse=_tool_page,
             )
-            yield from tools
-            if not token or token in seen:
-                return
-            seen.add(token)
+        )
 
     # -- static credentials, account updates, dry runs ----------------------------------------
 
@@ -602,15 +591,14 @@ class ScalekitClient:
         """Every connection of the environment (`GET /api/v1/connections/app`), a page of
         the largest size its rule allows at a time. NotFound or ApiError 501 from an
         environment that predates the RPC: callers that can do without it fall back."""
-        token = ""
-        seen: set[str] = set()
-        while True:
+
+        def fetch(token: str) -> tuple[list[AppConnection], str]:
             params = {"page_size": str(_APP_CONNECTIONS_PAGE_SIZE)}
             if provider:
                 params["provider"] = provider
             if token:
                 params["page_token"] = token
-            connections, token = self.call(
+            return self.call(
                 "GET",
                 "/api/v1/connections/app",
                 idempotent=True,
@@ -618,10 +606,8 @@ class ScalekitClient:
                 params=params,
                 parse=_app_connection_page,
             )
-            yield from connections
-            if not token or token in seen:
-                return
-            seen.add(token)
+
+        return follow_pages(fetch)
 
     def search_tools(
         self, query: str, *, identifier: str | None = None, top_k: int | None = None
@@ -651,24 +637,17 @@ class ScalekitClient:
         params: list[tuple[str, str]] = [("identifier", identifier)]
         for name in connection_names or []:
             params.append(("filter.connection_names", name))
-        token = ""
-        seen: set[str] = set()
-        while True:
-            page_params = [*params, ("page_size", str(_TOOLS_PAGE_SIZE))] + (
-                [("page_token", token)] if token else []
-            )
-            tools, token = self.call(
+        return follow_pages(
+            lambda token: self.call(
                 "GET",
                 "/api/v1/tools/scoped",
                 idempotent=True,
                 rpc=f"{_TOOLS_SERVICE}/ListScopedTools",
-                params=page_params,
+                params=[*params, ("page_size", str(_TOOLS_PAGE_SIZE))]
+                + ([("page_token", token)] if token else []),
                 parse=_scoped_tool_page,
             )
-            yield from tools
-            if not token or token in seen:
-                return
-            seen.add(token)
+        )
 
 
 def _app_connection_page(data: dict[str, Any]) -> tuple[list[AppConnection], str]:
@@ -713,3 +692,18 @@ def _json_or_empty(response: Response) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def follow_pages(fetch: Callable[[str], tuple[list[T], str | None]]) -> Iterator[T]:
+    """Every item of a paged list, one page in memory at a time: `fetch(page_token)` answers a
+    page's items and the next token ("" for the first page). A server repeating a page token
+    would otherwise loop for ever."""
+    token = ""
+    seen: set[str] = set()
+    while True:
+        items, next_token = fetch(token)
+        yield from items
+        if not next_token or next_token in seen:
+            return
+        seen.add(next_token)
+        token = next_token
