@@ -517,31 +517,6 @@ class ScalekitClient:
 
     # -- static credentials, account updates, dry runs ----------------------------------------
 
-    def create_account_with(
-        self,
-        connector: str,
-        identifier: str,
-        *,
-        authorization_details: dict[str, Any] | None = None,
-        api_config: dict[str, Any] | None = None,
-    ) -> ConnectedAccount:
-        """`POST /api/v1/connected_accounts` with the optional `connected_account` fields the
-        contract names (credentials and api_config), as the official SDK sends them."""
-        self.secrets.add_from({"static_auth": (authorization_details or {}).get("static_auth")})
-        return self.call(
-            "POST",
-            ACCOUNTS,
-            idempotent=False,
-            rpc=f"{_ACCOUNTS_SERVICE}/CreateConnectedAccount",
-            body={
-                "connector": connector,
-                "identifier": identifier,
-                "connected_account": _account_fields(authorization_details, api_config),
-            },
-            expect=(200, 201),
-            parse=ConnectedAccount.from_answer,
-        )
-
     def update_account(
         self,
         connector: str,
