@@ -41,6 +41,7 @@ WRONG_SHAPE = {
     "connected_accounts": "x",
     "link": 5,
     "tools": "x",
+    "connections": "x",
     "data": "x",
     "messages": "x",
     "payload": "x",

@@ -130,8 +130,9 @@ def run_logged(runner: SkRunner, sandbox: LiveSandbox, *args: str) -> tuple[SkRe
     return result, sandbox.requests()
 
 
-# After a 404 for an account, `sk` reads the catalogue and the user's accounts for "did you mean".
-SUGGESTION_LOOKUPS = {"/api/v1/tools", "/api/v1/connected_accounts"}
+# After a 404 for an account, `sk` reads the connections, the catalogue and the user's accounts
+# for "did you mean".
+SUGGESTION_LOOKUPS = {"/api/v1/tools", "/api/v1/connected_accounts", "/api/v1/connections/app"}
 
 
 def api_requests(log: list[dict]) -> list[dict]:
