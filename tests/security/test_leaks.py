@@ -282,13 +282,20 @@ def test_every_command_with_debug_verbose_and_a_hostile_dotenv(
 
 @pytest.mark.parametrize("flags", FLAGS, ids=" ".join)
 def test_sk_request_with_a_hostile_answer_leaks_nothing(
-    flags: tuple[str, ...], runner: SkRunner, shared_sandbox: LiveSandbox, canaries: Canaries
+    flags: tuple[str, ...],
+    runner: SkRunner,
+    shared_sandbox: LiveSandbox,
+    canaries: Canaries,
+    tmp_path: Path,
 ) -> None:
     """The provider's token nested beyond the depth documents are walked, in a pipe: masked
     on stdout, in the -v trace and in --json; only --debug shows the answer as it came."""
-    inject(shared_sandbox, "hostile-answer", "/proxy/*", {})
+    # A cache of its own: a machine token an earlier test revoked would make the proxy answer
+    # 401 under the replaced body, which sk rightly takes for the provider's.
+    env = {"SK_CACHE_DIR": str(tmp_path / "cache")}
+    inject(shared_sandbox, "hostile-answer", "/proxy/*", env)
     try:
-        result = run_searched(runner, "request", flags, {}, hostile_dotenv=False)
+        result = run_searched(runner, "request", flags, env, hostile_dotenv=False)
     finally:
         shared_sandbox.admin("DELETE", "/_sandbox/faults")
     assert result.exit_code == 0, result.streams
