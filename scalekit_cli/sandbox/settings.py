@@ -13,6 +13,9 @@ GMAIL_SCOPES = [
 
 USER_VERIFICATION_MODES = ("dashboard", "custom")
 
+# The apps the sandbox emulates; each default connection is backed by the one of its name.
+APPS = ("gmail", "googlecalendar", "slack", "notion", "github", "exa")
+
 
 @dataclass
 class Connection:
@@ -22,6 +25,13 @@ class Connection:
     provider: str  # e.g. "GOOGLE"
     authorization_type: str  # "OAUTH" or "API_KEY"
     scopes: list[str] = field(default_factory=list)
+    # The emulated app behind it: one of APPS (its tools, its `/proxy` paths), or None for a
+    # connection the sandbox holds accounts for but emulates no API of.
+    app: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.app is not None and self.app not in APPS:
+            raise ValueError(f"app must be one of {APPS}, not {self.app!r}")
 
     @property
     def connection_id(self) -> str:
@@ -36,7 +46,7 @@ class Connection:
 
 def default_connections() -> list[Connection]:
     return [
-        Connection("gmail", "GOOGLE", "OAUTH", list(GMAIL_SCOPES)),
+        Connection("gmail", "GOOGLE", "OAUTH", list(GMAIL_SCOPES), app="gmail"),
         Connection(
             "googlecalendar",
             "GOOGLE",
@@ -46,11 +56,14 @@ def default_connections() -> list[Connection]:
                 "https://www.googleapis.com/auth/calendar.readonly",
                 "https://www.googleapis.com/auth/calendar.events",
             ],
+            app="googlecalendar",
         ),
-        Connection("slack", "SLACK", "OAUTH", ["chat:write", "channels:read", "users:read"]),
-        Connection("notion", "NOTION", "OAUTH", []),
-        Connection("github", "GITHUB", "OAUTH", ["repo", "read:user"]),
-        Connection("exa", "EXA", "API_KEY", []),
+        Connection(
+            "slack", "SLACK", "OAUTH", ["chat:write", "channels:read", "users:read"], app="slack"
+        ),
+        Connection("notion", "NOTION", "OAUTH", [], app="notion"),
+        Connection("github", "GITHUB", "OAUTH", ["repo", "read:user"], app="github"),
+        Connection("exa", "EXA", "API_KEY", [], app="exa"),
     ]
 
 
