@@ -7,6 +7,7 @@ fields the schema names (the live service drops unknown fields silently).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -165,25 +166,30 @@ class ScalekitClient:
         self.secrets.add(client_secret, credential=True)
         self.token_cache = token_cache
         self._machine_token: str | None = None
+        # Parallel MCP calls share this client: forgetting a refused token (memory and cache)
+        # and taking up its successor must not interleave, or a call picks up the refused
+        # token from the cache between the two and fails its one retry.
+        self._machine_token_lock = threading.Lock()
 
     # -- machine auth -----------------------------------------------------------------------
 
     def machine_token(self) -> str:
         """The cached machine token, or a new one (fetched once, under the cache's lock)."""
-        if self._machine_token:
-            return self._machine_token
-        if self.token_cache is not None:
-            cached = self.token_cache.load()
-            if cached is None:
-                with self.token_cache.fetch_lock():
-                    # Another process may have fetched it while we waited for the lock.
-                    cached = self.token_cache.load()
-                    if cached is None:
-                        return self._fetch_machine_token()
-            self.secrets.add(cached.access_token, credential=True)
-            self._machine_token = cached.access_token
-            return cached.access_token
-        return self._fetch_machine_token()
+        with self._machine_token_lock:
+            if self._machine_token:
+                return self._machine_token
+            if self.token_cache is not None:
+                cached = self.token_cache.load()
+                if cached is None:
+                    with self.token_cache.fetch_lock():
+                        # Another process may have fetched it while we waited for the lock.
+                        cached = self.token_cache.load()
+                        if cached is None:
+                            return self._fetch_machine_token()
+                self.secrets.add(cached.access_token, credential=True)
+                self._machine_token = cached.access_token
+                return cached.access_token
+            return self._fetch_machine_token()
 
     def _fetch_machine_token(self) -> str:
         response = self.session.send(
@@ -227,13 +233,14 @@ class ScalekitClient:
     def _forget_machine_token(self, rejected: str) -> None:
         """`rejected` was refused: forget it, unless another thread (parallel MCP calls) has
         already replaced it — forgetting its successor would make each call fetch anew."""
-        if self._machine_token not in (None, rejected):
-            return
-        self._machine_token = None
-        if self.token_cache is not None:
-            cached = self.token_cache.load()
-            if cached is None or cached.access_token == rejected:
-                self.token_cache.clear()
+        with self._machine_token_lock:
+            if self._machine_token not in (None, rejected):
+                return
+            self._machine_token = None
+            if self.token_cache is not None:
+                cached = self.token_cache.load()
+                if cached is None or cached.access_token == rejected:
+                    self.token_cache.clear()
 
     # -- the API call every method goes through ---------------------------------------------
 
