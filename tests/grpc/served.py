@@ -13,6 +13,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import httpx
 SK = Path(sys.executable).with_name("sk")
 SDK_CLIENT_ID = "skc_grpc_canary"
 SDK_CLIENT_SECRET = "grpc-canary-secret-Qm4Tz8Vb2Wn6"
+TRUST_VARIABLES = ("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 
 
 def _read_exports(process: subprocess.Popen[str], last: str, timeout: float = 30) -> dict:
@@ -188,3 +191,36 @@ def start_served(home: Path, *args: str, env: dict[str, str] | None = None) -> S
         process.kill()
         raise
     return ServedSandbox(process, exports, home)
+
+
+@contextmanager
+def served_with_trust(home: Path, *args: str) -> Iterator[ServedSandbox]:
+    """`start_served(home, "--tls", ARGS…)` with this process trusting its CA, as
+    `eval "$(sk sandbox serve --tls)"` does to the agent's shell; stopped (and checked for a
+    traceback) on the way out."""
+    live = start_served(home, *args)
+    saved = {name: os.environ.get(name) for name in TRUST_VARIABLES}
+    for name in TRUST_VARIABLES:
+        os.environ[name] = live.exports[name]
+    try:
+        yield live
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        stderr = live.stop()
+        assert "Traceback" not in stderr, stderr
+
+
+def sdk_client(served: ServedSandbox) -> Any:
+    """The official Python SDK's client for this sandbox, from its printed exports."""
+    from scalekit import ScalekitClient
+
+    exports = served.exports
+    return ScalekitClient(
+        exports["SCALEKIT_ENV_URL"],
+        exports["SCALEKIT_CLIENT_ID"],
+        exports["SCALEKIT_CLIENT_SECRET"],
+    )
