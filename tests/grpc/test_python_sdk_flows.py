@@ -37,7 +37,8 @@ API_KEY = "exa-canary-Jk7Tb4Qs"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedSandbox]:
     home = tmp_path_factory.mktemp("sdk-flows-tls")
-    with served_with_trust(home, "--tls", "--user-verification", "custom") as live:
+    canaries = (ACCESS_TOKEN, REFRESH_TOKEN, API_KEY)
+    with served_with_trust(home, "--user-verification", "custom", canaries=canaries) as live:
         yield live
 
 
