@@ -236,6 +236,11 @@ def test_tools_executed_listed_scoped_and_searched(
     everything = served.rest("GET", "/api/v1/tools").json()["tools"]
     google = sorted(t["definition"]["name"] for t in everything if t["provider"] == "GOOGLE")
     assert sorted(_names(actions.list_tools(provider="GOOGLE").tools)) == google
+    # Filter.query: split on spaces and underscores, every token in the tool.
+    assert _names(actions.list_tools(query="gmail fetch").tools) == ["gmail_fetch_mails"]
+    with pytest.raises(ScalekitBadRequestException) as short:
+        actions.list_tools(query="ab")  # 3-100 characters
+    assert "query" in short.value.message
     picked = ["exa_search", "slack_send_message"]
     assert sorted(_names(actions.list_tools(tool_name=picked).tools)) == picked
     # Filtered by identifier: the tools of the identifier's accounts, whatever their status.
