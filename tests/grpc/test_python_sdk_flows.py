@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from google.protobuf.wrappers_pb2 import BoolValue
 from scalekit import ScalekitClient
 from scalekit.actions.models.mcp_config import McpConfigConnectionToolMapping
 from scalekit.common.exceptions import (
@@ -23,7 +24,7 @@ from scalekit.common.exceptions import (
     ScalekitNotFoundException,
 )
 from scalekit.v1.mcp.mcp_pb2 import GetMcpConfigRequest
-from scalekit.v1.tools.tools_pb2 import ScopedToolFilter
+from scalekit.v1.tools.tools_pb2 import Filter, ScopedToolFilter
 
 from tests.grpc.served import ServedSandbox, sdk_client, served_with_trust
 
@@ -236,6 +237,12 @@ def test_tools_executed_listed_scoped_and_searched(
     everything = served.rest("GET", "/api/v1/tools").json()["tools"]
     google = sorted(t["definition"]["name"] for t in everything if t["provider"] == "GOOGLE")
     assert sorted(_names(actions.list_tools(provider="GOOGLE").tools)) == google
+    # summary: names only, in `tool_names` (the SDK's ListToolsResponse model drops that field,
+    # so read the SDK's own proto answer).
+    names_only, _call = sdk.tools.list_tools(
+        filter=Filter(provider="EXA", summary=BoolValue(value=True))
+    )
+    assert (list(names_only.tool_names), len(names_only.tools)) == (["exa_search"], 0)
     # Filter.query: split on spaces and underscores, every token in the tool.
     assert _names(actions.list_tools(query="gmail fetch").tools) == ["gmail_fetch_mails"]
     with pytest.raises(ScalekitBadRequestException) as short:
@@ -319,6 +326,17 @@ def test_mcp_config_lifecycle_and_session_token(served: ServedSandbox, sdk: Scal
     with pytest.raises(ScalekitBadRequestException) as inactive:
         mcp.create_session_token(created.id, user)  # no Exa account for the user yet
     assert inactive.value.error_code == "CONNECTED_ACCOUNT_NOT_ACTIVE"
+    states = mcp.list_mcp_connected_accounts(created.id, user).connected_accounts
+    assert [
+        (s.connection_name, s.connected_account_id, s.connected_account_status) for s in states
+    ] == [
+        ("gmail", account.id, "ACTIVE"),
+        ("exa", None, None),  # no account yet: empty on the wire
+    ]
+    assert all(s.authentication_link is None for s in states)
+    linked = mcp.list_mcp_connected_accounts(created.id, user, include_auth_link=True)
+    links = [s.authentication_link or "" for s in linked.connected_accounts]
+    assert len(links) == 2 and all(link.startswith(f"{served.url}/magic/") for link in links)
 
     mcp.update_config(created.id, connection_tool_mappings=[mapping])
     session = mcp.create_session_token(created.id, user, expiry=timedelta(minutes=10))
