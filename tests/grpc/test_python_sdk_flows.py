@@ -254,6 +254,15 @@ def test_tools_executed_listed_scoped_and_searched(
     of_user = ["exa_search", "gmail_fetch_mails", "gmail_get_profile", "notion_search_pages"]
     assert sorted(_names(actions.list_tools(identifier=user).tools)) == of_user
 
+    # Naming one account (by id, or connection + identifier) lists tools as well.
+    everything_names = sorted(t["definition"]["name"] for t in everything)
+    assert sorted(_names(actions.list_tools(connected_account_id=exa.id).tools)) == (
+        everything_names
+    )
+    assert _names(actions.list_tools(connection_name="gmail", identifier=user).tools) == [
+        "gmail_fetch_mails",
+        "gmail_get_profile",
+    ]
     # Scoped to the identifier: the tools of its ACTIVE accounts, not the PENDING Notion one.
     scoped, _call = sdk.tools.list_scoped_tools(user, filter=ScopedToolFilter())
     accounts = {"gmail_fetch_mails": gmail.id, "gmail_get_profile": gmail.id, "exa_search": exa.id}
