@@ -24,7 +24,7 @@ from scalekit.common.exceptions import (
     ScalekitNotFoundException,
 )
 from scalekit.v1.mcp.mcp_pb2 import GetMcpConfigRequest
-from scalekit.v1.tools.tools_pb2 import Filter, ScopedToolFilter
+from scalekit.v1.tools.tools_pb2 import Filter, ScopedToolFilter, ToolReadinessState
 
 from tests.grpc.served import ServedSandbox, sdk_client, served_with_trust
 
@@ -102,6 +102,14 @@ def test_accounts_with_tokens_and_static_credentials(
     assert rekeyed.id == static.id
     assert rekeyed.authorization_details == {"static_auth": {"api_key": "exa-rotated"}}
 
+    # get_or_create with credentials on an existing account: the SDK's upsert, same account.
+    upserted = actions.upsert_connected_account(
+        connection_name="gmail",
+        identifier=user,
+        authorization_details=_oauth("at-rotated", "rt-rotated", scopes),
+    ).connected_account
+    assert upserted.id == oauth.id
+
     by_key = actions.get_connected_account(connection_name="gmail", identifier=user)
     by_id = actions.get_connected_account(connected_account_id=oauth.id)
     for fetched in (by_key.connected_account, by_id.connected_account):
@@ -162,6 +170,9 @@ def test_magic_link_with_state_and_user_verification(
     )
     assert link.link.startswith(f"{served.url}/magic/")
     assert link.expiry and link.expiry > datetime.now(UTC).replace(tzinfo=None)
+
+    by_id = actions.get_authorization_link(connected_account_id=account.id, state="state-Xy9")
+    assert by_id.link.startswith(f"{served.url}/magic/") and by_id.link != link.link
 
     redirect = urlsplit(_allow_in_browser(served, link.link))
     assert f"{redirect.scheme}://{redirect.netloc}{redirect.path}" == VERIFY_URL
@@ -283,6 +294,20 @@ def test_tools_executed_listed_scoped_and_searched(
     assert len(ranked.tools) == 3
     scores = [tool.score for tool in ranked.tools]
     assert scores == sorted(scores, reverse=True) and scores[-1] > 0
+    # With an identifier, each hit says whether that user's account can run it now.
+    readiness = {}
+    for query in ("search the web", "notion pages"):
+        hits, _call = sdk.tools.search_tools(query, identifier=user, top_k=1)
+        (hit,) = hits.tools
+        (state,) = hit.connections
+        readiness[hit.name] = (state.connected_account_id, state.readiness_state)
+    assert readiness == {
+        "exa_search": (exa.id, ToolReadinessState.TOOL_READINESS_STATE_READY),
+        "notion_search_pages": (
+            pending.connected_account.id,
+            ToolReadinessState.TOOL_READINESS_STATE_NEEDS_CONNECTION,
+        ),
+    }
 
 
 def _claims(token: str) -> dict[str, Any]:
