@@ -155,6 +155,10 @@ def test_tools_executed_listed_and_scoped(served: ServedSandbox, results: dict[s
         t["definition"]["name"] for t in catalogue if t["provider"] == "GOOGLE"
     )
     assert listed["toolNames"] == ["exa_search", "slack_send_message"]
+    assert listed["query"] == ["gmail_fetch_mails"]  # token by token, as the descriptors say
+    assert listed["summary"] == ["exa_search"]
+    assert tools["shortQuery"]["class"] == "ScalekitBadRequestException"
+    assert "query" in tools["shortQuery"]["message"]
     # The identifier's accounts: Gmail and Exa from this step, Slack from the verified link.
     connected = ["exa_search", "gmail_fetch_mails", "gmail_get_profile"]
     slack = sorted(n for n in listed["all"] if n.startswith("slack_"))
