@@ -202,10 +202,11 @@ def test_tools_executed_listed_scoped_and_searched(
 ) -> None:
     actions = sdk.actions
     user = "flows-tools@example.com"
+    mail_token = f"{ACCESS_TOKEN}-tools"  # this test's own: the Gmail face finds the account by it
     gmail = actions.create_connected_account(
         connection_name="gmail",
         identifier=user,
-        authorization_details=_oauth(ACCESS_TOKEN, REFRESH_TOKEN, []),
+        authorization_details=_oauth(mail_token, REFRESH_TOKEN, []),
     ).connected_account
     exa = actions.create_connected_account(
         connection_name="exa",
@@ -234,6 +235,15 @@ def test_tools_executed_listed_scoped_and_searched(
     assert len(ids) == 3
     assert ids == [message["id"] for message in by_id.data["messages"]]
     assert ids == [message["id"] for message in rest["data"]["messages"]][:3]
+    # The mailbox itself, through the Gmail API face with the token the account was given.
+    with served.http() as client:
+        mailbox = client.get(
+            "/gmail/v1/users/me/messages",
+            params={"maxResults": 3},
+            headers={"authorization": f"Bearer {mail_token}"},
+        )
+    assert mailbox.status_code == 200, mailbox.text
+    assert ids == [message["id"] for message in mailbox.json()["messages"]]
     assert by_name.execution_id and by_name.execution_id != by_id.execution_id
     searched = actions.execute_tool(
         tool_input={"query": "otters", "num_results": 2},
