@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import re
 import secrets
 import threading
 from dataclasses import dataclass
@@ -195,6 +196,14 @@ def append_query(url: str, params: list[tuple[str, str]]) -> str:
     if base.endswith(("?", "&")):
         separator = ""
     return f"{base}{separator}{urlencode(params)}{hash_mark}{fragment}"
+
+
+def _query_matches(query: str, text: str) -> bool:
+    """`Filter.query`: the descriptors split it on spaces and underscores and want every token
+    in the tool (`gmail get attachment` matches `gmail_get_attachment`); the OpenAPI document
+    searches the name or the description — so each token is looked for in both."""
+    haystack = text.casefold()
+    return all(token in haystack for token in re.split(r"[\s_]+", query.casefold()) if token)
 
 
 class SandboxEngine:
@@ -851,7 +860,7 @@ class SandboxEngine:
                 continue
             if tool_names and tool.name not in tool_names:
                 continue
-            if query and query.casefold() not in f"{tool.name} {tool.description}".casefold():
+            if query and not _query_matches(query, f"{tool.name} {tool.description}"):
                 continue
             if (
                 connectors_with_account is not None

@@ -7,12 +7,15 @@ import json
 import os
 import queue
 import shlex
+import shutil
 import signal
 import ssl
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ import httpx
 SK = Path(sys.executable).with_name("sk")
 SDK_CLIENT_ID = "skc_grpc_canary"
 SDK_CLIENT_SECRET = "grpc-canary-secret-Qm4Tz8Vb2Wn6"
+TRUST_VARIABLES = ("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 
 
 def _read_exports(process: subprocess.Popen[str], last: str, timeout: float = 30) -> dict:
@@ -150,10 +154,27 @@ class ServedSandbox:
         return stderr
 
 
+# gRPC's core reads GRPC_DEFAULT_SSL_ROOTS_FILE_PATH once per process: a second `--tls` sandbox
+# with a CA of its own would go untrusted by every later SDK channel. So each one after the first
+# starts from a copy of the first one's CA and certificate (serve keeps files that are usable).
+_first_tls_data: list[Path] = []
+
+
+def _share_the_first_ca(data: Path) -> None:
+    if not _first_tls_data:
+        _first_tls_data.append(data)
+        return
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for made in _first_tls_data[0].glob("sandbox-tls-*"):
+        shutil.copy2(made, data / made.name)  # copy2 keeps their 0600
+
+
 def start_served(home: Path, *args: str, env: dict[str, str] | None = None) -> ServedSandbox:
     """`sk sandbox serve --port 0 --memory ARGS…` with canary client credentials."""
     home.mkdir(parents=True, exist_ok=True)
     data = home / "sandbox-data"
+    if "--tls" in args:
+        _share_the_first_ca(data)
     process_env = {
         **clean_environment(),
         "SK_DATA_DIR": str(data),
@@ -188,3 +209,40 @@ def start_served(home: Path, *args: str, env: dict[str, str] | None = None) -> S
         process.kill()
         raise
     return ServedSandbox(process, exports, home)
+
+
+@contextmanager
+def served_with_trust(
+    home: Path, *args: str, canaries: tuple[str, ...] = ()
+) -> Iterator[ServedSandbox]:
+    """`start_served(home, "--tls", ARGS…)` with this process trusting its CA, as
+    `eval "$(sk sandbox serve --tls)"` does to the agent's shell; stopped on the way out, its
+    log checked for a traceback and for the client secret and `canaries`."""
+    live = start_served(home, "--tls", *args)
+    saved = {name: os.environ.get(name) for name in TRUST_VARIABLES}
+    for name in TRUST_VARIABLES:
+        os.environ[name] = live.exports[name]
+    try:
+        yield live
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        stderr = live.stop()
+        assert "Traceback" not in stderr, stderr
+        for secret in (SDK_CLIENT_SECRET, *canaries):
+            assert secret not in stderr
+
+
+def sdk_client(served: ServedSandbox) -> Any:
+    """The official Python SDK's client for this sandbox, from its printed exports."""
+    from scalekit import ScalekitClient
+
+    exports = served.exports
+    return ScalekitClient(
+        exports["SCALEKIT_ENV_URL"],
+        exports["SCALEKIT_CLIENT_ID"],
+        exports["SCALEKIT_CLIENT_SECRET"],
+    )

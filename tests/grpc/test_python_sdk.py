@@ -8,7 +8,6 @@ The SDK trusts the sandbox's CA only through the variables `serve --tls` prints.
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 import time
@@ -29,39 +28,27 @@ from scalekit.common.exceptions import (
 from scalekit.v1.errdetails.errdetails_pb2 import ErrorInfo
 
 from scalekit_cli.sandbox.hosted_form import approve_as_browser
-from tests.grpc.served import SDK_CLIENT_SECRET, SK, ServedSandbox, start_served
+from tests.grpc.served import (
+    SDK_CLIENT_SECRET,
+    SK,
+    TRUST_VARIABLES,
+    ServedSandbox,
+    sdk_client,
+    served_with_trust,
+)
 
-TRUST_VARIABLES = ("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 ACCOUNTS = "scalekit.v1.connected_accounts.ConnectedAccountService"
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedSandbox]:
-    live = start_served(tmp_path_factory.mktemp("served-tls"), "--tls")
-    saved = {name: os.environ.get(name) for name in TRUST_VARIABLES}
-    # What `eval "$(sk sandbox serve --tls)"` does to the agent's shell.
-    for name in TRUST_VARIABLES:
-        os.environ[name] = live.exports[name]
-    try:
+    with served_with_trust(tmp_path_factory.mktemp("served-tls")) as live:
         yield live
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        stderr = live.stop()
-        assert "Traceback" not in stderr, stderr
 
 
 @pytest.fixture(scope="module")
 def sdk(served: ServedSandbox) -> ScalekitClient:
-    exports = served.exports
-    return ScalekitClient(
-        exports["SCALEKIT_ENV_URL"],
-        exports["SCALEKIT_CLIENT_ID"],
-        exports["SCALEKIT_CLIENT_SECRET"],
-    )
+    return sdk_client(served)
 
 
 def test_tls_exports_and_private_files(served: ServedSandbox) -> None:

@@ -1016,6 +1016,10 @@ def test_tools_filter_query(api: AgentKitClient) -> None:
         text = f"{tool['definition']['name']} {tool['definition'].get('description', '')}"
         assert "gmail" in text.lower(), tool["definition"]["name"]
     assert _all_tools(api, [("filter.query", "zzqx-nothing-matches")]) == []
+    # The descriptors: "split on spaces and underscores, and every token must appear".
+    tokens = _all_tools(api, [("filter.query", "Gmail fetch")])
+    assert [t["definition"]["name"] for t in tokens] == [FETCH_MAILS]
+    assert _all_tools(api, [("filter.query", "gmail_zzqx")]) == []
 
 
 def test_tools_filter_summary(api: AgentKitClient) -> None:
