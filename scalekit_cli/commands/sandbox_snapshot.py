@@ -241,6 +241,7 @@ def read_environment(
     entries = _connection_entries(connections, notes)
     names = {connection.name for connection, _ in entries}
 
+    progress("reading the accounts")
     accounts: list[dict[str, Any]] = []
     for read, account in enumerate(client.iter_accounts()):
         if read == options.limit:
@@ -297,19 +298,22 @@ def _toml_char(char: str) -> str:
         return escaped
     # Controls, format (bidi, zero-width) and separator characters are written escaped: a
     # reader's terminal obeys none of them, and the parsed value is the same.
-    if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+    category = unicodedata.category(char)
+    if category == "Cs":  # a lone surrogate has no UTF-8 form nor TOML escape
+        return "\\uFFFD"
+    if category in ("Cc", "Cf", "Zl", "Zp"):
         code = ord(char)
         return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"
     return char
 
 
 def toml_string(text: str) -> str:
-    """A TOML basic string of `text` (no lone surrogate: `_text` replaced them)."""
+    """A TOML basic string of `text`."""
     return '"' + "".join(_toml_char(char) for char in text) + '"'
 
 
 def toml_key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else toml_string(_text(key))
+    return key if _BARE_KEY.fullmatch(key) else toml_string(key)
 
 
 def toml_value(value: Any) -> str:

@@ -5,6 +5,10 @@ whatever strings the source sends. Only read requests reach the source."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
+import subprocess
 import tomllib
 import unicodedata
 from pathlib import Path
@@ -13,7 +17,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from scalekit_cli.sandbox.faults import HOSTILE_TEXT
-from tests.cli.conftest import assert_no_leak, assert_one_error_line
+from tests.cli.conftest import SK, assert_no_leak, assert_one_error_line, read_terminal
 from tests.conftest import CANARY_CLIENT_ID, CANARY_CLIENT_SECRET
 
 ACCOUNTS = "/api/v1/connected_accounts"
@@ -226,8 +230,8 @@ def test_hostile_strings_stay_valid_toml(sk, sandbox, source, tmp_path):
         (ACCOUNTS, ["identifier", "id"]),
         (TOOLS, ["name", "description"]),
     ):
-        sandbox.fault(path=path, method="GET", kind="mutate", mutation="strings",
-                      keys=keys, payload=payload)  # fmt: skip
+        spec = {"kind": "mutate", "mutation": "strings", "keys": keys, "payload": payload}
+        sandbox.fault(path=path, method="GET", **spec)
     sandbox.engine.tools.extend(
         [
             _tool("c-myapp_huge", "myapp", "x" * 50_000, {"type": "object"}),
@@ -272,3 +276,28 @@ def test_an_output_that_is_a_folder_is_refused_before_any_request(sk, sandbox, t
     assert result.exit_code == 2
     assert "is a directory" in assert_one_error_line(result)
     assert sandbox.requests() == []
+
+
+def test_progress_on_a_terminal(sk_env, sandbox, source, tmp_path):
+    # Slow pages, so that the spinner is drawn while they are read.
+    sandbox.fault(path=ACCOUNTS, method="GET", kind="latency", latency_ms=400, times=None)
+    leader, follower = pty.openpty()
+    env = {**os.environ, **sk_env, "TERM": "xterm-256color", "COLUMNS": "200"}
+    path = tmp_path / "seed.toml"
+    process = subprocess.Popen(
+        [str(SK), "sandbox", "snapshot", "-o", str(path)],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        cwd=tmp_path,
+    )
+    os.close(follower)
+    screen = read_terminal(leader, finished=lambda: process.poll() is not None).decode()
+    process.wait(timeout=10)
+    os.close(leader)
+    assert process.returncode == 0, screen
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
+    assert "reading the accounts" in plain
+    assert any(frame in plain for frame in "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"), "a spinner frame"
+    assert len(tomllib.loads(path.read_text(encoding="utf-8"))["accounts"]) == MANY + 2
