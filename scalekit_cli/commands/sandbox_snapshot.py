@@ -467,4 +467,4 @@ def register_snapshot(sandbox_app: typer.Typer) -> None:
         """Write the configured environment's connections, accounts and tools as a seed
         file (never a token or secret)."""
         options = SnapshotOptions(output, json_mode, limit)
-        execute(ctx, run, options, verbose=verbose)
+        execute(ctx, run, options, json_mode=json_mode, verbose=verbose)
