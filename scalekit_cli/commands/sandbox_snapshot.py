@@ -96,7 +96,7 @@ class Notes:
 
     def lines(self) -> Iterator[str]:
         for what, count in self.counts.items():
-            yield f"{count} × {what}"
+            yield what if count == 1 else f"{count} × {what}"
 
 
 def _squash(text: str) -> str:
