@@ -301,4 +301,7 @@ def register(app: typer.Typer) -> None:
         """Force an embedded-sandbox account into a status (EXPIRED, DISCONNECTED, …)."""
         execute(ctx, run_force, ForceOptions(connector, user, status))
 
+    from .sandbox_snapshot import register_snapshot
+
+    register_snapshot(sandbox_app)
     app.add_typer(sandbox_app)

@@ -261,6 +261,17 @@ ROWS: tuple[Row, ...] = (
         account="none",
     ),
     Row(
+        "sandbox-snapshot",
+        "sk sandbox snapshot",
+        ("sandbox", "snapshot"),
+        "GET",
+        APP_CONNECTIONS,
+        idempotent=True,
+        first_call=True,
+        account="none",
+        note="the first of its list calls; the others are the same kind of paged GET",
+    ),
+    Row(
         "tools-show",
         "sk tools show gmail_fetch_mails",
         ("tools", "show", "gmail_fetch_mails"),

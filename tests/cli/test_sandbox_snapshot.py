@@ -1,0 +1,303 @@
+"""`sk sandbox snapshot`: one sandbox is the source environment; the seed file written from it
+holds its connections, accounts (every page) and tools, no credential of it, and stays valid
+whatever strings the source sends. Only read requests reach the source."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import subprocess
+import tomllib
+import unicodedata
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import pytest
+
+from scalekit_cli.sandbox.faults import HOSTILE_TEXT
+from tests.cli.conftest import SK, assert_no_leak, assert_one_error_line, read_terminal
+from tests.conftest import CANARY_CLIENT_ID, CANARY_CLIENT_SECRET
+
+ACCOUNTS = "/api/v1/connected_accounts"
+APP_CONNECTIONS = "/api/v1/connections/app"
+TOOLS = "/api/v1/tools"
+CANARY_ACCESS = "CANARYat-Vb81QmXz4Rk2Pw7Jh5"
+CANARY_REFRESH = "CANARYrt-Ty63LnGd9Sa1Ke8Uf4"
+CANARY_API_KEY = "CANARYak-Mc47WpZr2Hx9Nq3Eb6"
+MANY = 120  # more accounts than one page (the list's page_size is < 100)
+GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
+DOCS_SCHEMA = {
+    "type": "object",
+    "properties": {"query": {"type": "string", "minLength": 1}, "limit": {"type": "integer"}},
+    "required": ["query"],
+}
+EXPECTED_CONNECTIONS = [
+    {"name": "GMAIL", "provider": "GOOGLE", "authorization_type": "OAUTH", "app": "gmail"},
+    {"name": "gmail-prod", "provider": "GOOGLE", "authorization_type": "OAUTH", "app": "gmail"},
+    {
+        "name": "google_calendar",
+        "provider": "GOOGLE",
+        "authorization_type": "OAUTH",
+        "app": "googlecalendar",
+    },
+    {"name": "freshdesk-8", "provider": "FRESHDESK", "authorization_type": "API_KEY"},
+    {"name": "myapp", "provider": "MYAPP", "authorization_type": "OAUTH"},
+]
+ACCOUNT_KEYS = {"connection", "identifier", "status", "id", "expires_at"}
+
+
+def _tool(name: str, connector: str, description: str, schema: dict):
+    from scalekit_cli.sandbox.tools import ToolSpec
+
+    return ToolSpec(name, connector, description, schema, "docs", ("docs",), run=lambda c, p: {})
+
+
+@pytest.fixture
+def sandbox(sandbox_factory):
+    """The source: connections named as a dashboard names them, a custom connector's tools,
+    and one of the sandbox's own Gmail tools on an app-backed connection."""
+    from scalekit_cli.sandbox import Connection
+
+    live = sandbox_factory(
+        connections=[
+            Connection("GMAIL", "GOOGLE", "OAUTH", [GMAIL_SCOPE], app="gmail"),
+            Connection("gmail-prod", "GOOGLE", "OAUTH", [GMAIL_SCOPE]),
+            Connection("google_calendar", "GOOGLE", "OAUTH", []),
+            Connection("freshdesk-8", "FRESHDESK", "API_KEY", []),
+            Connection("myapp", "MYAPP", "OAUTH", []),
+        ]
+    )
+    live.engine.tools.extend(
+        [
+            _tool("c-myapp_fetch-docs", "myapp", "Fetch documents from MyApp", DOCS_SCHEMA),
+            _tool("c-myapp_list-teams", "myapp", "List teams", {"type": "object"}),
+            _tool("gmail_prod_fetch", "gmail-prod", "Emulated app's own", {"type": "object"}),
+        ]
+    )
+    return live
+
+
+@pytest.fixture
+def source(sandbox, driver) -> list[tuple[str, str, str, str]]:
+    """Accounts in every status, OAuth tokens and an API key that are canaries, and MANY
+    more: the (connection, identifier, status, id) of each, as the source lists them."""
+    oauth = {"access_token": CANARY_ACCESS, "refresh_token": CANARY_REFRESH, "scopes": []}
+    created = [
+        ("GMAIL", "default", {"authorization_details": {"oauth_token": oauth}}),
+        ("freshdesk-8", "user_42", {"authorization_details": {"static_auth": {"details": {}}}}),
+        *(("myapp", f"user_{index:03d}", {}) for index in range(MANY)),
+    ]
+    created[1][2]["authorization_details"]["static_auth"]["details"]["api_key"] = CANARY_API_KEY
+    for connector, identifier, fields in created:
+        answer = driver.api(
+            "POST",
+            ACCOUNTS,
+            json={"connector": connector, "identifier": identifier, "connected_account": fields},
+        )
+        assert answer.is_success, answer.text
+    for identifier, status in (
+        ("user_001", "ACTIVE"),
+        ("user_002", "EXPIRED"),
+        ("user_003", "DISCONNECTED"),
+        ("user_004", "PENDING_VERIFICATION"),
+    ):
+        sandbox.admin(
+            "POST",
+            "/_sandbox/accounts/status",
+            json={"connector": "myapp", "identifier": identifier, "status": status},
+        )
+    listed, token = [], ""
+    while True:
+        params = {"page_size": "50", **({"page_token": token} if token else {})}
+        page = driver.api("GET", ACCOUNTS, params=params).json()
+        listed += page["connected_accounts"]
+        token = page.get("next_page_token", "")
+        if not token:
+            break
+    sandbox.clear_requests()
+    return sorted((a["connector"], a["identifier"], a["status"], a["id"]) for a in listed)
+
+
+def _machine_token(sk_env: dict[str, str]) -> str:
+    (cache_file,) = (Path(sk_env["SK_CACHE_DIR"]) / "tokens").glob("*.json")
+    return json.loads(cache_file.read_text())["access_token"]
+
+
+def _accounts(document: dict) -> list[tuple[str, str, str, str]]:
+    return sorted(
+        (a["connection"], a["identifier"], a["status"], a["id"]) for a in document["accounts"]
+    )
+
+
+def test_the_seed_file_holds_the_environment_and_no_credential(
+    sk, sandbox, source, sk_env, tmp_path
+):
+    path = tmp_path / "seed.toml"
+    result = sk("sandbox", "snapshot", "-o", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert f"wrote {path}: 5 connections, {MANY + 2} accounts, 2 tools" in result.stderr
+    text = path.read_text(encoding="utf-8")
+    document = tomllib.loads(text)
+
+    assert set(document) == {"version", "environment", "connections", "accounts", "tools"}
+    assert document["version"] == 1
+    assert document["environment"] == {"client_id": CANARY_CLIENT_ID}
+    assert document["connections"] == EXPECTED_CONNECTIONS
+    assert _accounts(document) == source
+    assert {a["status"] for a in document["accounts"]} == {
+        "ACTIVE",
+        "EXPIRED",
+        "DISCONNECTED",
+        "PENDING_VERIFICATION",
+        "PENDING_AUTH",
+    }
+    assert all(set(a) <= ACCOUNT_KEYS for a in document["accounts"])
+    (gmail,) = [a for a in document["accounts"] if a["connection"] == "GMAIL"]
+    assert gmail["expires_at"]  # an OAuth account's token expiry, not its token
+    # The custom connector's tools with their schemas; the Gmail app brings its own.
+    assert document["tools"] == [
+        {
+            "connection": "myapp",
+            "name": "c-myapp_fetch-docs",
+            "description": "Fetch documents from MyApp",
+            "input_schema": DOCS_SCHEMA,
+        },
+        {
+            "connection": "myapp",
+            "name": "c-myapp_list-teams",
+            "description": "List teams",
+            "input_schema": {"type": "object"},
+        },
+    ]
+
+    canaries = (
+        CANARY_CLIENT_SECRET,
+        CANARY_ACCESS,
+        CANARY_REFRESH,
+        CANARY_API_KEY,
+        _machine_token(sk_env),
+    )
+    assert_no_leak(result, *canaries)
+    assert_no_leak(text, *canaries)
+
+    requests = sandbox.requests()
+    assert {(r["method"], r["path"]) for r in requests} == {
+        ("POST", "/oauth/token"),
+        ("GET", APP_CONNECTIONS),
+        ("GET", ACCOUNTS),
+        ("GET", TOOLS),
+    }
+    pages = [dict(parse_qsl(r["query"])) for r in requests if r["path"] == ACCOUNTS]
+    assert len(pages) == 2 and "page_token" not in pages[0] and pages[1]["page_token"]
+    # Tools are asked for per connection, and not for the app-backed ones.
+    asked = {
+        dict(parse_qsl(r["query"]))["filter.connector"] for r in requests if r["path"] == TOOLS
+    }
+    assert asked == {"freshdesk-8", "myapp"}
+
+
+def test_json_on_stdout_is_the_same_document(sk, sk_process, source, tmp_path):
+    path = tmp_path / "seed.toml"
+    assert sk("sandbox", "snapshot", "-o", str(path)).exit_code == 0
+    as_toml = tomllib.loads(path.read_text(encoding="utf-8"))
+    # The installed console script, writing to a pipe.
+    result = sk_process("sandbox", "snapshot", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == as_toml
+    assert f"snapshot: 5 connections, {MANY + 2} accounts, 2 tools" in result.stderr
+    named_json = tmp_path / "seed.json"
+    assert sk("sandbox", "snapshot", "-o", str(named_json)).exit_code == 0
+    assert json.loads(named_json.read_text(encoding="utf-8")) == as_toml
+
+
+def test_limit_caps_the_accounts_read_with_a_note(sk, sandbox, source):
+    result = sk("sandbox", "snapshot", "--limit", "10")
+    assert result.exit_code == 0, result.stderr
+    document = tomllib.loads(result.stdout)
+    assert len(document["accounts"]) == 10
+    assert "accounts: stopped at --limit 10, more exist" in result.stderr
+    pages = [r for r in sandbox.requests() if r["path"] == ACCOUNTS]
+    assert len(pages) == 1  # the second page is never asked for
+
+
+def test_hostile_strings_stay_valid_toml(sk, sandbox, source, tmp_path):
+    payload = HOSTILE_TEXT + "\"\\'''\n[[accounts]]\nid = 1\x7f\x00\u2028\U0001f600"
+    for path, keys in (
+        (APP_CONNECTIONS, ["provider_key"]),
+        (ACCOUNTS, ["identifier", "id"]),
+        (TOOLS, ["name", "description"]),
+    ):
+        spec = {"kind": "mutate", "mutation": "strings", "keys": keys, "payload": payload}
+        sandbox.fault(path=path, method="GET", **spec)
+    sandbox.engine.tools.extend(
+        [
+            _tool("c-myapp_huge", "myapp", "x" * 50_000, {"type": "object"}),
+            _tool("c-myapp_deep", "myapp", "deep", _nested(20)),
+        ]
+    )
+    path = tmp_path / "seed.toml"
+    result = sk("sandbox", "snapshot", "-o", str(path))
+    assert result.exit_code == 0, result.stderr
+    text = path.read_text(encoding="utf-8")
+    # No raw control, format or separator character: each is an escape in a basic string.
+    assert all(
+        unicodedata.category(char) not in ("Cc", "Cf", "Zl", "Zp") for char in text if char != "\n"
+    )
+    document = tomllib.loads(text)
+    assert set(document) == {"version", "environment", "connections", "accounts", "tools"}
+    assert {c["provider"] for c in document["connections"]} == {
+        provider + payload for provider in ("GOOGLE", "FRESHDESK", "MYAPP")
+    }
+    assert _accounts(document) == sorted((c, i + payload, s, a + payload) for c, i, s, a in source)
+    tools = {tool["name"]: tool for tool in document["tools"]}
+    assert tools["c-myapp_fetch-docs" + payload]["description"] == (
+        "Fetch documents from MyApp" + payload
+    )
+    assert len(tools["c-myapp_huge" + payload]["description"]) == 8192
+    assert "c-myapp_deep" + payload not in tools
+    assert "tool left out: an input schema nested deeper than 32" in result.stderr
+    assert "tool description cut at 8192 characters" in result.stderr
+    assert "\x1b" not in result.stderr
+
+
+def _nested(depth: int) -> dict:
+    schema: dict = {"type": "string"}
+    for _ in range(depth):
+        schema = {"type": "object", "properties": {"a": schema}}
+    return schema
+
+
+def test_an_output_that_is_a_folder_is_refused_before_any_request(sk, sandbox, tmp_path):
+    sandbox.clear_requests()
+    result = sk("sandbox", "snapshot", "-o", str(tmp_path))
+    assert result.exit_code == 2
+    assert "is a directory" in assert_one_error_line(result)
+    assert sandbox.requests() == []
+
+
+def test_progress_on_a_terminal(sk_env, sandbox, source, tmp_path):
+    # Slow pages, so that the spinner is drawn while they are read.
+    sandbox.fault(path=ACCOUNTS, method="GET", kind="latency", latency_ms=400, times=None)
+    leader, follower = pty.openpty()
+    env = {**os.environ, **sk_env, "TERM": "xterm-256color", "COLUMNS": "200"}
+    path = tmp_path / "seed.toml"
+    process = subprocess.Popen(
+        [str(SK), "sandbox", "snapshot", "-o", str(path)],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        cwd=tmp_path,
+    )
+    os.close(follower)
+    screen = read_terminal(leader, finished=lambda: process.poll() is not None).decode()
+    process.wait(timeout=10)
+    os.close(leader)
+    assert process.returncode == 0, screen
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
+    assert "reading the accounts" in plain
+    assert any(frame in plain for frame in "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"), "a spinner frame"
+    assert len(tomllib.loads(path.read_text(encoding="utf-8"))["accounts"]) == MANY + 2
