@@ -339,6 +339,20 @@ def test_missing_or_revoked_static_credentials_are_refused(
     )
     answer = proxy(agent, "POST", "/search", "exa", "revoked-key", json={"query": "q"})
     assert answer.status_code == 401 and answer.json() == {"error": "Invalid API key"}
+    # A new key (`sk accounts update`'s PUT) works again.
+    updated = agent.http.put(
+        "/api/v1/connected_accounts",
+        json={
+            "connector": "exa",
+            "identifier": "revoked-key",
+            "connected_account": {
+                "authorization_details": {"static_auth": {"details": {"api_key": "CANARY-new"}}}
+            },
+        },
+    )
+    assert updated.status_code == 200, updated.text
+    answer = proxy(agent, "POST", "/search", "exa", "revoked-key", json={"query": "q"})
+    assert answer.status_code == 200, answer.text
     # A static credential cannot be rotated.
     rotate = httpx.post(
         f"{sandbox.url}/_sandbox/accounts/revoke",
