@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from .settings import Connection
 
 BASIC_TYPES = ("BASIC_AUTH", "BASIC")
+# BEARER is the custom-provider auth pattern's spelling of BEARER_TOKEN.
+BEARER_TYPES = ("BEARER_TOKEN", "BEARER")
 BEARER_FIELDS = ("token", "bearer_token")
 
 
@@ -45,7 +47,7 @@ def static_authorization(authorization_type: str, details: dict[str, Any]) -> st
         return basic
     if authorization_type == "API_KEY":
         fields: tuple[str, ...] = ("api_key",)
-    elif authorization_type == "BEARER_TOKEN":
+    elif authorization_type in BEARER_TYPES:
         fields = BEARER_FIELDS
     else:  # CUSTOM and the rest name no fields: use whichever kind the account holds
         fields = ("api_key", *BEARER_FIELDS)
@@ -53,7 +55,7 @@ def static_authorization(authorization_type: str, details: dict[str, Any]) -> st
         value = _text(details, name)
         if value is not None:
             return f"Bearer {value}"
-    return basic if authorization_type not in ("API_KEY", "BEARER_TOKEN") else None
+    return basic if authorization_type not in ("API_KEY", *BEARER_TYPES) else None
 
 
 def _static_details(account: AccountRecord) -> dict[str, Any] | None:
@@ -76,6 +78,7 @@ def outgoing_authorization(connection: Connection, account: AccountRecord) -> st
         needed = {
             "API_KEY": "api_key",
             "BEARER_TOKEN": "token",
+            "BEARER": "token",
             "BASIC_AUTH": "username and password",
             "BASIC": "username and password",
         }.get(connection.authorization_type, "credentials")

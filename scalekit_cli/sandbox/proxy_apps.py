@@ -149,20 +149,22 @@ def build_calendar_router(engine: SandboxEngine) -> Router:
         if end <= start:
             raise _google(400, "The specified time range is empty.")
         attendees = body.get("attendees") or []
-        emails = [a.get("email") for a in attendees if isinstance(a, dict)]
-        if (
-            not isinstance(attendees, list)
-            or len(emails) != len(attendees)
-            or not all(isinstance(email, str) and "@" in email for email in emails)
-        ):
+        if not isinstance(attendees, list):
+            raise _google(400, "Invalid value for: attendees")
+        emails = [a.get("email") if isinstance(a, dict) else None for a in attendees]
+        if not all(isinstance(email, str) and "@" in email for email in emails):
             raise _google(400, "Invalid attendee email.")
+        texts = {name: body.get(name, "") for name in ("summary", "description", "location")}
+        for name, value in texts.items():
+            if not isinstance(value, str):
+                raise _google(400, f"Invalid value for: {name}")
         return apps.calendar_add_event(
             context,
-            str(body.get("summary", "")),
+            texts["summary"],
             start,
             end,
-            description=str(body.get("description", "")),
-            location=str(body.get("location", "")),
+            description=texts["description"],
+            location=texts["location"],
             attendees=emails,
         )
 

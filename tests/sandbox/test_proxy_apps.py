@@ -146,6 +146,14 @@ def test_calendar_list_pages_and_its_errors(agent: Agent) -> None:
     assert status("GET", PRIMARY, params={"timeMin": "tomorrow"})[0] == 400
     assert status("GET", PRIMARY, params={"maxResults": "0"})[0] == 400
     assert status("POST", PRIMARY, json={"summary": "no times"}) == (400, "Missing start time.")
+    times = {
+        "start": {"dateTime": "2031-01-01T10:00:00Z"},
+        "end": {"dateTime": "2031-01-01T11:00:00Z"},
+    }
+    for wrong in ({"attendees": 5}, {"attendees": ["a@b.c"]}, {"summary": 3}):
+        assert status("POST", PRIMARY, json={**times, **wrong})[0] == 400, wrong
+    assert status("POST", PRIMARY, json=[times]) == (400, "Parse Error")
+    assert status("POST", PRIMARY, json={**times, "start": {"date": "2031-01-01"}})[0] == 400
     assert status("GET", "/gmail/v1/users/me/profile")[0] == 404  # not this app's path
 
 
