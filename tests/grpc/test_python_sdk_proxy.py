@@ -1,21 +1,48 @@
 """The official Python SDK's proxy helper (`actions.request`), unmodified, against `sk sandbox
-serve --tls`: Calendar, Slack and an API-key Exa account through `/proxy`, on the state the SDK's
-`execute_tool` (gRPC) sees."""
+serve`: Calendar, Slack and an API-key Exa account through `/proxy`, on the state the tools
+see. The helper is plain REST (`requests`), so this server needs no TLS; the rest of the SDK
+over gRPC + TLS is test_python_sdk.py's (gRPC reads its CA bundle once per process)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
 from scalekit import ScalekitClient
 
 from scalekit_cli.sandbox.hosted_form import approve_as_browser
-from tests.grpc import test_python_sdk as sdk_flows
-from tests.grpc.served import ServedSandbox
-
-# The SDK over TLS as its own flows run it: `sk sandbox serve --tls`, trusted through the
-# variables it prints (a server of this module's own).
-served = sdk_flows.served
-sdk = sdk_flows.sdk
+from tests.grpc.served import ServedSandbox, start_served
 
 EXA_KEY = "CANARY-sdk-exa-key-5Jd8Lq"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedSandbox]:
+    live = start_served(tmp_path_factory.mktemp("served-proxy"))
+    yield live
+    stderr = live.stop()
+    assert "Traceback" not in stderr, stderr
+
+
+@pytest.fixture(scope="module")
+def sdk(served: ServedSandbox) -> ScalekitClient:
+    exports = served.exports
+    return ScalekitClient(
+        exports["SCALEKIT_ENV_URL"],
+        exports["SCALEKIT_CLIENT_ID"],
+        exports["SCALEKIT_CLIENT_SECRET"],
+    )
+
+
+def _tool(served: ServedSandbox, tool: str, identifier: str, **params: Any) -> dict[str, Any]:
+    answer = served.rest(
+        "POST",
+        "/api/v1/execute_tool",
+        json={"tool_name": tool, "identifier": identifier, "params": params},
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["data"]
 
 
 def _connect(served: ServedSandbox, connector: str, identifier: str) -> None:
@@ -44,20 +71,14 @@ def test_calendar_and_slack_through_the_sdk_proxy_helper(
         },
     )
     assert created.status_code == 200, created.text
-    listed = actions.execute_tool(
-        tool_input={"time_min": "2032-01-01T00:00:00Z"},
-        tool_name="googlecalendar_list_events",
-        identifier="sdk@example.com",
-        connection_name="googlecalendar",
+    listed = _tool(
+        served, "googlecalendar_list_events", "sdk@example.com", time_min="2032-01-01T00:00:00Z"
     )
-    assert [event["id"] for event in listed.data["items"]] == [created.json()["id"]]
+    assert [event["id"] for event in listed["items"]] == [created.json()["id"]]
 
     _connect(served, "slack", "sdk@example.com")
-    actions.execute_tool(
-        tool_input={"channel": "engineering", "text": "posted by the SDK's tool"},
-        tool_name="slack_send_message",
-        identifier="sdk@example.com",
-        connection_name="slack",
+    _tool(
+        served, "slack_send_message", "sdk@example.com", channel="engineering", text="by the tool"
     )
     history = actions.request(
         connection_name="slack",
@@ -67,19 +88,25 @@ def test_calendar_and_slack_through_the_sdk_proxy_helper(
         form_data={"channel": "engineering", "limit": "1"},
     )
     assert history.status_code == 200, history.text
-    assert [m["text"] for m in history.json()["messages"]] == ["posted by the SDK's tool"]
+    assert [m["text"] for m in history.json()["messages"]] == ["by the tool"]
 
 
 def test_an_api_key_account_through_the_sdk_proxy_helper(
     served: ServedSandbox, sdk: ScalekitClient
 ) -> None:
     actions = sdk.actions
-    actions.create_connected_account(
-        connection_name="exa",
-        identifier="keyed",
-        # The SDK's dict holds the details themselves; it wraps them in StaticAuth.details.
-        authorization_details={"static_auth": {"api_key": EXA_KEY}},
+    created = served.rest(
+        "POST",
+        "/api/v1/connected_accounts",
+        json={
+            "connector": "exa",
+            "identifier": "keyed",
+            "connected_account": {
+                "authorization_details": {"static_auth": {"details": {"api_key": EXA_KEY}}}
+            },
+        },
     )
+    assert created.status_code == 201, created.text
     found = actions.request(
         connection_name="exa",
         identifier="keyed",
