@@ -140,6 +140,7 @@ GOOGLE_INVALID_CREDENTIALS = (
     "Request had invalid authentication credentials. Expected OAuth 2 access token, "
     "login cookie or other valid authentication credential."
 )
+GOOGLE_WWW_AUTHENTICATE = 'Bearer realm="https://accounts.google.com/"'  # beside a 401
 
 
 def google_error_body(status: int, message: str) -> dict[str, Any]:

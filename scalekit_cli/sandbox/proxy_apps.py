@@ -28,6 +28,7 @@ from .engine import SandboxEngine
 from .errors import (
     GOOGLE_INVALID_CREDENTIALS,
     GOOGLE_MISSING_CREDENTIALS,
+    GOOGLE_WWW_AUTHENTICATE,
     ToolInputError,
     google_error_body,
 )
@@ -90,17 +91,15 @@ def _int(raw: str | None, default: int, low: int, high: int) -> int | None:
 
 
 def _google(status: int, message: str) -> ProviderError:
-    headers = {"www-authenticate": 'Bearer realm="https://accounts.google.com/"'}
-    return ProviderError(
-        status, google_error_body(status, message), headers if status == 401 else None
-    )
+    headers = {"www-authenticate": GOOGLE_WWW_AUTHENTICATE} if status == 401 else None
+    return ProviderError(status, google_error_body(status, message), headers)
 
 
 def _calendar_time(value: Any, where: str) -> datetime:
     if not isinstance(value, dict) or "dateTime" not in value:
         if isinstance(value, dict) and "date" in value:
             raise _google(400, f"{where}: the sandbox emulates timed events only (dateTime)")
-        raise _google(400, f"Missing {where.split('.')[0]} time.")
+        raise _google(400, f"Missing {where} time.")
     try:
         return apps.parse_time(str(value["dateTime"]), f"{where}.dateTime")
     except ToolInputError as error:

@@ -116,7 +116,7 @@ def test_calendar_events_are_one_state_for_proxy_and_tool(agent: Agent) -> None:
     assert fetched.status_code == 200 and fetched.json() == by_tool
 
 
-def test_calendar_list_pages_and_its_errors(agent: Agent) -> None:
+def test_calendar_list_pages_and_its_errors(sandbox: LiveSandbox, agent: Agent) -> None:
     agent.connect("googlecalendar", "pages@example.com")
     first = proxy(
         agent, "GET", PRIMARY, "googlecalendar", "pages@example.com", params={"maxResults": 4}
@@ -155,6 +155,15 @@ def test_calendar_list_pages_and_its_errors(agent: Agent) -> None:
     assert status("POST", PRIMARY, json=[times]) == (400, "Parse Error")
     assert status("POST", PRIMARY, json={**times, "start": {"date": "2031-01-01"}})[0] == 400
     assert status("GET", "/gmail/v1/users/me/profile")[0] == 404  # not this app's path
+    # A revoked token reaches Calendar, which refuses it as Google does.
+    sandbox.admin(
+        "POST",
+        "/_sandbox/accounts/revoke",
+        json={"connector": "googlecalendar", "identifier": "pages@example.com"},
+    )
+    refused = proxy(agent, "GET", PRIMARY, "googlecalendar", "pages@example.com")
+    assert refused.status_code == 401 and refused.json()["error"]["status"] == "UNAUTHENTICATED"
+    assert refused.headers["www-authenticate"].startswith("Bearer realm=")
 
 
 # --- Slack -----------------------------------------------------------------------------------
