@@ -15,8 +15,10 @@ from starlette.types import Receive, Scope, Send
 
 from . import operations, protos
 from .engine import SandboxEngine
-from .errors import FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND, ApiError, OAuthError
+from .errors import INVALID_ARGUMENT, NOT_FOUND, ApiError, OAuthError
 from .faults import replaying
+from .provider_auth import outgoing_authorization
+from .proxy_apps import build_app_routers
 from .web import (
     base_url,
     json_response,
@@ -104,11 +106,12 @@ _PROXY_OWN_HEADERS = {b"authorization", b"connection_name", b"identifier", b"con
 
 
 class ProxyApp:
-    """`/proxy/{path}`: runs the call against the sandbox's own provider API as the account."""
+    """`/proxy/{path}`: runs the call against the sandbox's own face of the provider behind the
+    account's connection (`Connection.app`), with the account's credentials."""
 
     def __init__(self, engine: SandboxEngine, gmail_router: Router) -> None:
         self.engine = engine
-        self.gmail_router = gmail_router
+        self.routers = {"gmail": gmail_router, **build_app_routers(engine)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -123,21 +126,21 @@ class ProxyApp:
         identifier = _header_text(identifier)
         account = self.engine.account_for_proxy(_header_text(connector), identifier)
         connection = self.engine.connection_for(account)
-        if connection is None or connection.provider != "GOOGLE":
+        router = self.routers.get(connection.app or "") if connection is not None else None
+        if connection is None or router is None:
+            # The contract names no error for a connection without a provider API to reach.
             raise ApiError(
                 NOT_FOUND,
                 f"the sandbox emulates no API for connector {account.connector!r}",
                 "PROXY_TARGET_NOT_FOUND",
             )
-        access_token = account.access_token
-        if access_token is None:
-            raise ApiError(FAILED_PRECONDITION, "the account holds no access token")
+        authorization = outgoing_authorization(connection, account)
         target = "/" + scope["path_params"]["path"]
         body = await request.body()
         headers = [
             (name, value) for name, value in scope["headers"] if name not in _PROXY_OWN_HEADERS
         ]
-        headers.append((b"authorization", f"Bearer {access_token}".encode()))
+        headers.append((b"authorization", authorization.encode()))
         headers.append((b"content-length", str(len(body)).encode()))
         forwarded: dict[str, Any] = {
             **scope,
@@ -150,7 +153,7 @@ class ProxyApp:
         forwarded.pop("router", None)
         forwarded.pop("endpoint", None)
         forwarded.pop("route", None)
-        await self.gmail_router(forwarded, replaying(body, receive), send)
+        await router(forwarded, replaying(body, receive), send)
 
 
 def _header_text(value: str) -> str:

@@ -13,7 +13,13 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from .admin import admin_routes
 from .api import api_routes
 from .engine import SandboxEngine
-from .errors import ApiError, GmailError, gateway_error_body, google_error_body
+from .errors import (
+    GOOGLE_WWW_AUTHENTICATE,
+    ApiError,
+    GmailError,
+    gateway_error_body,
+    google_error_body,
+)
 from .faults import Authenticated, DroppedConnection, FaultMiddleware
 from .gmail import build_gmail_router
 from .guard import WebGuard, served_host
@@ -30,7 +36,7 @@ async def _gmail_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, GmailError)
     headers = None
     if error.status == 401:
-        headers = {"www-authenticate": 'Bearer realm="https://accounts.google.com/"'}
+        headers = {"www-authenticate": GOOGLE_WWW_AUTHENTICATE}
     return JSONResponse(error.body(), status_code=error.status, headers=headers)
 
 

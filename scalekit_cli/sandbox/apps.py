@@ -34,7 +34,7 @@ def _digest(*parts: object) -> bytes:
     return hashlib.sha256("\x1f".join(str(part) for part in parts).encode()).digest()
 
 
-def _offset_token(raw: Any, where: str) -> int:
+def offset_token(raw: Any, where: str) -> int:
     if raw in (None, ""):
         return 0
     if not isinstance(raw, str) or not re.fullmatch(r"\d{1,9}", raw):
@@ -42,7 +42,7 @@ def _offset_token(raw: Any, where: str) -> int:
     return int(raw)
 
 
-def _parse_time(value: str, where: str) -> datetime:
+def parse_time(value: str, where: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -164,40 +164,60 @@ def _event_bounds(event: dict[str, Any]) -> tuple[datetime, datetime]:
     )
 
 
-def calendar_list_events(context: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
-    lower = _parse_time(params["time_min"], "params.time_min") if "time_min" in params else None
-    lower = lower or context.now
-    upper = _parse_time(params["time_max"], "params.time_max") if "time_max" in params else None
-    query = params.get("query", "").casefold()
+def calendar_events(
+    context: ToolContext, lower: datetime | None, upper: datetime | None, query: str = ""
+) -> list[dict[str, Any]]:
+    """The account's events (seeded and created) that have not ended by `lower` and start
+    before `upper`, matching the free text `query`; soonest first. The tool and the proxy's
+    `events.list` both read them here."""
     events = _seed_events(context.account) + context.records.list(CALENDAR_EVENT)
+    folded = query.casefold()
     matching = []
     for event in events:
         start, end = _event_bounds(event)
-        if end <= lower or (upper is not None and start >= upper):
+        if (lower is not None and end <= lower) or (upper is not None and start >= upper):
             continue
         text = " ".join(event.get(f, "") for f in ("summary", "description", "location"))
-        if query and query not in text.casefold():
+        if folded and folded not in text.casefold():
             continue
         matching.append((start, event["id"], event))
     matching.sort(key=lambda item: (item[0], item[1]))
-    offset = _offset_token(params.get("page_token"), "params.page_token")
-    limit = params.get("max_results", 10)
+    return [event for _, _, event in matching]
+
+
+def calendar_page(
+    context: ToolContext, events: list[dict[str, Any]], offset: int, limit: int
+) -> dict[str, Any]:
+    """An Events resource list: one page of `events` and the token of the next."""
     data: dict[str, Any] = {
         "kind": "calendar#events",
         "summary": mailbox_address(context.account.identifier),
         "timeZone": "UTC",
-        "items": [event for _, _, event in matching[offset : offset + limit]],
+        "items": events[offset : offset + limit],
     }
-    if offset + limit < len(matching):
+    if offset + limit < len(events):
         data["nextPageToken"] = str(offset + limit)
     return data
 
 
-def calendar_create_event(context: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
-    start = _parse_time(params["start_time"], "params.start_time")
-    end = _parse_time(params["end_time"], "params.end_time")
-    if end <= start:
-        raise ToolInputError("params.end_time must be after params.start_time")
+def calendar_event(context: ToolContext, event_id: str) -> dict[str, Any] | None:
+    for event in _seed_events(context.account) + context.records.list(CALENDAR_EVENT):
+        if event["id"] == event_id:
+            return event
+    return None
+
+
+def calendar_add_event(
+    context: ToolContext,
+    summary: str,
+    start: datetime,
+    end: datetime,
+    *,
+    description: str = "",
+    location: str = "",
+    attendees: list[str] | None = None,
+) -> dict[str, Any]:
+    """Store a new event of the account (in `AppRecords`) and return it."""
     owner = mailbox_address(context.account.identifier)
     created = context.now.timestamp()
 
@@ -205,16 +225,40 @@ def calendar_create_event(context: ToolContext, params: dict[str, Any]) -> dict[
         return _event(
             _event_id(context.account.id, "created", len(existing)),
             owner,
-            params["summary"],
+            summary,
             start,
             end,
             created,
-            description=params.get("description", ""),
-            location=params.get("location", ""),
-            attendees=params.get("attendees"),
+            description=description,
+            location=location,
+            attendees=attendees,
         )
 
     return context.records.append(CALENDAR_EVENT, build)
+
+
+def calendar_list_events(context: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
+    lower = parse_time(params["time_min"], "params.time_min") if "time_min" in params else None
+    upper = parse_time(params["time_max"], "params.time_max") if "time_max" in params else None
+    events = calendar_events(context, lower or context.now, upper, params.get("query", ""))
+    offset = offset_token(params.get("page_token"), "params.page_token")
+    return calendar_page(context, events, offset, params.get("max_results", 10))
+
+
+def calendar_create_event(context: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
+    start = parse_time(params["start_time"], "params.start_time")
+    end = parse_time(params["end_time"], "params.end_time")
+    if end <= start:
+        raise ToolInputError("params.end_time must be after params.start_time")
+    return calendar_add_event(
+        context,
+        params["summary"],
+        start,
+        end,
+        description=params.get("description", ""),
+        location=params.get("location", ""),
+        attendees=params.get("attendees"),
+    )
 
 
 # --- Slack -------------------------------------------------------------------------------
@@ -253,23 +297,30 @@ def _slack_id(prefix: str, *parts: object) -> str:
 
 
 @dataclass(frozen=True)
-class _Workspace:
+class Workspace:
     team: str
     user: str  # the connected user
     channels: list[dict[str, Any]]
 
-    def channel(self, wanted: str) -> dict[str, Any]:
+    def find(self, wanted: str) -> dict[str, Any] | None:
+        """The channel named by its id or its name (`general` or `#general`)."""
         name = wanted[1:] if wanted.startswith("#") else wanted
         for channel in self.channels:
             if wanted == channel["id"] or name == channel["name"]:
                 return channel
-        raise ToolInputError(
-            f"params.channel: no channel {wanted!r} in this workspace; "
-            "slack_list_channels lists them (use the id or the name)"
-        )
+        return None
+
+    def channel(self, wanted: str) -> dict[str, Any]:
+        channel = self.find(wanted)
+        if channel is None:
+            raise ToolInputError(
+                f"params.channel: no channel {wanted!r} in this workspace; "
+                "slack_list_channels lists them (use the id or the name)"
+            )
+        return channel
 
 
-def _workspace(account: AccountRecord) -> _Workspace:
+def slack_workspace(account: AccountRecord) -> Workspace:
     key = (account.identifier, account.created_at)
     team = _slack_id("T", *key, "team")
     user = _slack_id("U", *key, "me")
@@ -293,7 +344,7 @@ def _workspace(account: AccountRecord) -> _Workspace:
                 "num_members": 5 + _digest(*key, name)[0] % 40,
             }
         )
-    return _Workspace(team, user, channels)
+    return Workspace(team, user, channels)
 
 
 def _seed_messages(account: AccountRecord, channel: dict[str, Any]) -> list[dict[str, Any]]:
@@ -311,19 +362,20 @@ def _seed_messages(account: AccountRecord, channel: dict[str, Any]) -> list[dict
     ]
 
 
-def _messages(context: ToolContext, channel: dict[str, Any]) -> list[dict[str, Any]]:
+def slack_history(context: ToolContext, channel: dict[str, Any]) -> list[dict[str, Any]]:
+    """The channel's messages (seeded and posted), newest first: what the tool and the
+    proxy's `conversations.history` both answer from."""
     posted = [
         {key: value for key, value in record.items() if key != "channel"}
         for record in context.records.list(SLACK_MESSAGE)
         if record["channel"] == channel["id"]
     ]
-    return _seed_messages(context.account, channel) + posted
+    messages = _seed_messages(context.account, channel) + posted
+    return sorted(messages, key=lambda m: float(m["ts"]), reverse=True)
 
 
-def slack_list_channels(context: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
-    channels = _workspace(context.account).channels
-    offset = _offset_token(params.get("cursor"), "params.cursor")
-    limit = params.get("limit", 100)
+def slack_channels_page(account: AccountRecord, offset: int, limit: int) -> dict[str, Any]:
+    channels = slack_workspace(account).channels
     following = str(offset + limit) if offset + limit < len(channels) else ""
     return {
         "ok": True,
@@ -332,9 +384,10 @@ def slack_list_channels(context: ToolContext, params: dict[str, Any]) -> dict[st
     }
 
 
-def slack_send_message(context: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
-    workspace = _workspace(context.account)
-    channel = workspace.channel(params["channel"])
+def slack_post(
+    context: ToolContext, workspace: Workspace, channel: dict[str, Any], text: str
+) -> dict[str, Any]:
+    """Post `text` to `channel` as the connected user; `chat.postMessage`'s answer."""
 
     def build(existing: list[dict[str, Any]]) -> dict[str, Any]:
         # `ts` identifies a message in its channel: strictly increasing, even within one
@@ -345,7 +398,7 @@ def slack_send_message(context: ToolContext, params: dict[str, Any]) -> dict[str
             "channel": channel["id"],
             "type": "message",
             "user": workspace.user,
-            "text": params["text"],
+            "text": text,
             "ts": f"{ts:.6f}",
         }
 
@@ -359,9 +412,19 @@ def slack_send_message(context: ToolContext, params: dict[str, Any]) -> dict[str
     }
 
 
+def slack_list_channels(context: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
+    offset = offset_token(params.get("cursor"), "params.cursor")
+    return slack_channels_page(context.account, offset, params.get("limit", 100))
+
+
+def slack_send_message(context: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
+    workspace = slack_workspace(context.account)
+    return slack_post(context, workspace, workspace.channel(params["channel"]), params["text"])
+
+
 def slack_conversation_history(context: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
-    channel = _workspace(context.account).channel(params["channel"])
-    newest_first = sorted(_messages(context, channel), key=lambda m: float(m["ts"]), reverse=True)
+    channel = slack_workspace(context.account).channel(params["channel"])
+    newest_first = slack_history(context, channel)
     limit = params.get("limit", 20)
     return {
         "ok": True,
@@ -390,7 +453,7 @@ def _notion_time(epoch: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:00.000Z")
 
 
-def _notion_pages(account: AccountRecord) -> list[dict[str, Any]]:
+def notion_pages(account: AccountRecord) -> list[dict[str, Any]]:
     key = (account.identifier, account.created_at)
     author = {"object": "user", "id": str(uuid.UUID(bytes=_digest(*key, "author")[:16], version=4))}
     pages = []
@@ -433,23 +496,25 @@ def _notion_pages(account: AccountRecord) -> list[dict[str, Any]]:
     return pages
 
 
-def notion_search_pages(context: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
-    query = params.get("query", "").casefold()
+def notion_search(
+    account: AccountRecord, query: str, start_cursor: str | None, page_size: int
+) -> dict[str, Any] | None:
+    """Notion's search list of the pages whose title holds `query`; None when `start_cursor`
+    is not a `next_cursor` of this search."""
+    folded = query.casefold()
     pages = [
         page
-        for page in _notion_pages(context.account)
-        if query in page["properties"]["title"]["title"][0]["plain_text"].casefold()
+        for page in notion_pages(account)
+        if folded in page["properties"]["title"]["title"][0]["plain_text"].casefold()
     ]
     start = 0
-    cursor = params.get("start_cursor")
-    if cursor:
+    if start_cursor:
         ids = [page["id"] for page in pages]
-        if cursor not in ids:
-            raise ToolInputError("params.start_cursor is not a next_cursor this tool returned")
-        start = ids.index(cursor)
-    size = params.get("page_size", 10)
-    page = pages[start : start + size]
-    following = pages[start + size]["id"] if start + size < len(pages) else None
+        if start_cursor not in ids:
+            return None
+        start = ids.index(start_cursor)
+    page = pages[start : start + page_size]
+    following = pages[start + page_size]["id"] if start + page_size < len(pages) else None
     return {
         "object": "list",
         "results": page,
@@ -458,3 +523,15 @@ def notion_search_pages(context: ToolContext, params: dict[str, Any]) -> dict[st
         "type": "page_or_database",
         "page_or_database": {},
     }
+
+
+def notion_search_pages(context: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
+    answer = notion_search(
+        context.account,
+        params.get("query", ""),
+        params.get("start_cursor"),
+        params.get("page_size", 10),
+    )
+    if answer is None:
+        raise ToolInputError("params.start_cursor is not a next_cursor this tool returned")
+    return answer

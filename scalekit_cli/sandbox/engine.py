@@ -758,8 +758,11 @@ class SandboxEngine:
     def revoke_access_token(self, connector: str, identifier: str, rotate: bool) -> AccountRecord:
         with self.store.write() as session:
             account = self._get(session, AccountKey(connector=connector, identifier=identifier))
-            if account.oauth_token is None:
+            if account.oauth_token is None and "static_auth" not in account.authorization_details:
                 raise ValueError("the account holds no OAuth token to revoke")
+            if account.oauth_token is None and rotate:
+                raise ValueError("a static credential cannot be rotated, only revoked")
+            # On a static credential: the provider no longer accepts the stored key.
             account.access_token_revoked = True
             account.rotate_pending = rotate
             session.save_account(account)
@@ -820,6 +823,17 @@ class SandboxEngine:
             account = self._get(session, AccountKey(connector=connector, identifier=identifier))
             self._use_active(session, account)
             return account
+
+    def app_context(self, account: AccountRecord, now: float | None = None) -> ToolContext:
+        """What the emulated apps act on for `account`: its tool calls and the proxy's
+        provider faces (proxy_apps.py) read and write the one same state through it."""
+        at = self.now() if now is None else now
+        return ToolContext(
+            account=account,
+            now=datetime.fromtimestamp(at, tz=UTC),
+            mailbox=lambda: self.mailbox_for(account),
+            records=AppRecords(self.store, account.id, at),
+        )
 
     # --- tools --------------------------------------------------------------------------------
 
@@ -1062,14 +1076,8 @@ class SandboxEngine:
                 "tool execution failed: the provider rejected the stored credentials (401)",
                 "TOOL_EXECUTION_FAILED",
             )
-        context = ToolContext(
-            account=account,
-            now=datetime.fromtimestamp(now, tz=UTC),
-            mailbox=lambda: self.mailbox_for(account),
-            records=AppRecords(self.store, account.id, now),
-        )
         try:
-            data = tool.run(context, params)
+            data = tool.run(self.app_context(account, now), params)
         except ToolInputError as error:
             raise ApiError(INVALID_ARGUMENT, str(error), "INVALID_TOOL_INPUT") from error
         return ToolResult(data=data, execution_id=_random_digits(18))

@@ -131,6 +131,18 @@ _GOOGLE_STATUS = {
 }
 
 
+# Google's 401 messages (Gmail's, Calendar's): no credential, and one it does not accept.
+GOOGLE_MISSING_CREDENTIALS = (
+    "Request is missing required authentication credential. Expected OAuth 2 access "
+    "token, login cookie or other valid authentication credential."
+)
+GOOGLE_INVALID_CREDENTIALS = (
+    "Request had invalid authentication credentials. Expected OAuth 2 access token, "
+    "login cookie or other valid authentication credential."
+)
+GOOGLE_WWW_AUTHENTICATE = 'Bearer realm="https://accounts.google.com/"'  # beside a 401
+
+
 def google_error_body(status: int, message: str) -> dict[str, Any]:
     status_name, reason = _GOOGLE_STATUS.get(status, ("UNKNOWN", "backendError"))
     error: dict[str, Any] = {"message": message, "domain": "global", "reason": reason}

@@ -20,7 +20,12 @@ from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
 from .engine import SandboxEngine
-from .errors import GmailError, google_error_body
+from .errors import (
+    GOOGLE_INVALID_CREDENTIALS,
+    GOOGLE_MISSING_CREDENTIALS,
+    GmailError,
+    google_error_body,
+)
 from .mailbox import MailMessage, b64url
 from .store import AccountRecord
 from .tools import gmail_profile
@@ -86,18 +91,10 @@ def build_gmail_router(engine: SandboxEngine) -> Router:
     def authorised_account(request: Request) -> AccountRecord:
         token = bearer_token(request)
         if token is None:
-            raise GmailError(
-                401,
-                "Request is missing required authentication credential. Expected OAuth 2 access "
-                "token, login cookie or other valid authentication credential.",
-            )
+            raise GmailError(401, GOOGLE_MISSING_CREDENTIALS)
         account = engine.gmail_account(token)
         if account is None:
-            raise GmailError(
-                401,
-                "Request had invalid authentication credentials. Expected OAuth 2 access token, "
-                "login cookie or other valid authentication credential.",
-            )
+            raise GmailError(401, GOOGLE_INVALID_CREDENTIALS)
         user_id = request.path_params["user_id"]
         mailbox = engine.mailbox_for(account)
         if user_id not in ("me", mailbox.address):

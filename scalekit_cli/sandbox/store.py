@@ -312,6 +312,15 @@ class StoreSession:
         ).fetchone()
         return _account_from_row(row) if row else None
 
+    def accounts_with_static_auth(self) -> list[AccountRecord]:
+        """The accounts holding static credentials (an API key, a username and password, …):
+        the provider faces find the account a static credential belongs to among them."""
+        rows = self._db.execute(
+            "SELECT * FROM accounts WHERE access_token IS NULL"
+            " AND json_extract(authorization_details, '$.static_auth') IS NOT NULL ORDER BY seq"
+        ).fetchall()
+        return [_account_from_row(row) for row in rows]
+
     def accounts_with_identifier(self, identifier: str) -> list[AccountRecord]:
         rows = self._db.execute(
             "SELECT * FROM accounts WHERE identifier = ? ORDER BY seq", (identifier,)

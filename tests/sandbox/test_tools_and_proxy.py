@@ -276,8 +276,10 @@ def test_proxy_errors(sandbox: LiveSandbox, agent: Agent) -> None:
     assert_gateway_error(_proxy(agent, path, "gmail", "nobody"), 404, 5)
     agent.create("gmail", "waiting@example.com")
     assert_gateway_error(_proxy(agent, path, "gmail", "waiting@example.com"), 400, 9)
+    # A path its app does not serve answers in that app's shape (test_proxy_apps.py has more).
     agent.connect("notion", "docs")
-    assert_gateway_error(_proxy(agent, "/v1/search", "notion", "docs"), 404, 5)
+    unknown = _proxy(agent, "/v1/nothing", "notion", "docs")
+    assert unknown.status_code == 400 and unknown.json()["code"] == "invalid_request_url"
     # A revoked (not rotated) token reaches Gmail and is refused there, as it would be live.
     agent.connect("gmail", "revoked@example.com")
     sandbox.admin(

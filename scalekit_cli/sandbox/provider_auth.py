@@ -1,0 +1,146 @@
+"""The credentials of a proxied call, both ends: what `/proxy` sends the provider for an
+account (its OAuth access token, or its static credentials as the connection's authorization
+type says), and how an emulated provider face finds the account a credential it receives
+belongs to — or refuses it, as the real provider would.
+
+Static credentials live in `authorization_details.static_auth.details`, a free object. The
+field names are the official SDK's (`AuthField.field_name`): `api_key` for API_KEY, `token`
+or `bearer_token` for BEARER, `username` and `password` for basic authentication. The
+contract names no header for them; the SDK says a static credential goes in the
+`Authorization` header unless a connector overrides it, so the sandbox sends
+`Authorization: Bearer <key or token>` and `Authorization: Basic <username:password>`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from typing import TYPE_CHECKING, Any
+
+from .engine import ACTIVE
+from .errors import FAILED_PRECONDITION, ApiError
+from .store import AccountRecord
+
+if TYPE_CHECKING:
+    from .engine import SandboxEngine
+    from .settings import Connection
+
+BASIC_TYPES = ("BASIC_AUTH", "BASIC")
+# BEARER is the custom-provider auth pattern's spelling of BEARER_TOKEN.
+BEARER_TYPES = ("BEARER_TOKEN", "BEARER")
+BEARER_FIELDS = ("token", "bearer_token")
+
+
+def _text(details: dict[str, Any], name: str) -> str | None:
+    value = details.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def static_authorization(authorization_type: str, details: dict[str, Any]) -> str | None:
+    """The `Authorization` header value for static credentials of this type; None when the
+    fields the type needs are missing or empty."""
+    basic = None
+    username, password = _text(details, "username"), details.get("password")
+    if username and isinstance(password, str) and password and ":" not in username:
+        basic = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+    if authorization_type in BASIC_TYPES:
+        return basic
+    if authorization_type == "API_KEY":
+        fields: tuple[str, ...] = ("api_key",)
+    elif authorization_type in BEARER_TYPES:
+        fields = BEARER_FIELDS
+    else:  # CUSTOM and the rest name no fields: use whichever kind the account holds
+        fields = ("api_key", *BEARER_FIELDS)
+    for name in fields:
+        value = _text(details, name)
+        if value is not None:
+            return f"Bearer {value}"
+    return basic if authorization_type not in ("API_KEY", *BEARER_TYPES) else None
+
+
+def _static_details(account: AccountRecord) -> dict[str, Any] | None:
+    static = account.authorization_details.get("static_auth")
+    details = static.get("details") if isinstance(static, dict) else None
+    return details if isinstance(details, dict) else None
+
+
+def outgoing_authorization(connection: Connection, account: AccountRecord) -> str:
+    """The `Authorization` header `/proxy` sends the provider as `account`; ApiError
+    (FAILED_PRECONDITION, 400) when the account holds no credential it could send."""
+    if account.oauth_token is not None:
+        token = account.access_token
+        if token is None:
+            raise ApiError(FAILED_PRECONDITION, "the account holds no access token")
+        return f"Bearer {token}"
+    details = _static_details(account)
+    header = static_authorization(connection.authorization_type, details or {})
+    if header is None:
+        needed = {
+            "API_KEY": "api_key",
+            "BEARER_TOKEN": "token",
+            "BEARER": "token",
+            "BASIC_AUTH": "username and password",
+            "BASIC": "username and password",
+        }.get(connection.authorization_type, "credentials")
+        raise ApiError(
+            FAILED_PRECONDITION,
+            f"the account holds no {needed} in authorization_details.static_auth for its "
+            f"{connection.authorization_type} connection {connection.name!r}",
+            "CONNECTED_ACCOUNT_CREDENTIALS_MISSING",
+        )
+    return header
+
+
+class Unauthenticated(Exception):
+    """A provider face refuses the call: no credential (`missing`), or one it does not
+    accept (unknown, expired, revoked, or of an account that is not ACTIVE)."""
+
+    def __init__(self, missing: bool, revoked: bool = False) -> None:
+        super().__init__("missing" if missing else "revoked" if revoked else "invalid")
+        self.missing = missing
+        self.revoked = revoked
+
+
+def _normalized(authorization: str) -> str:
+    # GitHub's `token X` is its spelling of `Bearer X`; schemes are case-insensitive.
+    scheme, _, value = authorization.strip().partition(" ")
+    scheme = "bearer" if scheme.lower() in ("bearer", "token") else scheme.lower()
+    return f"{scheme} {value.strip()}"
+
+
+def provider_account(engine: SandboxEngine, app: str, authorization: str | None) -> AccountRecord:
+    """The account of `app` whose live credential `authorization` carries, as the emulated
+    provider authenticates a call (proxied or direct); raises Unauthenticated."""
+    if not authorization or not authorization.strip():
+        raise Unauthenticated(missing=True)
+    presented = _normalized(authorization)
+    scheme, _, value = presented.partition(" ")
+    with engine.store.read() as session:
+        now = engine.now_in(session)
+        account = session.account_by_access_token(value) if scheme == "bearer" else None
+        if account is None:
+            account = _static_owner(engine, session.accounts_with_static_auth(), presented)
+    connection = engine.connection_for(account) if account is not None else None
+    if account is None or connection is None or connection.app != app:
+        raise Unauthenticated(missing=False)
+    if account.access_token_revoked:
+        raise Unauthenticated(missing=False, revoked=True)
+    lapsed = account.token_expires_at is not None and now >= account.token_expires_at
+    if account.status != ACTIVE or (account.oauth_token is not None and lapsed):
+        raise Unauthenticated(missing=False)
+    return account
+
+
+def _static_owner(
+    engine: SandboxEngine, accounts: list[AccountRecord], presented: str
+) -> AccountRecord | None:
+    for account in accounts:
+        connection = engine.connection_for(account)
+        if connection is None:
+            continue
+        header = static_authorization(connection.authorization_type, _static_details(account) or {})
+        if header is not None and hmac.compare_digest(
+            _normalized(header).encode(), presented.encode()
+        ):
+            return account
+    return None
