@@ -31,6 +31,8 @@ from .errors import (
 from .faults import FaultRegistry, RequestLog
 from .mailbox import Mailbox
 from .mcp_configs import McpConfigs
+from .mcp_instances import McpInstances
+from .mcp_servers import McpServers
 from .settings import USER_VERIFICATION_MODES, Connection, SandboxSettings
 from .store import (
     AccountFilter,
@@ -210,6 +212,8 @@ class SandboxEngine:
         self._mailbox_lock = threading.Lock()
         self.mcp = McpConfigs(self)
         self.providers = CustomProviders(self)
+        self.mcp_instances = McpInstances(self)
+        self.mcp_servers = McpServers(self)
 
     # --- clock --------------------------------------------------------------------------------
 

@@ -148,6 +148,8 @@ class McpConfigs:
         with self.engine.store.write() as session:
             self._get(session, config_id)
             session.delete_mcp_config(config_id)
+            # "Deletes the MCP configuration and any associated mappings and instances"
+            self.engine.mcp_instances.delete_for_config(session, config_id)
         return {}
 
     def list(
