@@ -14,6 +14,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from .errors import INVALID_ARGUMENT, NOT_FOUND, ApiError
+from .mcp_configs import connection_tools
 from .store import StoreSession
 
 if TYPE_CHECKING:
@@ -40,15 +41,9 @@ class McpServers:
                     f"mcp.tool_mappings[{index}].connection_name: no connection {name!r}",
                     "INVALID_CONNECTION",
                 )
-            known = {tool.name for tool in self.engine.tools if tool.connector == name}
-            tools = list(dict.fromkeys(mapping.get("tool_names", [])))
-            for tool in tools:
-                if tool not in known:
-                    raise ApiError(
-                        INVALID_ARGUMENT,
-                        f"mcp.tool_mappings[{index}].tool_names: {name!r} has no tool {tool!r}",
-                        "INVALID_TOOL",
-                    )
+            tools = connection_tools(
+                self.engine, name, mapping.get("tool_names", []), f"mcp.tool_mappings[{index}]"
+            )
             clean.append({"connection_name": name, "tool_names": tools})
         return clean
 
