@@ -427,8 +427,7 @@ def test_app_connections_and_tool_search_through_the_sdk(
 
 # --- the RPCs served beyond the seeds' flow: providers, MCP instances and definitions, an
 # account by id and disconnect (through the SDK's own generated stubs where no SDK method
-# calls them yet). In this module because the SDK's gRPC reads its CA bundle once per
-# process, so every TLS test of the SDK shares this module's sandbox.
+# calls them yet).
 def test_list_providers_through_the_sdk(served: ServedSandbox, sdk: ScalekitClient) -> None:
     from scalekit.actions.models.requests.list_providers_request import ListProvidersRequest
     from scalekit.v1.providers.providers_pb2 import ProviderType

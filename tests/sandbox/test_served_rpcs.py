@@ -3,25 +3,16 @@ or left out with a reason (NOT_SERVED), and the shipped CONTRACT.md says which, 
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from typing import Any
 
 from starlette.routing import Route
 
 from scalekit_cli.sandbox import api, grpc_face, operations, protos
 from scalekit_cli.sandbox.engine import SandboxEngine
 from scalekit_cli.sandbox.settings import SandboxSettings
+from tests.sandbox.test_field_rules import _contract_script
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _contract_script() -> Any:
-    spec = importlib.util.spec_from_file_location("contract_script", REPO / "scripts/contract.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_every_rpc_is_served_or_has_a_reason_and_never_both() -> None:
