@@ -164,3 +164,19 @@ def test_connected_account_by_id_and_disconnect(agent: Agent) -> None:
     assert_gateway_error(agent.http.get(f"{ACCOUNTS}/ca_nope"), 404, 5)
     assert_gateway_error(agent.http.post(f"{ACCOUNTS}/ca_nope:disconnect", json={}), 404, 5)
     assert_gateway_error(agent.http.get(f"{ACCOUNTS}/this"), 404, 5)
+
+
+def test_mcp_instance_pages_hold_ten(agent: Agent) -> None:
+    _config(agent, "paged", "gmail")
+    made = [
+        _ensure(agent, config_name="paged", user_identifier="dan", name=f"n{number:02}")["id"]
+        for number in range(11)
+    ]
+    first = agent.http.get(INSTANCES, params={"filter.config_name": "paged"}).json()
+    assert [i["id"] for i in first["instances"]] == made[:10]
+    assert first["total_size"] == 11
+    rest = agent.http.get(
+        INSTANCES, params={"filter.config_name": "paged", "page_token": first["next_page_token"]}
+    ).json()
+    assert [i["id"] for i in rest["instances"]] == made[10:]
+    assert rest["prev_page_token"]

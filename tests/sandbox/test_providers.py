@@ -64,3 +64,23 @@ def test_list_providers_field_rules(agent: Agent) -> None:
     assert_gateway_error(agent.http.get(PROVIDERS, params={"identifier": "no spaces"}), 400, 3)
     assert_gateway_error(agent.http.get(PROVIDERS, params={"page_size": "many"}), 400, 3)
     assert_gateway_error(agent.http.get(PROVIDERS, params={"page_token": "garbage!"}), 400, 3)
+
+
+def test_provider_pages_hold_fifty_and_names_are_title_case(agent: Agent) -> None:
+    for number in range(46):
+        created = agent.http.post(
+            "/api/v1/custom-providers",
+            json={
+                "display_name": f"Tool {number}",
+                "proxy_url": "https://tools.example.com",
+                "auth_patterns": [{"type": "BEARER"}],
+            },
+        )
+        assert created.status_code == 201, created.text
+    first = agent.http.get(PROVIDERS, params={"filter.provider_type": "ALL"}).json()
+    assert (len(first["providers"]), first["total_size"]) == (50, 51)
+    assert first["providers"][3]["display_name"] == "Github"  # GITHUB, in title case
+    rest = agent.http.get(
+        PROVIDERS, params={"filter.provider_type": "ALL", "page_token": first["next_page_token"]}
+    ).json()
+    assert [p["display_name"] for p in rest["providers"]] == ["Tool 45"]
