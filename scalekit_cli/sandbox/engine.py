@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from . import paging
 from .clock import real_now, rfc3339
 from .custom_providers import CustomProviders
 from .errors import (
@@ -32,6 +33,8 @@ from .errors import (
 from .faults import FaultRegistry, RequestLog
 from .mailbox import Mailbox
 from .mcp_configs import McpConfigs
+from .mcp_instances import McpInstances
+from .mcp_servers import McpServers
 from .settings import USER_VERIFICATION_MODES, Connection, SandboxSettings
 from .store import (
     AccountFilter,
@@ -219,6 +222,8 @@ class SandboxEngine:
         self._mailbox_lock = threading.Lock()
         self.mcp = McpConfigs(self)
         self.providers = CustomProviders(self)
+        self.mcp_instances = McpInstances(self)
+        self.mcp_servers = McpServers(self)
 
     # --- clock --------------------------------------------------------------------------------
 
@@ -897,13 +902,7 @@ class SandboxEngine:
 
     def _page(self, items: list[Any], key: str, page_size: int, page_token: str) -> dict[str, Any]:
         size = parse_page_size(page_size, DEFAULT_TOOL_PAGE_SIZE, MAX_TOOL_PAGE_SIZE)
-        offset = decode_page_token(page_token or None)
-        answer: dict[str, Any] = {key: items[offset : offset + size], "total_size": len(items)}
-        if offset + size < len(items):
-            answer["next_page_token"] = encode_page_token(offset + size)
-        if offset > 0:
-            answer["prev_page_token"] = encode_page_token(max(0, offset - size))
-        return answer
+        return paging.page(items, key, size, page_token)
 
     def list_scoped_tools(
         self,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .clock import rfc3339
 from .errors import ALREADY_EXISTS, FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND, ApiError
+from .paging import page
 from .signing import RsaKey, generate_key, sign_rs256
 from .store import McpConfigRecord, StoreSession
 
@@ -34,6 +35,19 @@ def _not_found() -> ApiError:
 def parse_duration(text: str) -> float:
     """A protobuf JSON Duration ("3600s", "1.5s"); the rule table has checked its shape."""
     return float(text[:-1])
+
+
+def connection_tools(engine: SandboxEngine, name: str, tools: list[str], where: str) -> list[str]:
+    """`tools` without repeats, once each is one of connection `name`'s tools (else 400
+    INVALID_TOOL naming `where`, the mapping's place in the request)."""
+    known = {tool.name for tool in engine.tools if tool.connector == name}
+    unique = list(dict.fromkeys(tools))
+    for tool in unique:
+        if tool not in known:
+            raise ApiError(
+                INVALID_ARGUMENT, f"{where}.tools: {name!r} has no tool {tool!r}", "INVALID_TOOL"
+            )
+    return unique
 
 
 class McpConfigs:
@@ -86,15 +100,9 @@ class McpConfigs:
                     "INVALID_CONNECTION",
                 )
             seen.add(name)
-            known = {tool.name for tool in self.engine.tools if tool.connector == name}
-            tools = list(dict.fromkeys(mapping.get("tools", [])))
-            for tool in tools:
-                if tool not in known:
-                    raise ApiError(
-                        INVALID_ARGUMENT,
-                        f"connection_tool_mappings[{index}].tools: {name!r} has no tool {tool!r}",
-                        "INVALID_TOOL",
-                    )
+            tools = connection_tools(
+                self.engine, name, mapping.get("tools", []), f"connection_tool_mappings[{index}]"
+            )
             clean.append({"connection_name": name, "tools": tools})
         return clean
 
@@ -148,6 +156,8 @@ class McpConfigs:
         with self.engine.store.write() as session:
             self._get(session, config_id)
             session.delete_mcp_config(config_id)
+            # "Deletes the MCP configuration and any associated mappings and instances"
+            self.engine.mcp_instances.delete_for_config(session, config_id)
         return {}
 
     def list(
@@ -161,10 +171,6 @@ class McpConfigs:
         page_size: int = 0,
         page_token: str = "",
     ) -> dict[str, Any]:
-        from .engine import decode_page_token, encode_page_token
-
-        size = page_size or DEFAULT_CONFIG_PAGE_SIZE
-        offset = decode_page_token(page_token or None)
         with self.engine.store.read() as session:
             configs = session.mcp_configs()
         matching = []
@@ -184,16 +190,9 @@ class McpConfigs:
             if server_url:
                 continue  # no configuration has a server URL in the sandbox (see to_wire)
             matching.append(config)
-        page = matching[offset : offset + size]
-        answer: dict[str, Any] = {
-            "configs": [self.to_wire(config) for config in page],
-            "total_size": len(matching),
-        }
-        if offset + size < len(matching):
-            answer["next_page_token"] = encode_page_token(offset + size)
-        if offset > 0:
-            answer["prev_page_token"] = encode_page_token(max(0, offset - size))
-        return answer
+        return page(
+            matching, "configs", page_size or DEFAULT_CONFIG_PAGE_SIZE, page_token, self.to_wire
+        )
 
     def connected_accounts(
         self, config_id: str, identifier: str, include_auth_link: bool, base_url: str

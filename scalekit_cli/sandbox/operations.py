@@ -31,8 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import protos
-from .engine import AccountKey, SandboxEngine
+from . import protos, providers
+from .engine import DISCONNECTED, AccountKey, SandboxEngine
 from .errors import INVALID_ARGUMENT, NOT_FOUND, ApiError
 from .settings import Connection
 
@@ -174,6 +174,35 @@ def _verify_user(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> di
 def _delete_account(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
     engine.delete_account(_key(p))
     return {}
+
+
+def _account_by_id(engine: SandboxEngine, p: dict[str, Any]) -> AccountKey:
+    # The `this` bindings name the caller's own account, which only an end-user session has:
+    # a machine token has none, so an empty id is not found, as an unknown one.
+    if not p.get("id"):
+        raise ApiError(NOT_FOUND, "connected account not found", "CONNECTED_ACCOUNT_NOT_FOUND")
+    return AccountKey(id=p["id"])
+
+
+def _get_account(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    account = engine.get_account_details(_account_by_id(engine, p))
+    return {"connected_account": engine.account_to_wire(account)}
+
+
+def _disconnect_account(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    """The account stays, DISCONNECTED and without credentials: tools and the proxy refuse it
+    until it is authorized again (a magic link, or an update with new credentials)."""
+    key = _account_by_id(engine, p)
+    with engine.store.write() as session:
+        account = engine.find_account(session, key)
+        if account is None:
+            raise ApiError(NOT_FOUND, "connected account not found", "CONNECTED_ACCOUNT_NOT_FOUND")
+        account.status = DISCONNECTED
+        account.authorization_details = {}
+        account.token_expires_at = None
+        account.updated_at = engine.now_in(session)
+        session.save_account(account)
+    return {"connected_account": engine.account_to_wire(account)}
 
 
 # --- tools ---------------------------------------------------------------------------------
@@ -320,6 +349,76 @@ def _mcp_session_token(engine: SandboxEngine, p: dict[str, Any], c: CallContext)
     )
 
 
+# --- MCP instances and MCP definitions ------------------------------------------------------
+
+
+def _ensure_instance(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.mcp_instances.ensure(p.get("name", ""), p["config_name"], p["user_identifier"])
+
+
+def _get_instance(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.mcp_instances.get(p["instance_id"])
+
+
+def _list_instances(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.mcp_instances.list(
+        where=p.get("filter", {}),
+        search=p.get("search", ""),
+        page_size=p.get("page_size", 0),
+        page_token=p.get("page_token", ""),
+    )
+
+
+def _update_instance(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.mcp_instances.update(
+        p["instance_id"], p.get("name", ""), p.get("config_name", "")
+    )
+
+
+def _delete_instance(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.mcp_instances.delete(p["instance_id"])
+
+
+def _instance_auth_state(
+    engine: SandboxEngine, p: dict[str, Any], c: CallContext
+) -> dict[str, Any]:
+    return engine.mcp_instances.auth_state(
+        p["instance_id"], bool(p.get("include_auth_links")), c.base_url
+    )
+
+
+def _create_mcp(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.mcp_servers.create(p["mcp"])
+
+
+def _get_mcp(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.mcp_servers.get(p["mcp_id"])
+
+
+def _list_mcp(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    where = p.get("filter", {})
+    return engine.mcp_servers.list(
+        where.get("connected_account_identifier", ""), where.get("link_token", "")
+    )
+
+
+def _delete_mcp(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return engine.mcp_servers.delete(p["mcp_id"])
+
+
+# --- providers -------------------------------------------------------------------------------
+
+
+def _list_providers(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -> dict[str, Any]:
+    return providers.list_providers(
+        engine,
+        identifier=p.get("identifier", ""),
+        provider_type=p.get("filter", {}).get("provider_type", "DEFAULT"),
+        page_size=p.get("page_size", 0),
+        page_token=p.get("page_token", ""),
+    )
+
+
 # --- custom providers ------------------------------------------------------------------------
 
 
@@ -337,7 +436,25 @@ def _delete_provider(engine: SandboxEngine, p: dict[str, Any], c: CallContext) -
 
 # RPCs served over REST at their descriptors' binding though the OpenAPI document does not
 # list them: the SDKs call them, so the descriptors are their contract.
-BEYOND_THE_DOCUMENT = frozenset({f"{TOOLS}/SearchTools", f"{CONNECTIONS}/ListAppConnections"})
+BEYOND_THE_DOCUMENT = frozenset(
+    {
+        f"{TOOLS}/SearchTools",
+        f"{CONNECTIONS}/ListAppConnections",
+        f"{CONNECTED_ACCOUNTS}/GetConnectedAccount",
+        f"{CONNECTED_ACCOUNTS}/DisconnectConnectedAccount",
+        f"{MCP}/EnsureMcpInstance",
+        f"{MCP}/GetMcpInstance",
+        f"{MCP}/ListMcpInstances",
+        f"{MCP}/UpdateMcpInstance",
+        f"{MCP}/DeleteMcpInstance",
+        f"{MCP}/GetMcpInstanceAuthState",
+        f"{MCP}/CreateMcp",
+        f"{MCP}/GetMcp",
+        f"{MCP}/ListMcp",
+        f"{MCP}/DeleteMcp",
+        f"{PROVIDERS}/ListProviders",
+    }
+)
 
 
 def _operations(*entries: tuple[str, Handler]) -> dict[str, Operation]:
@@ -375,4 +492,46 @@ OPERATIONS: dict[str, Operation] = _operations(
     (f"{PROVIDERS}/CreateCustomProvider", _create_provider),
     (f"{PROVIDERS}/UpdateCustomProvider", _update_provider),
     (f"{PROVIDERS}/DeleteCustomProvider", _delete_provider),
+    # After the literal paths above: `/connected_accounts/{id}` must not take `/auth`, and
+    # `/mcp/{mcp_id}` must not take `/mcp/configs` or `/mcp/instances` (routes match in order).
+    (f"{CONNECTED_ACCOUNTS}/GetConnectedAccount", _get_account),
+    (f"{CONNECTED_ACCOUNTS}/DisconnectConnectedAccount", _disconnect_account),
+    (f"{MCP}/EnsureMcpInstance", _ensure_instance),
+    (f"{MCP}/ListMcpInstances", _list_instances),
+    (f"{MCP}/GetMcpInstance", _get_instance),
+    (f"{MCP}/UpdateMcpInstance", _update_instance),
+    (f"{MCP}/DeleteMcpInstance", _delete_instance),
+    (f"{MCP}/GetMcpInstanceAuthState", _instance_auth_state),
+    (f"{MCP}/CreateMcp", _create_mcp),
+    (f"{MCP}/ListMcp", _list_mcp),
+    (f"{MCP}/GetMcp", _get_mcp),
+    (f"{MCP}/DeleteMcp", _delete_mcp),
+    (f"{PROVIDERS}/ListProviders", _list_providers),
 )
+
+# The AgentKit RPCs of the shipped descriptors the sandbox leaves out, each with why; every RPC
+# of the route table is in exactly one of OPERATIONS and NOT_SERVED (a test holds it), and
+# `make contract` writes both into CONTRACT.md's "What the sandbox serves".
+_ADMIN = "admin (dashboard) CRUD of the global catalogue, which the sandbox fixes as data"
+_MY = "end-user session RPC (`my-*`): called with a user's session, not a machine token"
+NOT_SERVED: dict[str, str] = {
+    f"{CONNECTED_ACCOUNTS}/AuthorizeOrgWideCredential": "org-wide credentials: no SDK calls "
+    "it, and the sandbox keeps accounts per user identifier only",
+    f"{CONNECTED_ACCOUNTS}/CreateRedirectUrl": "connected-accounts portal redirect: no SDK "
+    "calls it; the sandbox's hosted page is reached by magic links",
+    f"{CONNECTED_ACCOUNTS}/GetRedirectUrl": "connected-accounts portal redirect: no SDK calls "
+    "it; the sandbox's hosted page is reached by magic links",
+    f"{CONNECTED_ACCOUNTS}/DisconnectMyConnectedAccount": _MY,
+    f"{CONNECTED_ACCOUNTS}/GetMyConnectionMagicLink": _MY,
+    f"{CONNECTED_ACCOUNTS}/ListMyAppConnections": _MY,
+    f"{PROVIDERS}/ListMyProviders": _MY,
+    f"{PROVIDERS}/CreateProvider": _ADMIN + " (custom providers are served)",
+    f"{PROVIDERS}/UpdateProvider": _ADMIN + " (custom providers are served)",
+    f"{PROVIDERS}/DeleteProvider": _ADMIN + " (custom providers are served)",
+    f"{TOOLS}/CreateTool": _ADMIN,
+    f"{TOOLS}/UpdateTool": _ADMIN,
+    f"{TOOLS}/DeleteTool": _ADMIN,
+    f"{TOOLS}/SetToolDefault": _ADMIN,
+    f"{TOOLS}/RefreshTools": "re-reads a provider's tools from its upstream: the sandbox's "
+    "catalogue is fixed data, with nothing upstream to refresh",
+}

@@ -98,6 +98,14 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+-- Small records kept whole as JSON, by kind ("mcp_instance", "mcp"), in creation order.
+CREATE TABLE IF NOT EXISTS documents (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    UNIQUE (kind, id)
+);
 """
 
 _TABLES = (
@@ -109,6 +117,7 @@ _TABLES = (
     "custom_providers",
     "app_records",
     "meta",
+    "documents",
 )
 
 
@@ -485,6 +494,35 @@ class StoreSession:
         values.pop("seq")
         values["fields"] = json.loads(values["fields"])
         return ProviderRecord(**values)
+
+    def providers(self) -> list[ProviderRecord]:
+        rows = self._db.execute("SELECT * FROM custom_providers ORDER BY seq").fetchall()
+        return [p for row in rows if (p := self.provider(row["identifier"])) is not None]
+
+    # --- documents: small records kept whole (MCP instances, MCP definitions) ---------------
+
+    def put_document(self, kind: str, document_id: str, body: dict[str, Any]) -> None:
+        """Insert, or replace the body in place (the record keeps its place in the order)."""
+        self._db.execute(
+            "INSERT INTO documents (kind, id, body) VALUES (?, ?, ?)"
+            " ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body",
+            (kind, document_id, json.dumps(body)),
+        )
+
+    def document(self, kind: str, document_id: str) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT body FROM documents WHERE kind = ? AND id = ?", (kind, document_id)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def documents(self, kind: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT body FROM documents WHERE kind = ? ORDER BY seq", (kind,)
+        ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def delete_document(self, kind: str, document_id: str) -> None:
+        self._db.execute("DELETE FROM documents WHERE kind = ? AND id = ?", (kind, document_id))
 
     # --- machine tokens -----------------------------------------------------------------------
 
