@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,6 +23,7 @@ from ..errors import CliError, ExitCode
 from ..output import Output
 from ..runtime import Runtime
 from ..scalekit.errors import NotFound
+from ..scalekit.models import AccountStatus
 from ..tables import Column
 from ._common import (
     ConnectorArgument,
@@ -52,16 +52,6 @@ TABLE_HEADERS = (
     Column("Id"),
 )
 HEADER_LINE = "\t".join(column.name for column in TABLE_HEADERS)
-
-
-class AccountStatus(StrEnum):
-    """The contract's ConnectorStatus values, spelled as the service sends them."""
-
-    ACTIVE = "ACTIVE"
-    PENDING_AUTH = "PENDING_AUTH"
-    PENDING_VERIFICATION = "PENDING_VERIFICATION"
-    EXPIRED = "EXPIRED"
-    DISCONNECTED = "DISCONNECTED"
 
 
 @dataclass

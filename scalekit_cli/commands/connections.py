@@ -14,7 +14,7 @@ import typer
 from ..cli.commands import SkCommand, SkSubGroup
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
-from ..scalekit.errors import ApiError, NotFound
+from ..scalekit.errors import ApiError, is_unsupported
 from ..tables import Column
 from ._common import DebugOption, JsonOption, VerboseOption, execute, user_id
 
@@ -32,11 +32,6 @@ class ListOptions:
     user: str | None = None
     provider: str | None = None
     json: bool = False
-
-
-def unsupported(error: ApiError) -> bool:
-    """An environment that predates the RPC answers 404 (no such route) or 501/UNIMPLEMENTED."""
-    return isinstance(error, NotFound) or error.status == 501 or error.code == 12
 
 
 def connection_document(
@@ -63,7 +58,7 @@ def run_list(options: ListOptions, runtime: Runtime) -> int:
     try:
         connections = list(client.iter_app_connections(provider=options.provider))
     except ApiError as error:
-        if not unsupported(error):
+        if not is_unsupported(error):
             raise
         raise CliError(
             "this environment does not list its connections (it predates "

@@ -25,6 +25,7 @@ from ._common import (
     validate_connector,
     validate_identifier,
 )
+from .sandbox_snapshot import register_snapshot
 
 FORCEABLE = ("ACTIVE", "EXPIRED", "DISCONNECTED", "PENDING_VERIFICATION", "PENDING_AUTH")
 
@@ -300,8 +301,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Force an embedded-sandbox account into a status (EXPIRED, DISCONNECTED, …)."""
         execute(ctx, run_force, ForceOptions(connector, user, status))
-
-    from .sandbox_snapshot import register_snapshot
 
     register_snapshot(sandbox_app)
     app.add_typer(sandbox_app)

@@ -42,10 +42,9 @@ from ..cli.commands import SkCommand
 from ..errors import CliError, ExitCode
 from ..output import json_text
 from ..runtime import Runtime
-from ..scalekit.errors import ApiError
+from ..scalekit.errors import ApiError, is_unsupported
+from ..scalekit.models import AccountStatus
 from ._common import VerboseOption, execute
-from .accounts import AccountStatus
-from .connections import unsupported
 
 if TYPE_CHECKING:
     from ..scalekit.client import ScalekitClient
@@ -231,7 +230,7 @@ def read_environment(
     try:
         connections = _bounded(client.iter_app_connections(), MAX_CONNECTIONS, "connections", notes)
     except ApiError as error:
-        if not unsupported(error):
+        if not is_unsupported(error):
             raise
         raise CliError(
             "this environment does not list its connections (it predates connections/app): "

@@ -18,7 +18,7 @@ from ..cli.commands import SkCommand, SkSubGroup
 from ..cli.completion import complete_tool
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
-from ..scalekit.errors import ApiError
+from ..scalekit.errors import ApiError, is_unsupported
 from ..tables import Column
 from ._common import (
     DebugOption,
@@ -204,9 +204,7 @@ def run_search(options: SearchOptions, runtime: Runtime) -> int:
             top_k=SEARCH_LIMIT_MAX if names is not None else limit,
         )
     except ApiError as error:
-        from .connections import unsupported
-
-        if not unsupported(error):
+        if not is_unsupported(error):
             raise
         raise CliError(
             "this environment does not search tools (it predates tools:search); "

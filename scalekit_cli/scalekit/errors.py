@@ -66,6 +66,11 @@ class NotFound(ApiError):
     """404 / gRPC 5: no such account, tool or connection."""
 
 
+def is_unsupported(error: ApiError) -> bool:
+    """An environment that predates the RPC answers 404 (no such route) or 501/UNIMPLEMENTED."""
+    return isinstance(error, NotFound) or error.status == 501 or error.code == 12
+
+
 class AlreadyExists(ApiError):
     """409 / gRPC 6."""
 

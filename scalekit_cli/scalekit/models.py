@@ -13,12 +13,23 @@ import ipaddress
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
 # Deeper JSON than this is no answer of the contract's (and would exhaust the stack of any
 # recursive reader): refused as a whole.
 JSON_DEPTH_LIMIT = 64
+
+
+class AccountStatus(StrEnum):
+    """The contract's ConnectorStatus values, spelled as the service sends them."""
+
+    ACTIVE = "ACTIVE"
+    PENDING_AUTH = "PENDING_AUTH"
+    PENDING_VERIFICATION = "PENDING_VERIFICATION"
+    EXPIRED = "EXPIRED"
+    DISCONNECTED = "DISCONNECTED"
 
 
 class ShapeError(ValueError):
