@@ -19,6 +19,7 @@ import typer
 from ..cli.commands import SkCommand, SkSubGroup
 from ..cli.completion import choices
 from ..errors import CliError, ExitCode, shell_word
+from ..mcp import TOOL_SEARCH_THRESHOLD
 from ..runtime import Runtime
 from . import mcp_install
 from ._common import (
@@ -48,6 +49,7 @@ class McpServeOptions:
     verify_user: bool = False
     connect_timeout: float = 300.0
     interval: float = 2.0
+    tool_search: bool | None = None  # None: above the catalogue size threshold
 
 
 def run_serve(options: McpServeOptions, runtime: Runtime) -> int:
@@ -110,6 +112,7 @@ def run_serve(options: McpServeOptions, runtime: Runtime) -> int:
             loopback=loopback,
             connect_timeout=options.connect_timeout,
             interval=options.interval,
+            tool_search=options.tool_search,
         ),
     )
     if options.transport == "stdio" and _stdin_is_a_terminal():
@@ -208,6 +211,7 @@ mcp_app = typer.Typer(
     epilog="""
         sk mcp serve --user user_123
         sk mcp serve --user user_123 --connector gmail --transport http --port 8765
+        sk mcp serve --user user_123 --tool-search
     """,
 )
 def serve_command(
@@ -283,6 +287,15 @@ def serve_command(
             "--interval", help="Seconds between status checks while waiting.", metavar="SECONDS"
         ),
     ] = 2.0,
+    tool_search: Annotated[
+        bool | None,
+        typer.Option(
+            "--tool-search/--no-tool-search",
+            help="List a search tool and a run tool instead of every tool (default: when "
+            f"more than {TOOL_SEARCH_THRESHOLD} tools are served).",
+            show_default=False,
+        ),
+    ] = None,
     debug: DebugOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -300,6 +313,7 @@ def serve_command(
         verify_user=verify_user,
         connect_timeout=connect_timeout,
         interval=interval,
+        tool_search=tool_search,
     )
     execute(ctx, run_serve, options, verbose=verbose, debug=debug)
 
