@@ -14,6 +14,8 @@ from mcp import types
 
 from scalekit_cli.mcp import TOOL_SEARCH_THRESHOLD
 from scalekit_cli.mcp.search import RUN_TOOL, SEARCH_TOOLS
+from tests.cli.conftest import assert_no_leak, assert_one_error_line
+from tests.conftest import CANARY_CLIENT_SECRET
 
 TRANSPORTS = ["stdio", "http"]
 FETCH = {"query": "is:unread", "max_results": 2}
@@ -252,3 +254,26 @@ def test_parallel_calls_through_run_tool(harness, driver, sandbox):
         assert not result.is_error, result.content
         assert len(result.structured_content["messages"]) == count
     harness.assert_no_secret(driver, "gmail")
+
+
+def test_the_docs_name_the_threshold_and_the_parallel_limit():
+    """README and docs/mcp.md state both figures; they must be the code's."""
+    from pathlib import Path
+
+    from scalekit_cli.mcp.server import MAX_PARALLEL_CALLS
+
+    root = Path(__file__).resolve().parents[2]
+    readme = " ".join((root / "README.md").read_text(encoding="utf-8").split())
+    guide = " ".join((root / "docs" / "mcp.md").read_text(encoding="utf-8").split())
+    assert f"up to {MAX_PARALLEL_CALLS} at a time (`MAX_PARALLEL_CALLS`)" in readme
+    assert f"When more than {TOOL_SEARCH_THRESHOLD} tools are served" in readme
+    assert f"up to **{MAX_PARALLEL_CALLS} at a time**" in guide
+    assert f"whenever more than **{TOOL_SEARCH_THRESHOLD}** tools are served" in guide
+    assert f"tool search when more than {TOOL_SEARCH_THRESHOLD} tools are served" in guide
+
+
+def test_both_flags_are_a_usage_error(sk_process):
+    result = sk_process("mcp", "serve", "-u", "user_123", "--tool-search", "--no-tool-search")
+    assert result.exit_code == 2, result.streams
+    assert "contradict" in assert_one_error_line(result)
+    assert_no_leak(result, CANARY_CLIENT_SECRET)
