@@ -14,6 +14,7 @@ from mcp import types
 
 from scalekit_cli.mcp import TOOL_SEARCH_THRESHOLD
 from scalekit_cli.mcp.search import RUN_TOOL, SEARCH_TOOLS
+from scalekit_cli.sandbox.hosted_form import approve_as_browser
 from tests.cli.conftest import assert_no_leak, assert_one_error_line
 from tests.conftest import CANARY_CLIENT_SECRET
 
@@ -216,6 +217,69 @@ def test_a_refresh_notifies_and_changes_the_search(harness, driver, sandbox):
     assert list(found(after)) == [added]
     assert {tool.name for tool in listed.tools} == {SEARCH_TOOLS, RUN_TOOL}
     harness.assert_no_secret(driver)
+
+
+def test_run_tool_connects_with_progress(harness, driver, sandbox):
+    """Through run_tool, a tool whose app is not connected elicits the link and reports
+    progress against the client's progress token while the user approves, then runs."""
+    progress: list[str | None] = []
+    links: list[str] = []
+
+    async def open_link(context, params):
+        links.append(params.url)
+        return types.ElicitResult(action="accept")  # the user has not pressed Allow yet
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(message)
+
+    async def approve_later() -> None:
+        with anyio.fail_after(30):
+            while len(progress) < 2:
+                await anyio.sleep(0.02)
+        await anyio.to_thread.run_sync(approve_as_browser, links[0])
+
+    async def main() -> types.CallToolResult:
+        async with (
+            harness.client("http", "--tool-search", elicitation=open_link) as client,
+            anyio.create_task_group() as tasks,
+        ):
+            tasks.start_soon(approve_later)
+            arguments = {"name": "gmail_fetch_mails", "arguments": FETCH}
+            return await client.call_tool(RUN_TOOL, arguments, progress_callback=on_progress)
+
+    result = anyio.run(main)
+    assert not result.is_error, result.content
+    assert result.structured_content["messages"]
+    assert len(links) == 1 and links[0].startswith(f"{sandbox.url}/magic/")
+    assert len(progress) >= 2
+    assert set(progress) == {"waiting for the user to approve gmail (the account is PENDING_AUTH)"}
+    harness.assert_no_secret(driver, "gmail")
+
+
+def test_run_tool_connects_on_the_2026_protocol(harness, driver, sandbox):
+    """On 2026-07-28 the link travels in an InputRequiredResult and the client calls
+    run_tool again with the answer: the retry reaches the same tool."""
+    asked: list[str] = []
+
+    async def press_allow(context, params):
+        asked.append(params.url)
+        await anyio.to_thread.run_sync(approve_as_browser, params.url)
+        return types.ElicitResult(action="accept")
+
+    async def main():
+        async with harness.client(
+            "stdio", "--tool-search", elicitation=press_allow, mode="auto"
+        ) as client:
+            assert client.protocol_version == "2026-07-28"
+            arguments = {"name": "gmail_fetch_mails", "arguments": FETCH}
+            return await client.call_tool(RUN_TOOL, arguments)
+
+    result = anyio.run(main)
+    assert len(asked) == 1
+    assert not result.is_error, result.content
+    assert len(result.structured_content["messages"]) == FETCH["max_results"]
+    assert driver.account("gmail", "user_123")["status"] == "ACTIVE"
+    harness.assert_no_secret(driver, "gmail")
 
 
 PARALLEL = 10
