@@ -19,6 +19,7 @@ import typer
 from ..cli.commands import SkCommand, SkSubGroup
 from ..cli.completion import choices
 from ..errors import CliError, ExitCode, shell_word
+from ..mcp import TOOL_SEARCH_THRESHOLD
 from ..runtime import Runtime
 from . import mcp_install
 from ._common import (
@@ -48,6 +49,9 @@ class McpServeOptions:
     verify_user: bool = False
     connect_timeout: float = 300.0
     interval: float = 2.0
+    # Neither: tool search above the catalogue size threshold (mcp/__init__.py).
+    tool_search: bool = False
+    no_tool_search: bool = False
 
 
 def run_serve(options: McpServeOptions, runtime: Runtime) -> int:
@@ -64,6 +68,8 @@ def run_serve(options: McpServeOptions, runtime: Runtime) -> int:
         )
     if not 0 <= options.port <= 65535:
         raise CliError("--port must be between 0 and 65535", ExitCode.USAGE)
+    if options.tool_search and options.no_tool_search:
+        raise CliError("--tool-search and --no-tool-search contradict each other", ExitCode.USAGE)
     loopback = check_bind(options)
     positive_number(options.connect_timeout, "--connect-timeout")
     positive_number(options.interval, "--interval")
@@ -110,6 +116,7 @@ def run_serve(options: McpServeOptions, runtime: Runtime) -> int:
             loopback=loopback,
             connect_timeout=options.connect_timeout,
             interval=options.interval,
+            tool_search=True if options.tool_search else False if options.no_tool_search else None,
         ),
     )
     if options.transport == "stdio" and _stdin_is_a_terminal():
@@ -208,6 +215,7 @@ mcp_app = typer.Typer(
     epilog="""
         sk mcp serve --user user_123
         sk mcp serve --user user_123 --connector gmail --transport http --port 8765
+        sk mcp serve --user user_123 --tool-search
     """,
 )
 def serve_command(
@@ -283,6 +291,18 @@ def serve_command(
             "--interval", help="Seconds between status checks while waiting.", metavar="SECONDS"
         ),
     ] = 2.0,
+    tool_search: Annotated[
+        bool,
+        typer.Option(
+            "--tool-search",
+            help="List a search tool and a run tool instead of every tool (without either "
+            f"flag: when more than {TOOL_SEARCH_THRESHOLD} tools are served).",
+        ),
+    ] = False,
+    no_tool_search: Annotated[
+        bool,
+        typer.Option("--no-tool-search", help="List every tool, however many."),
+    ] = False,
     debug: DebugOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -300,6 +320,8 @@ def serve_command(
         verify_user=verify_user,
         connect_timeout=connect_timeout,
         interval=interval,
+        tool_search=tool_search,
+        no_tool_search=no_tool_search,
     )
     execute(ctx, run_serve, options, verbose=verbose, debug=debug)
 

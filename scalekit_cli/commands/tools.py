@@ -152,7 +152,7 @@ def search_document(tool: SearchedTool, with_user: bool) -> dict[str, Any]:
         "score": tool.score,
     }
     if with_user:
-        document["ready"] = _readiness(tool)
+        document["ready"] = readiness(tool)
         document["accounts"] = [
             {
                 "connection": c.connection_name,
@@ -164,7 +164,7 @@ def search_document(tool: SearchedTool, with_user: bool) -> dict[str, Any]:
     return document
 
 
-def _readiness(tool: SearchedTool) -> str:
+def readiness(tool: SearchedTool) -> str:
     """Connected when one of the user's accounts can run it now; needs reauth when the
     user has an account but none usable and one only needs re-authorizing."""
     if any(c.ready for c in tool.connections):
@@ -226,7 +226,7 @@ def run_search(options: SearchOptions, runtime: Runtime) -> int:
     for tool in found:
         row = [tool.name, tool.provider, _one_line(tool.description)]
         if with_user:
-            row.append(_readiness(tool))
+            row.append(readiness(tool))
         rows.append(row)
     out.table(headers, rows)
     return ExitCode.OK

@@ -33,12 +33,15 @@ from ..errors import CliError, ExitCode
 from ..output import Output, printable
 from ..scalekit.errors import ScalekitError
 from ..scalekit.secrets import SecretRegistry, redact_document
+from . import TOOL_SEARCH_THRESHOLD
+from .search import RUN_TOOL, SEARCH_TOOLS, meta_tools, search
 from .toolbox import Outcome, PendingConnection, Toolbox, ToolDefinition, ToolFailure
 
 INSTRUCTIONS = (
     "Tools of the user's connected apps (Gmail, Slack, …), run through Scalekit for one user. "
     "When an app is not connected yet, a call answers with a link the user must open; "
-    "scalekit_list_connections shows what is connected, scalekit_authorize makes a new link."
+    "scalekit_list_connections shows what is connected, scalekit_authorize makes a new link. "
+    f"When the server lists {SEARCH_TOOLS}, find tools with it and run them with {RUN_TOOL}."
 )
 # The key of the connecting elicitation in a 2026-07-28 InputRequiredResult.
 CONNECT_INPUT = "connect"
@@ -61,6 +64,9 @@ class ServeSettings:
     loopback: bool = True
     connect_timeout: float = 300.0  # how long a call waits for the user to approve
     interval: float = 2.0  # seconds between status checks while waiting
+    # Tool-search mode: True or False as --tool-search / --no-tool-search say; None switches
+    # it on while the catalogue holds more than TOOL_SEARCH_THRESHOLD tools.
+    tool_search: bool | None = None
 
 
 @dataclass
@@ -104,6 +110,25 @@ class McpServer:
 
     # -- handlers -------------------------------------------------------------------------------
 
+    def searching(self) -> bool:
+        """Whether tools/list offers the search and run tools instead of every tool; decided
+        at each listing, so a refresh that grows the catalogue past the threshold switches
+        (and the tools/list_changed it sends tells the clients)."""
+        if self.settings.tool_search is not None:
+            return self.settings.tool_search
+        return len(self.toolbox.tools()) > TOOL_SEARCH_THRESHOLD
+
+    def _listed(self) -> list[ToolDefinition]:
+        if self.searching():
+            return meta_tools(self.toolbox.connectors)
+        return self.toolbox.tools()
+
+    def _serving(self) -> str:
+        count = len(self.toolbox.tools())
+        if self.searching():
+            return f"{count} tools through {SEARCH_TOOLS} and {RUN_TOOL}"
+        return f"{count} tools"
+
     def build(self) -> Server[Any]:
         return Server(
             "sk",
@@ -134,7 +159,7 @@ class McpServer:
                         else None
                     ),
                 )
-                for tool in self.toolbox.tools()
+                for tool in self._listed()
             ]
         )
 
@@ -159,12 +184,28 @@ class McpServer:
         self, ctx: Any, params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
         self._remember(ctx)
-        tool = self.toolbox.find(params.name)
+        name, arguments = params.name, params.arguments or {}
+        through_run = False
+        if self.searching() and name in (SEARCH_TOOLS, RUN_TOOL):
+            meta = next(tool for tool in meta_tools(self.toolbox.connectors) if tool.name == name)
+            problem = self.toolbox.check(meta, arguments)
+            if problem:
+                return self.error_result(f"{problem}; nothing was executed")
+            if name == SEARCH_TOOLS:
+                return await self._search(arguments)
+            # The named tool, exactly as a direct call of it (a 2026-07-28 retry included).
+            name, arguments, through_run = arguments["name"], arguments.get("arguments", {}), True
+        tool = self.toolbox.find(name)
         if tool is None:
+            shown = printable(name)[:100]
+            if through_run:
+                # The run tool exists: a name it does not know is its argument's fault.
+                return self.error_result(
+                    f"arguments.name: unknown tool: {shown}; {SEARCH_TOOLS} finds the tools "
+                    "there are; nothing was executed"
+                )
             # An unknown tool is a protocol error; arguments that break a schema are not.
-            shown = printable(params.name)[:100]
             raise MCPError(types.INVALID_PARAMS, self.clean(f"unknown tool: {shown}"))
-        arguments = params.arguments or {}
         problem = self.toolbox.check(tool, arguments)
         if problem:
             # A tool execution error (SEP-1303), so the model can correct its call.
@@ -181,6 +222,15 @@ class McpServer:
                 return self.error_result("the request_state is not one this server made")
             return await self._after_approval(ctx, tool, arguments, connector, None)
         return await self._run(ctx, tool, arguments, allow_connect=True)
+
+    async def _search(self, arguments: dict[str, Any]) -> types.CallToolResult:
+        try:
+            outcome = await self._blocking(search, self.toolbox, arguments)
+        except ToolFailure as failure:
+            return self.error_result(str(failure))
+        except ScalekitError as exc:
+            return self.error_result(describe_failure(exc)[1])
+        return self.data_result(outcome)
 
     async def _run(
         self, ctx: Any, tool: ToolDefinition, arguments: dict[str, Any], *, allow_connect: bool
@@ -327,7 +377,7 @@ class McpServer:
                 await session.send_tool_list_changed()
             except Exception:  # that client has gone; forget it
                 self._sessions.pop(key, None)
-        self.out.info(f"tool catalogue refreshed: {len(self.toolbox.tools())} tools")
+        self.out.info(f"tool catalogue refreshed: {self._serving()}")
 
     async def _refresh_on_sighup(self) -> None:
         with anyio.open_signal_receiver(signal.SIGHUP) as signals:
@@ -370,10 +420,7 @@ class McpServer:
         from mcp.server.stdio import stdio_server
 
         options = server.create_initialization_options(NotificationOptions(tools_changed=True))
-        self.out.info(
-            f"sk mcp: serving {len(self.toolbox.tools())} tools for "
-            f"{self.toolbox.identifier} on stdio"
-        )
+        self.out.info(f"sk mcp: serving {self._serving()} for {self.toolbox.identifier} on stdio")
         async with stdio_server() as (read_stream, write_stream):
             await server.run(read_stream, write_stream, options)
 
@@ -412,8 +459,8 @@ class McpServer:
             while not web.started:
                 await anyio.sleep(0.02)
             self.out.info(
-                f"sk mcp: serving {len(self.toolbox.tools())} tools for "
-                f"{self.toolbox.identifier} over streamable HTTP"
+                f"sk mcp: serving {self._serving()} for {self.toolbox.identifier} "
+                "over streamable HTTP"
             )
             self.out.result(url)
 
