@@ -25,6 +25,7 @@ from ._common import (
     validate_connector,
     validate_identifier,
 )
+from .sandbox_seed import register_seed
 from .sandbox_snapshot import register_snapshot
 
 FORCEABLE = ("ACTIVE", "EXPIRED", "DISCONNECTED", "PENDING_VERIFICATION", "PENDING_AUTH")
@@ -40,6 +41,7 @@ class ServeOptions:
     state: Path | None = None
     memory: bool = False
     tls: bool = False
+    seed: Path | None = None
 
 
 def run_serve(options: ServeOptions, runtime: Runtime) -> int:
@@ -63,11 +65,19 @@ def run_serve(options: ServeOptions, runtime: Runtime) -> int:
         )
     if bool(options.client_id) != bool(options.client_secret):
         raise CliError("give both --client-id and --client-secret, or neither", ExitCode.USAGE)
+    seed = None
+    if options.seed is not None:
+        from .sandbox_seed import load_seed_file
+
+        seed = load_seed_file(options.seed, runtime)
     if options.client_id and options.client_secret:
         client_id, client_secret = options.client_id, options.client_secret
     else:
         persisted = EmbeddedSandbox.credentials()
         client_id, client_secret = persisted.client_id, persisted.client_secret
+    if seed is not None and not options.client_id:  # the seed's environment, unless told
+        client_id = seed.environment.get("client_id", client_id)
+        client_secret = seed.environment.get("client_secret", client_secret)
     settings = SandboxSettings(
         client_id=client_id,
         client_secret=client_secret,
@@ -110,6 +120,7 @@ def run_serve(options: ServeOptions, runtime: Runtime) -> int:
             grpc=True,
             tls=tls,
             warn=out.warn,
+            seed=seed,
         )
     except ServeError as error:
         raise CliError(str(error), ExitCode.FAILURE) from None
@@ -198,6 +209,7 @@ def register(app: typer.Typer) -> None:
         epilog="""
             sk sandbox serve
             sk sandbox serve --port 8790 --memory
+            sk sandbox serve --memory --seed examples/seed.toml
             sk sandbox serve --tls --state sandbox.db
         """,
     )
@@ -252,12 +264,22 @@ def register(app: typer.Typer) -> None:
                 "SDK's gRPC needs TLS); prints the variables that trust it.",
             ),
         ] = False,
+        seed: Annotated[
+            Path | None,
+            typer.Option(
+                "--seed",
+                help="Start from this seed file (TOML or JSON): it replaces the state, so use "
+                "it with --memory or a fresh --state file.",
+                metavar="FILE",
+                click_type=click.Path(dir_okay=False, path_type=Path),
+            ),
+        ] = None,
         debug: DebugOption = False,
         verbose: VerboseOption = False,
     ) -> None:
         """Serve the sandbox on loopback and print `export` lines for its settings."""
         options = ServeOptions(
-            host, port, client_id, client_secret, user_verification, state, memory, tls
+            host, port, client_id, client_secret, user_verification, state, memory, tls, seed
         )
         execute(ctx, run_serve, options, verbose=verbose, debug=debug)
 
@@ -302,5 +324,6 @@ def register(app: typer.Typer) -> None:
         """Force an embedded-sandbox account into a status (EXPIRED, DISCONNECTED, …)."""
         execute(ctx, run_force, ForceOptions(connector, user, status))
 
+    register_seed(sandbox_app)
     register_snapshot(sandbox_app)
     app.add_typer(sandbox_app)

@@ -13,7 +13,7 @@ import json
 import re
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,9 @@ from .mailbox import Mailbox
 from .mcp_configs import McpConfigs
 from .mcp_instances import McpInstances
 from .mcp_servers import McpServers
+from .seed import META_KEY as SEED_META_KEY
+from .seed import SeedTool
+from .seed import config_from_json as seed_config_from_json
 from .settings import USER_VERIFICATION_MODES, Connection, SandboxSettings
 from .store import (
     AccountFilter,
@@ -217,13 +220,59 @@ class SandboxEngine:
         self.public_url: str | None = settings.public_url
         self.faults = FaultRegistry()
         self.request_log = RequestLog()
-        self.tools: list[ToolSpec] = default_tools()
+        # The connections the sandbox was configured with, and the seeded tools: a seed
+        # (applied now or persisted in the state) replaces both; `reset` brings these back.
+        self.default_connections = settings.connections
+        self.default_user_verification = settings.user_verification
+        self.seeded_tools: list[SeedTool] = []
+        self._catalogue = default_tools()
+        self._bound: tuple[int, int, list[ToolSpec]] | None = None
         self._mailboxes: dict[tuple[str, float], Mailbox] = {}
         self._mailbox_lock = threading.Lock()
         self.mcp = McpConfigs(self)
         self.providers = CustomProviders(self)
         self.mcp_instances = McpInstances(self)
         self.mcp_servers = McpServers(self)
+        with self.store.read() as session:
+            persisted = session.meta(SEED_META_KEY)
+        if persisted is not None:
+            self.configure(*seed_config_from_json(persisted))
+
+    # --- connections and their tools ------------------------------------------------------------
+
+    def configure(self, connections: list[Connection], tools: list[SeedTool], mode: str) -> None:
+        """Take a seed's configuration: its connections, its tools, its verification mode."""
+        self.settings.connections = connections
+        self.settings.user_verification = mode
+        self.seeded_tools = list(tools)
+        self._bound = None
+
+    @property
+    def tools(self) -> list[ToolSpec]:
+        """The catalogue as the connections bind it: each connection backed by an app gets
+        that app's tools under their usual names (the catalogue names a tool by app, not by
+        connection), run against it; seeded tools join the connections they name."""
+        connections = self.settings.connections
+        if self._bound is None or self._bound[:2] != (id(connections), len(connections)):
+            by_app: dict[str, list[ToolSpec]] = {}
+            for tool in self._catalogue:
+                by_app.setdefault(tool.connector, []).append(tool)
+            bound: list[ToolSpec] = []
+            for connection in connections:
+                if connection.app is not None:
+                    bound += [
+                        replace(tool, connector=connection.name)
+                        for tool in by_app.get(connection.app, [])
+                    ]
+            for seeded in self.seeded_tools:
+                bound += [
+                    seeded.bind(connection)
+                    for connection in connections
+                    if connection.name == seeded.connection
+                    or connection.provider == seeded.provider
+                ]
+            self._bound = (id(connections), len(connections), bound)
+        return self._bound[2]
 
     # --- clock --------------------------------------------------------------------------------
 
@@ -280,6 +329,7 @@ class SandboxEngine:
 
     def reset(self) -> None:
         self.store.clear()
+        self.configure(self.default_connections, [], self.default_user_verification)
         with self._mailbox_lock:
             self._mailboxes.clear()
 
@@ -341,7 +391,7 @@ class SandboxEngine:
             raise ApiError(NOT_FOUND, "connected account not found", "CONNECTED_ACCOUNT_NOT_FOUND")
         return account
 
-    def _new_oauth_token(
+    def new_oauth_token(
         self, connection: Connection, refresh_token: str | None = None
     ) -> dict[str, Any]:
         access_prefix = _ACCESS_TOKEN_PREFIX.get(connection.provider, "sbx_at_")
@@ -440,7 +490,7 @@ class SandboxEngine:
             # Nothing to refresh with: the provider would force a new consent.
             account.status = EXPIRED
         else:
-            fresh = self._new_oauth_token(connection, refresh_token=token["refresh_token"])
+            fresh = self.new_oauth_token(connection, refresh_token=token["refresh_token"])
             fresh["scopes"] = token.get("scopes", fresh["scopes"])
             if token.get("domain"):
                 fresh["domain"] = token["domain"]
@@ -647,7 +697,7 @@ class SandboxEngine:
             if decision != "allow":
                 self._end_authorization(session, account, now)
                 return LinkOutcome("denied", account, connection)
-            tokens = self._new_oauth_token(connection)
+            tokens = self.new_oauth_token(connection)
             expires_at = now + self.settings.access_token_ttl
             if self.settings.user_verification == "dashboard":
                 account.authorization_details = {"oauth_token": tokens}
@@ -753,7 +803,7 @@ class SandboxEngine:
                 and account.oauth_token is None
             ):
                 # An OAuth account cannot be usable without tokens: mint them as consent would.
-                account.authorization_details = {"oauth_token": self._new_oauth_token(connection)}
+                account.authorization_details = {"oauth_token": self.new_oauth_token(connection)}
                 account.token_expires_at = now + self.settings.access_token_ttl
             account.status = status
             account.updated_at = now
@@ -842,11 +892,12 @@ class SandboxEngine:
 
     # --- tools --------------------------------------------------------------------------------
 
-    def _tool(self, name: str) -> ToolSpec | None:
-        for tool in self.tools:
-            if tool.name == name and self.settings.connection(tool.connector) is not None:
-                return tool
-        return None
+    def _tool(self, name: str, connector: str | None = None) -> ToolSpec | None:
+        """The tool of that name; of `connector` when two connections share an app."""
+        named = [tool for tool in self.tools if tool.name == name]
+        return next((tool for tool in named if tool.connector == connector), None) or next(
+            iter(named), None
+        )
 
     def list_tools(
         self,
@@ -1029,7 +1080,7 @@ class SandboxEngine:
         tool_name = request.get("tool_name")
         if not isinstance(tool_name, str) or not tool_name:
             raise ApiError(INVALID_ARGUMENT, "tool_name is required")
-        tool = self._tool(tool_name)
+        tool = self._tool(tool_name, request.get("connector") or None)
         if tool is None:
             raise ApiError(NOT_FOUND, f"tool {tool_name!r} not found", "TOOL_NOT_FOUND")
         params = request.get("params")
@@ -1058,6 +1109,8 @@ class SandboxEngine:
             )
         with self.store.write() as session:
             account = self._get(session, key)
+            # By id alone: the tool of the account's connection, of those sharing the app.
+            tool = self._tool(tool.name, account.connector) or tool
             if account.connector != tool.connector:
                 raise ApiError(
                     INVALID_ARGUMENT, f"tool {tool.name} runs on connector {tool.connector!r}"

@@ -28,6 +28,7 @@ from .settings import SandboxSettings
 if TYPE_CHECKING:
     import hypercorn.config
 
+    from .seed import Seed
     from .tls import SandboxTls
 
 _LOGGER = "scalekit_cli.sandbox.server"
@@ -190,11 +191,13 @@ def serve(
     grpc: bool = False,
     tls: SandboxTls | None = None,
     warn: Callable[[str], None] | None = None,
+    seed: Seed | None = None,
 ) -> None:
     """Serve until Ctrl-C or SIGTERM, then return normally. `ready(base_url)` runs once the
-    socket listens (port 0 picks a free port, reported through `ready`). `grpc` adds the gRPC
-    face; `tls` serves HTTPS with that certificate. `warn` gets the server's own log lines.
-    Raises ServeError for what the user can fix (see the class)."""
+        socket listens (port 0 picks a free port, reported through `ready`). `grpc` adds the gRPC
+        face; `tls` serves HTTPS with that certificate. `warn` gets the server's own log lines.
+    `seed` replaces the state before the socket answers.
+        Raises ServeError for what the user can fix (see the class)."""
     from .app import create_app
 
     sock = bind_socket(host, port)
@@ -206,6 +209,10 @@ def serve(
             raise ServeError(
                 f"cannot open the sandbox state {settings.state_path}: {reason}"
             ) from None
+        if seed is not None:
+            from .seed import apply_seed
+
+            apply_seed(app.state.sandbox, seed)
         app.state.served_hosts.add(host.strip("[]").lower())  # what Host headers may name
         base_url = url_for(host, sock.getsockname()[1], "https" if tls else "http")
         try:

@@ -34,7 +34,9 @@ class ToolContext:
 @dataclass(frozen=True)
 class ToolSpec:
     name: str
-    connector: str  # the default connection name the tool runs against
+    # The app in the catalogue (`default_tools`); the connection it runs against once bound
+    # (`SandboxEngine.tools`).
+    connector: str
     description: str
     input_schema: dict[str, Any]
     category: str
