@@ -306,7 +306,7 @@ def _check_tools(
     seen: set[tuple[str, str]] = set()
     for index, entry in enumerate(check.array(document, "tools")):
         where = f"tools[{index}]"
-        if not check.table(entry, where, _TOOL_KEYS, ("name", "input_schema", "result")):
+        if not check.table(entry, where, _TOOL_KEYS, ("name", "input_schema")):
             continue
         connection = check.string(entry, "connection", where)
         provider = check.string(entry, "provider", where)
@@ -350,8 +350,10 @@ def _check_tools(
                     check.problem(
                         f"{where}.input_schema.type", 'must be "object" (tool params are an object)'
                     )
-        if name and isinstance(schema, dict) and "result" in entry and (connection or provider):
-            tools.append(SeedTool(name, description, schema, entry["result"], connection, provider))
+        if name and isinstance(schema, dict) and (connection or provider):
+            # No `result` (a snapshot knows none): the tool runs and answers an empty object.
+            result = entry.get("result", {})
+            tools.append(SeedTool(name, description, schema, result, connection, provider))
     return tools
 
 
