@@ -583,11 +583,9 @@ def apply_seed(engine: SandboxEngine, seed: Seed) -> None:
                 _account_record(engine, account, by_name[account.connection], now)
             )
         session.set_meta(META_KEY, config_to_json(seed, connections, mode))
+    # The client credentials are the caller's to settle (`serve --client-id` wins over the
+    # seed's; the embedded sandbox keeps them in its credentials file).
     engine.configure(connections, seed.tools, mode)
-    engine.settings.client_id = seed.environment.get("client_id", engine.settings.client_id)
-    engine.settings.client_secret = seed.environment.get(
-        "client_secret", engine.settings.client_secret
-    )
 
 
 def _iso(epoch: float) -> str:

@@ -258,3 +258,39 @@ def test_export_then_seed_gives_the_same_answers(run, sk_process, tmp_path):
         "--connector", "myapp", "--user", "default", "-p", "query=x",
     )  # fmt: skip
     assert fetched["data"]["documents"][0]["title"] == "Docs for x"
+
+
+def test_serve_starts_from_a_seed(sk_process, tmp_path):
+    """`serve --seed` without --client-id takes the seed's environment, and serves its
+    accounts; a bad seed stops it before it binds."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text("version = 1\nextra = true\n", encoding="utf-8")
+    refused = sk_process("sandbox", "serve", "--memory", "--port", "0", "--seed", str(bad))
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith("sk: bad.toml: extra: unknown key")
+    assert refused.stdout == ""
+
+    process = sk_process.popen(
+        "sandbox", "serve", "--memory", "--port", "0", "--seed", str(EXAMPLE)
+    )
+    try:
+        exports = {}
+        while "SK_GMAIL_API_URL" not in exports:
+            line = process.stdout.readline()
+            assert line, process.stderr.read()
+            name, _, value = line.removeprefix("export ").strip().partition("=")
+            exports[name] = value
+        assert exports["SCALEKIT_CLIENT_ID"] == "skc_example"
+        env = {
+            "SCALEKIT_ENV_URL": exports["SCALEKIT_ENV_URL"],
+            "SCALEKIT_CLIENT_ID": "skc_example",
+            "SCALEKIT_CLIENT_SECRET": "example-secret",
+        }
+        listed = sk_process("--json", "accounts", "list", "--user", "default", env=env)
+        assert listed.exit_code == 0, listed.stderr
+        assert {a["id"] for a in json.loads(listed.stdout) if a["connector"] == "GMAIL"} == {
+            "ca_0123456789"
+        }
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)

@@ -51,6 +51,8 @@ NOT_IN_MATRIX: dict[str, str] = {
     "sandbox serve": "is the local sandbox itself",
     "sandbox reset": "empties the local sandbox's state file: no network",
     "sandbox force": "talks to the embedded sandbox in-process: no network",
+    "sandbox seed": "replaces the local sandbox's state file from a seed file: no network",
+    "sandbox export": "reads the local sandbox's state file: no network",
     "config show": "reads settings and the profiles file: no network",
     "logout": "removes a profile and its keyring entry: no network",
     "completion": "prints a script shipped in the package: no network",
