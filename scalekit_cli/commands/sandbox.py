@@ -208,8 +208,7 @@ def register(app: typer.Typer) -> None:
         cls=SkCommand,
         epilog="""
             sk sandbox serve
-            sk sandbox serve --port 8790 --memory
-            sk sandbox serve --memory --seed examples/seed.toml
+            sk sandbox serve --port 8790 --memory --seed examples/seed.toml
             sk sandbox serve --tls --state sandbox.db
         """,
     )

@@ -285,14 +285,22 @@ def _app_connection(connection: Connection) -> dict[str, Any]:
         "id": connection.connection_id,
         "key_id": connection.name,
         "provider_key": connection.provider,
-        "type": connection.authorization_type,
         "status": "COMPLETED",
         "enabled": True,
         "auth_mode": "USER",
     }
     if connection.provider in providers.values_by_name:
         wire["provider"] = connection.provider
+    # `type` is a ConnectionType, which spells two of the account's ConnectorType values
+    # otherwise and has no CUSTOM: such a connection leaves it unset.
+    kind = _CONNECTION_TYPE.get(connection.authorization_type, connection.authorization_type)
+    types = protos.descriptor_pool().FindEnumTypeByName("scalekit.v1.connections.ConnectionType")
+    if kind in types.values_by_name:
+        wire["type"] = kind
     return wire
+
+
+_CONNECTION_TYPE = {"BASIC_AUTH": "BASIC", "BEARER_TOKEN": "BEARER"}
 
 
 # --- MCP configurations ----------------------------------------------------------------------

@@ -367,8 +367,16 @@ def _check_accounts(
     ids: set[str] = set()
     for index, entry in enumerate(check.array(document, "accounts")):
         where = f"accounts[{index}]"
-        if not check.table(entry, where, _ACCOUNT_KEYS, ("connection", "identifier", "status")):
+        if not check.table(
+            entry, where, {*_ACCOUNT_KEYS, "app_data"}, ("connection", "identifier", "status")
+        ):
             continue
+        if "app_data" in entry:  # a key of the format that this sandbox does not read
+            check.problem(
+                f"{where}.app_data",
+                "not read by this sandbox yet: the account gets the deterministic app data "
+                "of its identifier; leave the key out",
+            )
         connection_name = check.string(entry, "connection", where)
         identifier = check.string(entry, "identifier", where)
         status = check.choice(entry, "status", where, statuses)

@@ -171,6 +171,11 @@ BAD_SEEDS = [
         'seed.toml: tools[0].input_schema["type"]: not a JSON schema',
     ),
     (
+        'version = 1\n[[accounts]]\nconnection = "gmail"\nidentifier = "u"\nstatus = "ACTIVE"\n'
+        "app_data = { messages = [] }\n",
+        "seed.toml: accounts[0].app_data: not read by this sandbox yet",
+    ),
+    (
         'version = 1\n[[accounts]]\nconnection = "gmail"\nidentifier = 7\nstatus = "ACTIVE"\n',
         "seed.toml: accounts[0].identifier: must be a string, not a number",
     ),

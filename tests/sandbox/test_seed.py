@@ -149,3 +149,11 @@ def test_a_seed_without_connections_keeps_the_defaults() -> None:
         "s.toml: tools[0].input_schema: is required",
         "s.toml: tools[0]: give one of connection or provider",
     ]
+
+
+def test_every_authorization_type_lists_as_a_connection(seeded: SandboxDriver) -> None:
+    answer = seeded.api("GET", "/api/v1/connections/app")
+    assert answer.status_code == 200, answer.text
+    types = {c["key_id"]: c["type"] for c in answer.json()["connections"]}
+    assert types["GMAIL"] == "OAUTH"
+    assert types["zendesk-1"] == "BASIC"  # ConnectionType's spelling of BASIC_AUTH
