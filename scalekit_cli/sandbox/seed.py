@@ -43,8 +43,6 @@ _ACCOUNT_KEYS = {
     "expires_at",
     "static_credentials",
 }
-# The shape of the ids the sandbox itself makes (`ca_` + digits), which clients may parse.
-_ACCOUNT_ID = re.compile(r"ca_[0-9]{1,40}")
 # A tool name as the catalogue spells them (`gmail_fetch_mails`, `c-myapp_fetch-docs`).
 _TOOL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _TEMPLATE = re.compile(r"\{\{\s*(params\.[A-Za-z0-9_-]+|identifier|connection)\s*\}\}")
@@ -151,23 +149,21 @@ def _enum_names(enum_name: str) -> list[str]:
     return [name for name in names if not name.endswith("_UNSPECIFIED")]
 
 
-def _account_violations(connection: str, identifier: str) -> list[tuple[str, str]]:
-    """The `buf.validate` rules of CreateConnectedAccountRequest that the account's
-    connection and identifier break, as (seed key, message)."""
+def _account_violations(connection: str, identifier: str, account_id: str = "ca_0") -> list[str]:
+    """The `buf.validate` rules of the connected-account requests (the same on each) that
+    the values break, as `KEY: message` with the seed's key names."""
     import protovalidate
     from scalekit.v1.connected_accounts import connected_accounts_pb2 as messages
 
-    request = messages.CreateConnectedAccountRequest(
-        connector=connection,
-        identifier=identifier,
-        connected_account=messages.CreateConnectedAccount(),
+    request = messages.DeleteConnectedAccountRequest(
+        connector=connection, identifier=identifier, id=account_id
     )
-    keys = {"connector": "connection", "identifier": "identifier"}
+    keys = {"connector": "connection"}
     found = []
     for violation in protovalidate.collect_violations(request):
         elements = violation.proto.field.elements
         name = elements[0].field_name if elements else ""
-        found.append((keys.get(name, name), violation.proto.message))
+        found.append(f"{keys.get(name, name)}: {violation.proto.message}")
     return found
 
 
@@ -284,7 +280,8 @@ def _check_connections(check: _Checker, document: dict[str, Any]) -> list[Connec
         scopes = check.strings(entry, "scopes", where)
         app = check.choice(entry, "app", where, list(APPS))
         if name is not None:
-            for _key, message in _account_violations(name, "x"):
+            for problem in _account_violations(name, "x"):
+                message = problem.removeprefix("connection: ")
                 check.problem(f"{where}.name", f"{json.dumps(name)}: {message}")
             if name in seen:
                 check.problem(f"{where}.name", f"{json.dumps(name)} is declared twice")
@@ -389,12 +386,12 @@ def _check_accounts(
             check.problem(
                 f"{where}.connection", f"{json.dumps(connection_name)} is no declared connection"
             )
-        if identifier is not None:
-            for key, message in _account_violations("x", identifier):
-                if key == "identifier":
-                    check.problem(
-                        f"{where}.identifier", f"{json.dumps(identifier[:40])}: {message}"
-                    )
+        # The contract's rules on the identifier and the id (connection names are checked
+        # with the connections).
+        for problem in _account_violations("x", identifier or "x", account_id or "ca_0"):
+            key, _, message = problem.partition(": ")
+            value = identifier if key == "identifier" else account_id
+            check.problem(f"{where}.{key}", f"{json.dumps((value or '')[:40])}: {message}")
         if connection_name and identifier:
             if (connection_name, identifier) in keys:
                 check.problem(
@@ -404,11 +401,7 @@ def _check_accounts(
                 )
             keys.add((connection_name, identifier))
         if account_id is not None:
-            if not _ACCOUNT_ID.fullmatch(account_id):
-                check.problem(
-                    f"{where}.id", f"{json.dumps(account_id)} is not an account id (ca_ and digits)"
-                )
-            elif account_id in ids:
+            if account_id in ids:
                 check.problem(f"{where}.id", f"{json.dumps(account_id)} is declared twice")
             ids.add(account_id)
         expires_at = None

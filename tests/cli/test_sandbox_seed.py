@@ -144,7 +144,7 @@ BAD_SEEDS = [
     (
         'version = 1\n[[accounts]]\nconnection = "gmail"\nidentifier = "u"\nstatus = "ACTIVE"\n'
         'id = "acct-1"\n',
-        'seed.toml: accounts[0].id: "acct-1" is not an account id',
+        'seed.toml: accounts[0].id: "acct-1": does not have prefix `ca_`',
     ),
     (
         'version = 1\n[[accounts]]\nconnection = "jira"\nidentifier = "u"\nstatus = "ACTIVE"\n',
@@ -218,7 +218,7 @@ def test_every_problem_is_named_at_once(sk_process, tmp_path):
         'sk: seed.json: accounts[0].status: "GONE" is not one of ACTIVE, EXPIRED, '
         "PENDING_AUTH, PENDING_VERIFICATION, DISCONNECTED",
         'sk: seed.json: accounts[1].connection: "nope" is no declared connection',
-        'sk: seed.json: accounts[1].id: "x" is not an account id (ca_ and digits)',
+        'sk: seed.json: accounts[1].id: "x": does not have prefix `ca_`',
     ]
 
 
