@@ -180,10 +180,10 @@ def register_seed(sandbox_app: typer.Typer) -> None:
                 click_type=click.Path(dir_okay=False, path_type=Path),
             ),
         ] = None,
-        as_json: Annotated[
+        json_mode: Annotated[
             bool, typer.Option("--json", help="Write JSON rather than TOML.")
         ] = False,
     ) -> None:
         """Write the persisted sandbox state as a seed file. With -o the file keeps its tokens
         and client secret, so `sk sandbox seed` of it gives the same answers."""
-        execute(ctx, run_export, ExportOptions(output, as_json))
+        execute(ctx, run_export, ExportOptions(output, json_mode), json_mode=json_mode)
