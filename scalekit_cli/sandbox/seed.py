@@ -183,7 +183,9 @@ class _Checker:
         if not isinstance(value, dict):
             self.problem(where, f"must be a table, not {_kind(value)}")
             return False
-        for key in sorted(set(value) - allowed):
+        for unknown in sorted(set(value) - allowed):
+            # Quoted unless a plain word: a key is the file's text, and a problem is one line.
+            key = unknown if re.fullmatch(r"[A-Za-z0-9_-]+", unknown) else json.dumps(unknown)
             self.problem(
                 f"{where}.{key}" if where else key,
                 f"unknown key (known: {', '.join(sorted(allowed))})",

@@ -157,3 +157,16 @@ def test_every_authorization_type_lists_as_a_connection(seeded: SandboxDriver) -
     types = {c["key_id"]: c["type"] for c in answer.json()["connections"]}
     assert types["GMAIL"] == "OAUTH"
     assert types["zendesk-1"] == "BASIC"  # ConnectionType's spelling of BASIC_AUTH
+
+
+def test_a_problem_stays_one_line_whatever_the_file_holds() -> None:
+    with pytest.raises(SeedError) as bad:
+        parse_seed(
+            {"version": 1, "a\nb": 1, "environment": {"user_verification": "x\u202e\n"}},
+            "s.toml",
+            default_connections(),
+        )
+    assert bad.value.problems == [
+        's.toml: "a\\nb": unknown key (known: accounts, connections, environment, tools, version)',
+        's.toml: environment.user_verification: "x\\u202e\\n" is not one of dashboard, custom',
+    ]
