@@ -199,7 +199,8 @@ def register(app: typer.Typer) -> None:
             sk sandbox force gmail --user user_123 --status EXPIRED
         """,
         cls=SkSubGroup,
-        help="The local AgentKit sandbox: serve it, reset it, force account states.",
+        help="The local AgentKit sandbox: serve it, seed or export it, reset it, force "
+        "account states.",
         no_args_is_help=True,
     )
 

@@ -154,9 +154,11 @@ def register_seed(sandbox_app: typer.Typer) -> None:
             ),
         ],
     ) -> None:
-        """Replace the persisted sandbox state (the one `sk --sandbox` uses) with a seed
-        file: every account, link and token goes; a bad file changes nothing. A running
-        `sk sandbox serve` over that state sees it once restarted."""
+        """Replace the persisted sandbox state with a seed file (TOML or JSON).
+
+        The state is the one `sk --sandbox` uses: every account, link and token in it goes.
+        A bad file changes nothing. A running `sk sandbox serve` over that state sees the
+        seed once restarted."""
         execute(ctx, run_seed, SeedOptions(file))
 
     @sandbox_app.command(
@@ -184,6 +186,8 @@ def register_seed(sandbox_app: typer.Typer) -> None:
             bool, typer.Option("--json", help="Write JSON rather than TOML.")
         ] = False,
     ) -> None:
-        """Write the persisted sandbox state as a seed file. With -o the file keeps its tokens
-        and client secret, so `sk sandbox seed` of it gives the same answers."""
+        """Write the persisted sandbox state as a seed file.
+
+        With -o the file keeps the tokens and the client secret, so `sk sandbox seed` of it
+        gives the same answers; on stdout they are left out."""
         execute(ctx, run_export, ExportOptions(output, json_mode), json_mode=json_mode)
