@@ -299,8 +299,18 @@ def _check_tools(
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
+    from .tools import default_tools
+
     names = {connection.name for connection in connections}
     providers = {connection.provider for connection in connections}
+    # The names each connection already has from the app behind it: a seeded tool of the
+    # same name there would be listed twice and shadow the app's own.
+    app_tools: dict[str, set[str]] = {}
+    for tool in default_tools():
+        app_tools.setdefault(tool.connector, set()).add(tool.name)
+    taken = {
+        connection.name: app_tools.get(connection.app or "", set()) for connection in connections
+    }
     tools: list[SeedTool] = []
     seen: set[tuple[str, str]] = set()
     for index, entry in enumerate(check.array(document, "tools")):
@@ -332,6 +342,16 @@ def _check_tools(
                     f"{where}.name", f"{json.dumps(name)} is declared twice for {json.dumps(owner)}"
                 )
             seen.add((owner, name))
+            clashes = [
+                c.name
+                for c in connections
+                if (c.name == connection or c.provider == provider) and name in taken[c.name]
+            ]
+            if clashes:
+                check.problem(
+                    f"{where}.name",
+                    f"{json.dumps(name)} is a tool of the app behind {json.dumps(clashes[0])}",
+                )
         schema = entry.get("input_schema")
         if "input_schema" in entry:
             if not isinstance(schema, dict):

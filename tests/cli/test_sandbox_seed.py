@@ -176,6 +176,11 @@ BAD_SEEDS = [
         "seed.toml: accounts[0].app_data: not read by this sandbox yet",
     ),
     (
+        'version = 1\n[[tools]]\nconnection = "gmail"\nname = "gmail_get_profile"\n'
+        'input_schema = { type = "object" }\n',
+        'seed.toml: tools[0].name: "gmail_get_profile" is a tool of the app behind "gmail"',
+    ),
+    (
         'version = 1\n[[accounts]]\nconnection = "gmail"\nidentifier = 7\nstatus = "ACTIVE"\n',
         "seed.toml: accounts[0].identifier: must be a string, not a number",
     ),
