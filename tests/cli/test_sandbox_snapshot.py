@@ -301,3 +301,52 @@ def test_progress_on_a_terminal(sk_env, sandbox, source, tmp_path):
     assert "reading the accounts" in plain
     assert any(frame in plain for frame in "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"), "a spinner frame"
     assert len(tomllib.loads(path.read_text(encoding="utf-8"))["accounts"]) == MANY + 2
+
+
+def test_a_second_sandbox_seeded_from_the_snapshot_answers_alike(sk, sandbox, source, tmp_path):
+    """The round trip the command is for: a second sandbox served from the snapshot
+    (`sk sandbox serve --seed`), asked through `sk` and the official Python SDK, holds the
+    source's connections, accounts and custom tools — and credentials of its own."""
+    from tests.grpc.served import sdk_client, served_with_trust
+
+    path = tmp_path / "seed.toml"
+    result = sk("sandbox", "snapshot", "-o", str(path))
+    assert result.exit_code == 0, result.stderr
+
+    def answers(env: dict[str, str] | None = None) -> tuple:
+        def listed(*args: str) -> list[dict]:
+            done = sk("--json", *args, env=env)
+            assert done.exit_code == 0, (args, done.stderr)
+            return json.loads(done.stdout)
+
+        connections = listed("connections", "list")
+        accounts = listed("accounts", "list", "--all")
+        tools = listed("tools", "list", "--connector", "myapp")
+        return (
+            [(c["name"], c["provider"], c["authorization_type"]) for c in connections],
+            sorted((a["connector"], a["identifier"], a["status"], a["id"]) for a in accounts),
+            [(t["name"], t["input_schema"]) for t in tools],
+        )
+
+    expected = answers()
+    assert len(expected[1]) == MANY + 2 and len(expected[2]) == 2
+    canaries = (CANARY_ACCESS, CANARY_REFRESH, CANARY_API_KEY)
+    with served_with_trust(tmp_path / "second", "--seed", str(path), canaries=canaries) as second:
+        assert answers(dict(second.exports)) == expected
+        # The app the snapshot named behind GMAIL serves its tools there.
+        gmail_tools = sk("--json", "tools", "list", "--connector", "GMAIL", env=second.exports)
+        assert "gmail_fetch_mails" in {tool["name"] for tool in json.loads(gmail_tools.stdout)}
+
+        actions = sdk_client(second).actions
+        gmail = actions.get_connected_account(connection_name="GMAIL", identifier="default")
+        account = gmail.connected_account
+        source_gmail = next(entry for entry in source if entry[:2] == ("GMAIL", "default"))
+        assert (account.id, account.status) == (source_gmail[3], source_gmail[2])
+        # The second sandbox made its own token: none of the source's credentials moved.
+        token = account.authorization_details["oauth_token"]["access_token"]
+        assert token and token not in canaries
+        by_id = actions.get_connected_account(connected_account_id=source_gmail[3])
+        assert by_id.connected_account.identifier == "default"
+        (freshdesk,) = actions.list_connected_accounts(identifier="user_42").connected_accounts
+        expected_freshdesk = next(entry for entry in source if entry[0] == "freshdesk-8")
+        assert (freshdesk.connector, freshdesk.status) == ("freshdesk-8", expected_freshdesk[2])
