@@ -121,38 +121,16 @@ def save_profiles(profiles: dict[str, Profile], path: Path | None = None) -> Pat
 
 
 def render_profiles(profiles: dict[str, Profile]) -> str:
-    lines = ["# Written by `sk login`. Client secrets are kept in the OS keyring, not here.", ""]
-    for name in sorted(profiles):
-        profile = profiles[name]
-        lines.append(f"[profiles.{toml_string(name)}]")
-        lines.append(f"env_url = {toml_string(profile.env_url)}")
-        lines.append(f"client_id = {toml_string(profile.client_id)}")
-        lines.append("")
-    return "\n".join(lines)
+    from .toml_output import toml_text
 
-
-_TOML_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\t": "\\t",
-    "\n": "\\n",
-    "\f": "\\f",
-    "\r": "\\r",
-}
-
-
-def toml_string(value: str) -> str:
-    """A TOML basic string (also usable as a quoted key): escapes per TOML 1.0, section 'String'."""
-    out = []
-    for char in value:
-        if char in _TOML_ESCAPES:
-            out.append(_TOML_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04X}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
+    table = {
+        name: {"env_url": profiles[name].env_url, "client_id": profiles[name].client_id}
+        for name in sorted(profiles)
+    }
+    document = {"profiles": table} if table else {}
+    return toml_text(
+        document, ("Written by `sk login`. Client secrets are kept in the OS keyring, not here.",)
+    )
 
 
 # -- the keyring --------------------------------------------------------------------------------

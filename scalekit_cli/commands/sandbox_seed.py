@@ -17,8 +17,9 @@ import typer
 from ..cli.commands import SkCommand
 from ..errors import CliError, ExitCode
 from ..runtime import Runtime
+from ..toml_output import toml_text
 from ._common import execute
-from .sandbox_snapshot import Notes, _write_file, to_toml
+from .sandbox_snapshot import NULL_NOTE, Notes, write_seed_file
 
 if TYPE_CHECKING:
     from ..sandbox.seed import Seed
@@ -123,13 +124,18 @@ def run_export(options: ExportOptions, runtime: Runtime) -> int:
     if as_json:
         text = json.dumps(document, indent=2) + "\n"
     else:
-        text = to_toml(document, Notes(), f"{path} (sk sandbox export)")
-        # The snapshot's header says what a snapshot leaves out; an export keeps everything.
-        text = "# Seed file written by `sk sandbox export`.\n" + text.split("\n", 3)[3]
+        nulls = Notes()
+        text = toml_text(
+            document,
+            ("Seed file written by `sk sandbox export`.",),
+            dropped=lambda: nulls.add(NULL_NOTE),
+        )
+        for line in nulls.lines():
+            runtime.out.warn(line)
     if options.output is None:
         runtime.out.raw(text.encode("utf-8"))
     else:
-        _write_file(options.output, text)
+        write_seed_file(options.output, text)
         runtime.out.success(f"sandbox state written to {options.output}")
     return ExitCode.OK
 

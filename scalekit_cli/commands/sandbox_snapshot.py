@@ -23,11 +23,9 @@ real one is left out with a note on stderr.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import tempfile
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +42,7 @@ from ..output import json_text
 from ..runtime import Runtime
 from ..scalekit.errors import ApiError, is_unsupported
 from ..scalekit.models import AccountStatus
+from ..toml_output import toml_text
 from ._common import VerboseOption, execute
 
 if TYPE_CHECKING:
@@ -278,102 +277,25 @@ def read_environment(
 
 # -- TOML ---------------------------------------------------------------------------------------
 
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_SHORT_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\t": "\\t",
-    "\n": "\\n",
-    "\f": "\\f",
-    "\r": "\\r",
-}
-NULL_NOTE = "null value of an input schema left out (TOML has no null; --json keeps it)"
-
-
-def _toml_char(char: str) -> str:
-    escaped = _SHORT_ESCAPES.get(char)
-    if escaped is not None:
-        return escaped
-    # Controls, format (bidi, zero-width) and separator characters are written escaped: a
-    # reader's terminal obeys none of them, and the parsed value is the same.
-    category = unicodedata.category(char)
-    if category == "Cs":  # a lone surrogate has no UTF-8 form nor TOML escape
-        return "\\uFFFD"
-    if category in ("Cc", "Cf", "Zl", "Zp"):
-        code = ord(char)
-        return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"
-    return char
-
-
-def toml_string(text: str) -> str:
-    """A TOML basic string of `text`."""
-    return '"' + "".join(_toml_char(char) for char in text) + '"'
-
-
-def toml_key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else toml_string(key)
-
-
-def toml_value(value: Any) -> str:
-    """One value on one line (TOML inline tables cannot span lines). None has no TOML
-    spelling: callers leave null members out (`_without_nulls`)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return toml_string(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(item) for item in value) + "]"
-    if isinstance(value, dict):
-        members = ", ".join(f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items())
-        return "{ " + members + " }" if members else "{}"
-    raise TypeError(f"no TOML for {type(value).__name__}")
-
-
-def _without_nulls(value: Any, notes: Notes) -> Any:
-    if isinstance(value, dict):
-        members = [(k, v) for k, v in value.items() if v is not None or notes.add(NULL_NOTE)]
-        return {key: _without_nulls(item, notes) for key, item in members}
-    if isinstance(value, list):
-        items = [v for v in value if v is not None or notes.add(NULL_NOTE)]
-        return [_without_nulls(item, notes) for item in items]
-    return value
+NULL_NOTE = "null value left out (TOML has no null; --json keeps it)"
 
 
 def to_toml(document: dict[str, Any], notes: Notes, stamp: str) -> str:
-    lines = [
-        f"# Seed file written by `sk sandbox snapshot` at {stamp}.",
-        "# It holds no token, static credential or client secret: the sandbox makes its own.",
-        "# Tools of connections backed by an emulated app are left out: the app brings its own.",
-        f"version = {document['version']}",
-    ]
-    tables = ("connections", "accounts", "tools")
-    # An empty array of tables has no [[header]] to spell it: a top-level key, written
-    # before the first table so that it stays top-level.
-    lines += [f"{table} = []" for table in tables if not document[table]]
-    if "environment" in document:
-        lines += ["", "[environment]"]
-        lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in document["environment"].items()]
-    for table in tables:
-        for entry in document[table]:
-            lines += ["", f"[[{table}]]"]
-            for key, value in _without_nulls(entry, notes).items():
-                lines.append(f"{toml_key(key)} = {toml_value(value)}")
-    return "\n".join(lines) + "\n"
+    return toml_text(
+        document,
+        (
+            f"Seed file written by `sk sandbox snapshot` at {stamp}.",
+            "It holds no token, static credential or client secret: the sandbox makes its own.",
+            "Tools of connections backed by an emulated app are left out: the app brings its own.",
+        ),
+        dropped=lambda: notes.add(NULL_NOTE),
+    )
 
 
 # -- the command --------------------------------------------------------------------------------
 
 
-def _write_file(path: Path, text: str) -> None:
+def write_seed_file(path: Path, text: str) -> None:
     """All or nothing: a temporary file beside it, renamed over it once complete."""
     directory = path.parent if str(path.parent) else Path(".")
     try:
@@ -418,7 +340,7 @@ def run(options: SnapshotOptions, runtime: Runtime) -> int:
     if options.output is None:
         out.raw(text.encode("utf-8"))
     else:
-        _write_file(options.output, text)
+        write_seed_file(options.output, text)
     for line in notes.lines():
         out.info(line)
     counts = (
