@@ -22,18 +22,14 @@ from .mailbox import INBOX, Mailbox, MailMessage
 if TYPE_CHECKING:
     from .seed import _Checker
 
-# The one key of each app's table and the keys of its entries (required ones first).
+
+# The keys of each kind of entry, and the one key of each app's table.
 _MESSAGE_KEYS = {"from", "to", "subject", "body", "date", "labels", "id"}
 _EVENT_KEYS = {"summary", "start", "end", "description", "location", "id"}
 _CHANNEL_KEYS = {"name", "topic", "messages"}
 _SLACK_MESSAGE_KEYS = {"user", "text", "ts"}
 _PAGE_KEYS = {"title", "id", "last_edited_time"}
-APP_KEYS: dict[str, tuple[str, set[str], tuple[str, ...]]] = {
-    "gmail": ("messages", _MESSAGE_KEYS, ("from", "subject", "date")),
-    "googlecalendar": ("events", _EVENT_KEYS, ("summary", "start", "end")),
-    "slack": ("channels", _CHANNEL_KEYS, ("name",)),
-    "notion": ("pages", _PAGE_KEYS, ("title",)),
-}
+APP_KEYS = {"gmail": "messages", "googlecalendar": "events", "slack": "channels", "notion": "pages"}
 # Gmail message ids are hex; Calendar event ids base32hex (RFC 2938: a-v, 0-9, 5 to 1024);
 # Slack channel names lower case without spaces, at most 80; a Slack `ts` seconds.micros.
 _GMAIL_ID = re.compile(r"[0-9a-f]{1,16}")
@@ -88,19 +84,11 @@ def _unique(check: _Checker, seen: set[str], value: str | None, where: str) -> N
         seen.add(value)
 
 
-def _entries(check: _Checker, table: dict[str, Any], key: str, where: str) -> list[Any]:
-    value = table.get(key, [])
-    if not isinstance(value, list):
-        check.problem(f"{where}.{key}", "must be an array of tables")
-        return []
-    return value
-
-
 def _messages(check: _Checker, items: list[Any], where: str, key: tuple[str, ...]) -> list:
     messages, ids = [], set()
     for index, entry in enumerate(items):
         at = f"{where}[{index}]"
-        if not check.table(entry, at, _MESSAGE_KEYS, APP_KEYS["gmail"][2]):
+        if not check.table(entry, at, _MESSAGE_KEYS, ("from", "subject", "date")):
             continue
         message = {
             "from": check.string(entry, "from", at),
@@ -126,7 +114,7 @@ def _events(check: _Checker, items: list[Any], where: str, key: tuple[str, ...])
     events, ids = [], set()
     for index, entry in enumerate(items):
         at = f"{where}[{index}]"
-        if not check.table(entry, at, _EVENT_KEYS, APP_KEYS["googlecalendar"][2]):
+        if not check.table(entry, at, _EVENT_KEYS, ("summary", "start", "end")):
             continue
         event = {
             "summary": check.string(entry, "summary", at, empty=True),
@@ -154,7 +142,7 @@ def _channels(
             continue
         name = _pattern(check, entry, "name", at, _CHANNEL_NAME, "a channel name (a-z 0-9 _ -)")
         _unique(check, names, name, f"{at}.name")
-        raw = _entries(check, entry, "messages", at)
+        raw = check.array(entry, "messages", at)
         messages, stamps = [], set()
         for number, item in enumerate(raw):
             there = f"{at}.messages[{number}]"
@@ -170,10 +158,8 @@ def _channels(
             }
             _unique(check, stamps, message["ts"], f"{there}.ts")
             messages.append(message)
-        channels.append(
-            {"name": name, "topic": check.string(entry, "topic", at, empty=True) or ""}
-            | {"messages": messages}
-        )
+        topic = check.string(entry, "topic", at, empty=True) or ""
+        channels.append({"name": name, "topic": topic, "messages": messages})
     return channels
 
 
@@ -214,10 +200,10 @@ def check_app_data(
             f"app_data is for the {', '.join(APP_KEYS)} apps",
         )
         return None
-    name, _, _ = APP_KEYS[app]
+    name = APP_KEYS[app]
     if not check.table(value, where, {name}, (name,)):
         return None
-    items = _entries(check, value, name, where)
+    items = check.array(value, name, where)
     at = f"{where}.{name}"
     if app == "gmail":
         return {name: _messages(check, items, at, key)}

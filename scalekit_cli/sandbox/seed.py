@@ -231,10 +231,11 @@ class _Checker:
             return None
         return value
 
-    def array(self, document: dict[str, Any], key: str) -> list[Any]:
+    def array(self, document: dict[str, Any], key: str, where: str = "") -> list[Any]:
         value = document.get(key, [])
         if not isinstance(value, list):
-            self.problem(key, f"must be an array of tables, not {_kind(value)}")
+            at = f"{where}.{key}" if where else key
+            self.problem(at, f"must be an array of tables, not {_kind(value)}")
             return []
         return value
 
