@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from .clock import rfc3339
 from .errors import ToolInputError
 from .mailbox import mailbox_address
-from .store import AccountRecord
 
 if TYPE_CHECKING:
     from .tools import ToolContext
@@ -135,8 +134,23 @@ def _event(
     return event
 
 
-def _seed_events(account: AccountRecord) -> list[dict[str, Any]]:
+def _seed_events(context: ToolContext) -> list[dict[str, Any]]:
+    account = context.account
     owner = mailbox_address(account.identifier)
+    if context.app_data is not None and "events" in context.app_data:
+        return [
+            _event(
+                event["id"],
+                owner,
+                event["summary"],
+                datetime.fromisoformat(event["start"]),
+                datetime.fromisoformat(event["end"]),
+                account.created_at,
+                description=event["description"],
+                location=event["location"],
+            )
+            for event in context.app_data["events"]
+        ]
     first_day = _day_start(account.created_at)
     events = []
     for index, (days, hour, minutes, summary, description, location) in enumerate(_CALENDAR_SEEDS):
@@ -170,7 +184,7 @@ def calendar_events(
     """The account's events (seeded and created) that have not ended by `lower` and start
     before `upper`, matching the free text `query`; soonest first. The tool and the proxy's
     `events.list` both read them here."""
-    events = _seed_events(context.account) + context.records.list(CALENDAR_EVENT)
+    events = _seed_events(context) + context.records.list(CALENDAR_EVENT)
     folded = query.casefold()
     matching = []
     for event in events:
@@ -201,7 +215,7 @@ def calendar_page(
 
 
 def calendar_event(context: ToolContext, event_id: str) -> dict[str, Any] | None:
-    for event in _seed_events(context.account) + context.records.list(CALENDAR_EVENT):
+    for event in _seed_events(context) + context.records.list(CALENDAR_EVENT):
         if event["id"] == event_id:
             return event
     return None
@@ -320,12 +334,22 @@ class Workspace:
         return channel
 
 
-def slack_workspace(account: AccountRecord) -> Workspace:
+def _declared_channels(context: ToolContext) -> list[dict[str, Any]] | None:
+    data = context.app_data
+    return data["channels"] if data is not None and "channels" in data else None
+
+
+def slack_workspace(context: ToolContext) -> Workspace:
+    account = context.account
     key = (account.identifier, account.created_at)
     team = _slack_id("T", *key, "team")
     user = _slack_id("U", *key, "me")
+    declared = _declared_channels(context)
+    seeds = (
+        _SLACK_CHANNELS if declared is None else [(c["name"], c["topic"], "", ()) for c in declared]
+    )
     channels = []
-    for index, (name, topic, purpose, _) in enumerate(_SLACK_CHANNELS):
+    for index, (name, topic, purpose, _) in enumerate(seeds):
         creator = _slack_id("U", *key, "member", index % 3)
         created = int(account.created_at) - 86400 * (400 - 30 * index)
         channels.append(
@@ -347,7 +371,12 @@ def slack_workspace(account: AccountRecord) -> Workspace:
     return Workspace(team, user, channels)
 
 
-def _seed_messages(account: AccountRecord, channel: dict[str, Any]) -> list[dict[str, Any]]:
+def _seed_messages(context: ToolContext, channel: dict[str, Any]) -> list[dict[str, Any]]:
+    account = context.account
+    declared = _declared_channels(context)
+    if declared is not None:
+        found = next(c for c in declared if c["name"] == channel["name"])
+        return [{"type": "message", **message} for message in found["messages"]]
     index = next(i for i, seed in enumerate(_SLACK_CHANNELS) if seed[0] == channel["name"])
     texts = _SLACK_CHANNELS[index][3]
     key = (account.identifier, account.created_at)
@@ -370,12 +399,12 @@ def slack_history(context: ToolContext, channel: dict[str, Any]) -> list[dict[st
         for record in context.records.list(SLACK_MESSAGE)
         if record["channel"] == channel["id"]
     ]
-    messages = _seed_messages(context.account, channel) + posted
+    messages = _seed_messages(context, channel) + posted
     return sorted(messages, key=lambda m: float(m["ts"]), reverse=True)
 
 
-def slack_channels_page(account: AccountRecord, offset: int, limit: int) -> dict[str, Any]:
-    channels = slack_workspace(account).channels
+def slack_channels_page(context: ToolContext, offset: int, limit: int) -> dict[str, Any]:
+    channels = slack_workspace(context).channels
     following = str(offset + limit) if offset + limit < len(channels) else ""
     return {
         "ok": True,
@@ -414,16 +443,16 @@ def slack_post(
 
 def slack_list_channels(context: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
     offset = offset_token(params.get("cursor"), "params.cursor")
-    return slack_channels_page(context.account, offset, params.get("limit", 100))
+    return slack_channels_page(context, offset, params.get("limit", 100))
 
 
 def slack_send_message(context: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
-    workspace = slack_workspace(context.account)
+    workspace = slack_workspace(context)
     return slack_post(context, workspace, workspace.channel(params["channel"]), params["text"])
 
 
 def slack_conversation_history(context: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
-    channel = slack_workspace(context.account).channel(params["channel"])
+    channel = slack_workspace(context).channel(params["channel"])
     newest_first = slack_history(context, channel)
     limit = params.get("limit", 20)
     return {
@@ -453,13 +482,28 @@ def _notion_time(epoch: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:00.000Z")
 
 
-def notion_pages(account: AccountRecord) -> list[dict[str, Any]]:
+def notion_pages(context: ToolContext) -> list[dict[str, Any]]:
+    account = context.account
     key = (account.identifier, account.created_at)
     author = {"object": "user", "id": str(uuid.UUID(bytes=_digest(*key, "author")[:16], version=4))}
+    data = context.app_data
+    if data is not None and "pages" in data:
+        seeds = [
+            (p["title"], None, p["id"], datetime.fromisoformat(p["last_edited_time"]).timestamp())
+            for p in data["pages"]
+        ]
+    else:
+        seeds = [
+            (
+                title,
+                emoji,
+                str(uuid.UUID(bytes=_digest(*key, "page", title)[:16], version=4)),
+                account.created_at - 86400 * days,
+            )
+            for title, emoji, days in _NOTION_PAGES
+        ]
     pages = []
-    for title, emoji, days in _NOTION_PAGES:
-        page_id = str(uuid.UUID(bytes=_digest(*key, "page", title)[:16], version=4))
-        edited = account.created_at - 86400 * days
+    for title, emoji, page_id, edited in seeds:
         slug = re.sub(r"[^A-Za-z0-9]+", "-", title).strip("-")
         text = {
             "type": "text",
@@ -484,7 +528,7 @@ def notion_pages(account: AccountRecord) -> list[dict[str, Any]]:
                 "created_by": author,
                 "last_edited_by": author,
                 "cover": None,
-                "icon": {"type": "emoji", "emoji": emoji},
+                "icon": {"type": "emoji", "emoji": emoji} if emoji else None,
                 "parent": {"type": "workspace", "workspace": True},
                 "archived": False,
                 "in_trash": False,
@@ -497,14 +541,14 @@ def notion_pages(account: AccountRecord) -> list[dict[str, Any]]:
 
 
 def notion_search(
-    account: AccountRecord, query: str, start_cursor: str | None, page_size: int
+    context: ToolContext, query: str, start_cursor: str | None, page_size: int
 ) -> dict[str, Any] | None:
     """Notion's search list of the pages whose title holds `query`; None when `start_cursor`
     is not a `next_cursor` of this search."""
     folded = query.casefold()
     pages = [
         page
-        for page in notion_pages(account)
+        for page in notion_pages(context)
         if folded in page["properties"]["title"]["title"][0]["plain_text"].casefold()
     ]
     start = 0
@@ -527,7 +571,7 @@ def notion_search(
 
 def notion_search_pages(context: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
     answer = notion_search(
-        context.account,
+        context,
         params.get("query", ""),
         params.get("start_cursor"),
         params.get("page_size", 10),

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from . import paging
+from .app_data import mailbox as seeded_mailbox
 from .clock import real_now, rfc3339
 from .custom_providers import CustomProviders
 from .errors import (
@@ -31,7 +32,7 @@ from .errors import (
     OAuthError,
 )
 from .faults import FaultRegistry, RequestLog
-from .mailbox import Mailbox
+from .mailbox import Mailbox, mailbox_address
 from .mcp_configs import McpConfigs
 from .mcp_instances import McpInstances
 from .mcp_servers import McpServers
@@ -225,6 +226,8 @@ class SandboxEngine:
         self.default_connections = settings.connections
         self.default_user_verification = settings.user_verification
         self.seeded_tools: list[SeedTool] = []
+        # A seed's `accounts[].app_data` by account id: served instead of the generated data.
+        self.app_data: dict[str, dict[str, Any]] = {}
         self._catalogue = default_tools()
         self._bound: tuple[int, int, list[ToolSpec]] | None = None
         self._mailboxes: dict[tuple[str, float], Mailbox] = {}
@@ -240,11 +243,19 @@ class SandboxEngine:
 
     # --- connections and their tools ------------------------------------------------------------
 
-    def configure(self, connections: list[Connection], tools: list[SeedTool], mode: str) -> None:
-        """Take a seed's configuration: its connections, its tools, its verification mode."""
+    def configure(
+        self,
+        connections: list[Connection],
+        tools: list[SeedTool],
+        mode: str,
+        app_data: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """Take a seed's configuration: its connections, its tools, its verification mode,
+        its accounts' app data."""
         self.settings.connections = connections
         self.settings.user_verification = mode
         self.seeded_tools = list(tools)
+        self.app_data = dict(app_data or {})
         self._bound = None
 
     @property
@@ -842,6 +853,9 @@ class SandboxEngine:
         return account
 
     def mailbox_for(self, account: AccountRecord) -> Mailbox:
+        declared = self.app_data.get(account.id)
+        if declared is not None and "messages" in declared:
+            return seeded_mailbox(declared, mailbox_address(account.identifier))
         key = (account.identifier, account.created_at)
         with self._mailbox_lock:
             mailbox = self._mailboxes.get(key)
@@ -888,6 +902,7 @@ class SandboxEngine:
             now=datetime.fromtimestamp(at, tz=UTC),
             mailbox=lambda: self.mailbox_for(account),
             records=AppRecords(self.store, account.id, at),
+            app_data=self.app_data.get(account.id),
         )
 
     # --- tools --------------------------------------------------------------------------------

@@ -251,7 +251,7 @@ def _limit(arguments: dict[str, Any], default: int, high: int) -> int:
 
 
 def _channel(context: ToolContext, arguments: dict[str, Any]) -> tuple[apps.Workspace, dict]:
-    workspace = apps.slack_workspace(context.account)
+    workspace = apps.slack_workspace(context)
     wanted = arguments.get("channel")
     channel = workspace.find(wanted) if isinstance(wanted, str) and wanted else None
     if channel is None:
@@ -261,7 +261,7 @@ def _channel(context: ToolContext, arguments: dict[str, Any]) -> tuple[apps.Work
 
 def _conversations_list(context: ToolContext, arguments: dict[str, Any]) -> dict[str, Any]:
     offset = _cursor(arguments)
-    return apps.slack_channels_page(context.account, offset, _limit(arguments, 100, 1000))
+    return apps.slack_channels_page(context, offset, _limit(arguments, 100, 1000))
 
 
 def _conversations_history(context: ToolContext, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -328,7 +328,10 @@ def build_notion_router(engine: SandboxEngine) -> Router:
             body.get("filter", {}).get("value") if isinstance(body.get("filter"), dict) else None
         )
         answer = apps.notion_search(
-            account, query if isinstance(query, str) else "", body.get("start_cursor"), size
+            engine.app_context(account),
+            query if isinstance(query, str) else "",
+            body.get("start_cursor"),
+            size,
         )
         if answer is None:
             raise _notion(400, "validation_error", "The start_cursor provided is invalid.")
@@ -348,7 +351,7 @@ def build_notion_router(engine: SandboxEngine) -> Router:
                 "path failed validation: path.page_id should be a valid uuid, "
                 f'instead was `"{raw}"`.',
             ) from None
-        for page in apps.notion_pages(account):
+        for page in apps.notion_pages(engine.app_context(account)):
             if page["id"] == page_id:
                 return page
         raise _notion(

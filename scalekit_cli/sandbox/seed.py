@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .app_data import check_app_data
+from .clock import real_now
 from .settings import APPS, USER_VERIFICATION_MODES, Connection
 from .store import AccountFilter, AccountRecord
 from .tools import ToolContext, ToolSpec
@@ -42,6 +44,7 @@ _ACCOUNT_KEYS = {
     "refresh_token",
     "expires_at",
     "static_credentials",
+    "app_data",
 }
 # A tool name as the catalogue spells them (`gmail_fetch_mails`, `c-myapp_fetch-docs`).
 _TOOL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -105,6 +108,7 @@ class SeedAccount:
     refresh_token: str | None = None
     expires_at: float | None = None
     static_credentials: dict[str, Any] | None = None
+    app_data: dict[str, Any] | None = None  # with its defaults filled in (app_data.py)
 
 
 @dataclass
@@ -227,10 +231,11 @@ class _Checker:
             return None
         return value
 
-    def array(self, document: dict[str, Any], key: str) -> list[Any]:
+    def array(self, document: dict[str, Any], key: str, where: str = "") -> list[Any]:
         value = document.get(key, [])
         if not isinstance(value, list):
-            self.problem(key, f"must be an array of tables, not {_kind(value)}")
+            at = f"{where}.{key}" if where else key
+            self.problem(at, f"must be an array of tables, not {_kind(value)}")
             return []
         return value
 
@@ -382,20 +387,13 @@ def _check_accounts(
     by_name = {connection.name: connection for connection in connections}
     statuses = _enum_names("ConnectorStatus")
     accounts: list[SeedAccount] = []
+    now = real_now()  # seeding clears the clock's offset: the sandbox's time is this
     keys: set[tuple[str, str]] = set()
     ids: set[str] = set()
     for index, entry in enumerate(check.array(document, "accounts")):
         where = f"accounts[{index}]"
-        if not check.table(
-            entry, where, {*_ACCOUNT_KEYS, "app_data"}, ("connection", "identifier", "status")
-        ):
+        if not check.table(entry, where, _ACCOUNT_KEYS, ("connection", "identifier", "status")):
             continue
-        if "app_data" in entry:  # a key of the format that this sandbox does not read
-            check.problem(
-                f"{where}.app_data",
-                "not read by this sandbox yet: the account gets the deterministic app data "
-                "of its identifier; leave the key out",
-            )
         connection_name = check.string(entry, "connection", where)
         identifier = check.string(entry, "identifier", where)
         status = check.choice(entry, "status", where, statuses)
@@ -450,6 +448,16 @@ def _check_accounts(
                     f"{connection.name} is an {connection.authorization_type} connection: "
                     "give static_credentials, not tokens",
                 )
+        app_data = None
+        if "app_data" in entry and connection is not None:
+            app_data = check_app_data(
+                check,
+                entry["app_data"],
+                f"{where}.app_data",
+                connection.app,
+                (connection.name, identifier),
+                now,
+            )
         if connection_name and identifier and status:
             accounts.append(
                 SeedAccount(
@@ -462,6 +470,7 @@ def _check_accounts(
                     refresh_token,
                     expires_at,
                     static,
+                    app_data,
                 )
             )
     return accounts
@@ -532,18 +541,24 @@ def _connection_dict(connection: Connection) -> dict[str, Any]:
     return entry
 
 
-def config_to_json(seed: Seed, connections: list[Connection], mode: str) -> str:
-    """What META_KEY holds: the parts of a seed that are configuration, not rows."""
+def config_to_json(
+    seed: Seed, connections: list[Connection], mode: str, app_data: dict[str, Any]
+) -> str:
+    """What META_KEY holds: the parts of a seed that are configuration, not rows (app data
+    by account id)."""
     return json.dumps(
         {
             "connections": [_connection_dict(connection) for connection in connections],
             "tools": [tool.to_dict() for tool in seed.tools],
             "user_verification": mode,
+            "app_data": app_data,
         }
     )
 
 
-def config_from_json(text: str) -> tuple[list[Connection], list[SeedTool], str]:
+def config_from_json(
+    text: str,
+) -> tuple[list[Connection], list[SeedTool], str, dict[str, dict[str, Any]]]:
     values = json.loads(text)
     connections = [
         Connection(c["name"], c["provider"], c["authorization_type"], c["scopes"], app=c.get("app"))
@@ -560,7 +575,7 @@ def config_from_json(text: str) -> tuple[list[Connection], list[SeedTool], str]:
         )
         for t in values["tools"]
     ]
-    return connections, tools, values["user_verification"]
+    return connections, tools, values["user_verification"], values.get("app_data", {})
 
 
 def _account_record(
@@ -598,24 +613,28 @@ def apply_seed(engine: SandboxEngine, seed: Seed) -> None:
     connections = seed.connections if seed.connections is not None else engine.default_connections
     by_name = {connection.name: connection for connection in connections}
     mode = seed.environment.get("user_verification", "dashboard")
+    app_data: dict[str, dict[str, Any]] = {}
     with engine.store.write() as session:
         session.clear()
         now = engine.now_in(session)
         for account in seed.accounts:
-            session.insert_account(
-                _account_record(engine, account, by_name[account.connection], now)
-            )
-        session.set_meta(META_KEY, config_to_json(seed, connections, mode))
+            record = _account_record(engine, account, by_name[account.connection], now)
+            session.insert_account(record)
+            if account.app_data is not None:
+                app_data[record.id] = account.app_data
+        session.set_meta(META_KEY, config_to_json(seed, connections, mode, app_data))
     # The client credentials are the caller's to settle (`serve --client-id` wins over the
     # seed's; the embedded sandbox keeps them in its credentials file).
-    engine.configure(connections, seed.tools, mode)
+    engine.configure(connections, seed.tools, mode, app_data)
 
 
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _account_dict(record: AccountRecord, secrets: bool) -> dict[str, Any]:
+def _account_dict(
+    record: AccountRecord, secrets: bool, app_data: dict[str, Any] | None
+) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "connection": record.connector,
         "identifier": record.identifier,
@@ -634,6 +653,8 @@ def _account_dict(record: AccountRecord, secrets: bool) -> dict[str, Any]:
     static = record.authorization_details.get("static_auth")
     if secrets and isinstance(static, dict):
         entry["static_credentials"] = dict(static.get("details") or {})
+    if app_data is not None:
+        entry["app_data"] = app_data
     return entry
 
 
@@ -654,6 +675,8 @@ def export_seed(engine: SandboxEngine, *, secrets: bool) -> dict[str, Any]:
         "version": SEED_VERSION,
         "environment": environment,
         "connections": [_connection_dict(c) for c in engine.settings.connections],
-        "accounts": [_account_dict(record, secrets) for record in records],
+        "accounts": [
+            _account_dict(record, secrets, engine.app_data.get(record.id)) for record in records
+        ],
         "tools": [tool.to_dict() for tool in engine.seeded_tools],
     }

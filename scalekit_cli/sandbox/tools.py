@@ -29,6 +29,7 @@ class ToolContext:
     now: datetime
     mailbox: Callable[[], Mailbox]
     records: AppRecords  # what this account's earlier tool calls did in its apps
+    app_data: dict[str, Any] | None = None  # the seed's data of the app, if it declared any
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ def test_the_readme_example_through_sk(run):
         "--sandbox", "--json", "exec-tool", "gmail_fetch_mails",
         "--connector", "GMAIL", "--user", "default", "-p", "max_results=2",
     )  # fmt: skip
-    assert len(mails["data"]["messages"]) == 2
+    assert [m["subject"] for m in mails["data"]["messages"]] == ["Deploy done", "Notes from Monday"]
     # The schema is the seed's: `query` is required.
     run(
         "--sandbox", "exec-tool", "c-myapp_fetch-docs", "--connector", "myapp",
@@ -172,8 +172,8 @@ BAD_SEEDS = [
     ),
     (
         'version = 1\n[[accounts]]\nconnection = "gmail"\nidentifier = "u"\nstatus = "ACTIVE"\n'
-        "app_data = { messages = [] }\n",
-        "seed.toml: accounts[0].app_data: not read by this sandbox yet",
+        "app_data = { pages = [] }\n",
+        "seed.toml: accounts[0].app_data.pages: unknown key (known: messages)",
     ),
     (
         'version = 1\n[[tools]]\nconnection = "gmail"\nname = "gmail_get_profile"\n'
