@@ -9,6 +9,7 @@ an engine's state back in the same format. The keys are a contract shared with
 from __future__ import annotations
 
 import json
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -49,6 +50,9 @@ _ACCOUNT_KEYS = {
 # A tool name as the catalogue spells them (`gmail_fetch_mails`, `c-myapp_fetch-docs`).
 _TOOL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _TEMPLATE = re.compile(r"\{\{\s*(params\.[A-Za-z0-9_-]+|identifier|connection)\s*\}\}")
+# Far deeper than any environment needs; deeper, a seed only exhausts the recursion of what
+# later walks it (the checks, the templates, the JSON and TOML writers).
+MAX_DEPTH = 32
 
 
 class SeedError(Exception):
@@ -188,11 +192,8 @@ class _Checker:
             self.problem(where, f"must be a table, not {_kind(value)}")
             return False
         for unknown in sorted(set(value) - allowed):
-            # Quoted unless a plain word: a key is the file's text, and a problem is one line.
-            key = unknown if re.fullmatch(r"[A-Za-z0-9_-]+", unknown) else json.dumps(unknown)
             self.problem(
-                f"{where}.{key}" if where else key,
-                f"unknown key (known: {', '.join(sorted(allowed))})",
+                _key_path(where, unknown), f"unknown key (known: {', '.join(sorted(allowed))})"
             )
         for key in required:
             if key not in value:
@@ -238,6 +239,45 @@ class _Checker:
             self.problem(at, f"must be an array of tables, not {_kind(value)}")
             return []
         return value
+
+
+def _key_path(where: str, key: str) -> str:
+    # Quoted unless a plain word: a key is the file's text, and a problem is one line.
+    shown = key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+    return f"{where}.{shown}" if where else shown
+
+
+def _check_values(check: _Checker, document: Any) -> None:
+    """Note what no key of a seed may hold: nesting deeper than MAX_DEPTH, a NaN or infinite
+    number (no JSON answer can carry one), a string that is no UTF-8 text (a lone surrogate
+    of a JSON escape). Iterative, so a deep document cannot exhaust the recursion here."""
+    stack: list[tuple[Any, str, int]] = [(document, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            check.problem(where, f"nested more than {MAX_DEPTH} levels deep")
+        elif isinstance(value, float) and not math.isfinite(value):
+            check.problem(where, f"must be a finite number, not {value}")
+        elif isinstance(value, str) and not _is_text(value):
+            check.problem(where, "not UTF-8 text (a lone surrogate)")
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                if _is_text(key):
+                    stack.append((item, _key_path(where, key), depth + 1))
+                else:
+                    check.problem(_key_path(where, key), "key is not UTF-8 text (a lone surrogate)")
+        elif isinstance(value, list):
+            stack.extend(
+                (item, f"{where}[{i}]", depth + 1) for i, item in reversed(list(enumerate(value)))
+            )
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _kind(value: Any) -> str:
@@ -479,7 +519,9 @@ def _check_accounts(
 def parse_seed(document: Any, label: str, default_connections: list[Connection]) -> Seed:
     """Check a parsed seed document; raise SeedError naming every problem."""
     check = _Checker(label)
-    if not check.table(document, "", _TOP_KEYS, ("version",)):
+    # First and alone: the checks below recurse into values and quote them in problems.
+    _check_values(check, document)
+    if check.problems or not check.table(document, "", _TOP_KEYS, ("version",)):
         raise SeedError(check.problems)
     version = document.get("version")
     if "version" in document and (isinstance(version, bool) or version != SEED_VERSION):
@@ -519,6 +561,8 @@ def load_seed(path: Path, default_connections: list[Connection]) -> Seed:
             document = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise SeedError([f"{label}: not UTF-8 text"]) from None
+    except RecursionError:
+        raise SeedError([f"{label}: nested more than {MAX_DEPTH} levels deep"]) from None
     except json.JSONDecodeError as error:
         raise SeedError([f"{label}: line {error.lineno}: not JSON: {error.msg}"]) from None
     except tomllib.TOMLDecodeError as error:

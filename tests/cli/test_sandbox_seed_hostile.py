@@ -1,0 +1,50 @@
+"""Hostile seed files through the installed `sk sandbox seed`: nesting past any parser's
+recursion, NaN and infinities, lone surrogates. Each is refused whole with one `sk:` line
+naming the key and exit 2 (never an internal error), and the state stays as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "seed.toml"
+TOOL = '"tools":[{"connection":"gmail","name":"t","input_schema":{"type":"object"},"result":'
+
+HOSTILE = [
+    ("seed.json", "[" * 100000 + "]" * 100000, "seed.json: nested more than 32 levels deep"),
+    ("seed.toml", "a = " + "[" * 100000 + "]" * 100000, "seed.toml: nested more than 32"),
+    (
+        "seed.json",
+        '{"version":1,' + TOOL + "[" * 900 + "]" * 900 + "}]}",
+        "seed.json: tools[0].result[0][0]",
+    ),
+    ("seed.json", '{"version":1,' + TOOL + '{"v":NaN}}]}', "seed.json: tools[0].result.v: must"),
+    (
+        "seed.toml",
+        'version = 1\n[[tools]]\nconnection = "gmail"\nname = "t"\n'
+        'input_schema = { type = "object" }\nresult = { w = [-inf] }\n',
+        "seed.toml: tools[0].result.w[0]: must be a finite number, not -inf",
+    ),
+    (
+        "seed.json",
+        '{"version":1,"accounts":[{"connection":"gmail","identifier":"u\\ud800",'
+        '"status":"ACTIVE"}]}',
+        "seed.json: accounts[0].identifier: not UTF-8 text",
+    ),
+    ("seed.json", '{"version":1,"\\udc80":1}', 'seed.json: "\\udc80": key is not UTF-8 text'),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "problem"), HOSTILE, ids=[p for _, _, p in HOSTILE])
+def test_a_hostile_seed_is_one_line_and_exit_2(sk_process, tmp_path, name, text, problem):
+    assert sk_process("sandbox", "seed", str(EXAMPLE)).exit_code == 0
+    before = sk_process("sandbox", "export", "--json").stdout
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    result = sk_process("sandbox", "seed", str(path))
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith(f"sk: {problem}"), result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert sk_process("sandbox", "export", "--json").stdout == before
