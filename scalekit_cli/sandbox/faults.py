@@ -45,7 +45,9 @@ def redacted_marker(value: str) -> str:
     which secret travelled where without the log holding it."""
     import hashlib
 
-    return f"[redacted-sha256:{hashlib.sha256(value.encode()).hexdigest()[:16]}]"
+    # surrogatepass: a JSON body's `"\ud800"` is a str no codec writes as UTF-8.
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"[redacted-sha256:{digest[:16]}]"
 
 
 # Headers, body fields and query parameters with a secret name (`is_secret_name`, the one

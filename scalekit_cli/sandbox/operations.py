@@ -101,7 +101,14 @@ def checked_payload(message: Message) -> dict[str, Any]:
     violations = protos.violations(message)
     if violations:
         raise rule_error(violations)
-    return protos.to_payload(message)
+    from google.protobuf import json_format
+
+    try:
+        return protos.to_payload(message)
+    except json_format.Error:  # a NaN or infinity in a Struct: JSON has no spelling for it
+        raise rule_error(
+            [protos.FieldViolation("", "type", "a number in the request is NaN or infinite")]
+        ) from None
 
 
 def rule_error(violations: list[protos.FieldViolation]) -> ApiError:

@@ -71,9 +71,16 @@ async def _json_body(request: Request) -> Any:
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        value = json.loads(raw, parse_constant=_no_constant)
+        # A lone surrogate (`"\ud800"`) parses, but no answer or stored row can carry it.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):  # the Unicode errors are ValueErrors
         return None
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _int(raw: str | None, default: int, low: int, high: int) -> int | None:
