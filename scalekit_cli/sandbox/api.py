@@ -17,7 +17,7 @@ from . import operations, protos
 from .engine import SandboxEngine
 from .errors import INVALID_ARGUMENT, NOT_FOUND, ApiError, OAuthError
 from .faults import replaying
-from .provider_auth import outgoing_authorization
+from .provider_auth import PROXIED_ACCOUNT, header_text, outgoing_authorization
 from .proxy_apps import build_app_routers
 from .web import (
     base_url,
@@ -123,8 +123,8 @@ class ProxyApp:
                 INVALID_ARGUMENT, "the headers connection_name and identifier are required"
             )
         # Header values travel as Latin-1 bytes; an identifier sent as UTF-8 is decoded back.
-        identifier = _header_text(identifier)
-        account = self.engine.account_for_proxy(_header_text(connector), identifier)
+        identifier = header_text(identifier)
+        account = self.engine.account_for_proxy(header_text(connector), identifier)
         connection = self.engine.connection_for(account)
         router = self.routers.get(connection.app or "") if connection is not None else None
         if connection is None or router is None:
@@ -149,15 +149,9 @@ class ProxyApp:
             "root_path": "",
             "headers": headers,
             "path_params": {},
+            PROXIED_ACCOUNT: account.id,
         }
         forwarded.pop("router", None)
         forwarded.pop("endpoint", None)
         forwarded.pop("route", None)
         await router(forwarded, replaying(body, receive), send)
-
-
-def _header_text(value: str) -> str:
-    try:
-        return value.encode("latin-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return value

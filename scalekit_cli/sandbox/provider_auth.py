@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .engine import ACTIVE
@@ -29,6 +30,8 @@ BASIC_TYPES = ("BASIC_AUTH", "BASIC")
 # BEARER is the custom-provider auth pattern's spelling of BEARER_TOKEN.
 BEARER_TYPES = ("BEARER_TOKEN", "BEARER")
 BEARER_FIELDS = ("token", "bearer_token")
+# The ASGI scope key of a call `/proxy` forwards: the id of the account it is made as.
+PROXIED_ACCOUNT = "sk.proxied_account"
 
 
 def _text(details: dict[str, Any], name: str) -> str | None:
@@ -101,6 +104,14 @@ class Unauthenticated(Exception):
         self.revoked = revoked
 
 
+def header_text(value: str) -> str:
+    """A header value as sent: values travel as Latin-1 bytes, so UTF-8 text is decoded back."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
 def _normalized(authorization: str) -> str:
     # GitHub's `token X` is its spelling of `Bearer X`; schemes are case-insensitive.
     scheme, _, value = authorization.strip().partition(" ")
@@ -108,20 +119,30 @@ def _normalized(authorization: str) -> str:
     return f"{scheme} {value.strip()}"
 
 
-def provider_account(engine: SandboxEngine, app: str, authorization: str | None) -> AccountRecord:
+def provider_account(
+    engine: SandboxEngine,
+    app: str,
+    authorization: str | None,
+    scope: Mapping[str, Any] | None = None,
+) -> AccountRecord:
     """The account of `app` whose live credential `authorization` carries, as the emulated
-    provider authenticates a call (proxied or direct); raises Unauthenticated."""
+    provider authenticates a call (proxied or direct); raises Unauthenticated. Two accounts
+    may hold the same credential (a seed's, an API key stored twice): a call `/proxy` makes
+    (its `scope`, PROXIED_ACCOUNT) is the account it was made as, when that one holds it."""
     if not authorization or not authorization.strip():
         raise Unauthenticated(missing=True)
-    presented = _normalized(authorization)
+    presented = _normalized(header_text(authorization))
     scheme, _, value = presented.partition(" ")
+    proxied = scope.get(PROXIED_ACCOUNT) if scope is not None else None
     with engine.store.read() as session:
         now = engine.now_in(session)
-        account = session.account_by_access_token(value) if scheme == "bearer" else None
-        if account is None:
-            account = _static_owner(engine, session.accounts_with_static_auth(), presented)
-    connection = engine.connection_for(account) if account is not None else None
-    if account is None or connection is None or connection.app != app:
+        account = session.account_by_id(proxied) if isinstance(proxied, str) else None
+        if account is None or not _holds(engine, account, app, presented):
+            account = session.account_by_access_token(value) if scheme == "bearer" else None
+        if account is None or not _holds(engine, account, app, presented):
+            owners = session.accounts_with_static_auth()
+            account = next((a for a in owners if _holds(engine, a, app, presented)), None)
+    if account is None:
         raise Unauthenticated(missing=False)
     if account.access_token_revoked:
         raise Unauthenticated(missing=False, revoked=True)
@@ -131,16 +152,17 @@ def provider_account(engine: SandboxEngine, app: str, authorization: str | None)
     return account
 
 
-def _static_owner(
-    engine: SandboxEngine, accounts: list[AccountRecord], presented: str
-) -> AccountRecord | None:
-    for account in accounts:
-        connection = engine.connection_for(account)
-        if connection is None:
-            continue
+def _holds(engine: SandboxEngine, account: AccountRecord, app: str, presented: str) -> bool:
+    """Whether `account`, of a connection backed by `app`, holds the presented credential
+    (compared in constant time)."""
+    connection = engine.connection_for(account)
+    if connection is None or connection.app != app:
+        return False
+    if account.oauth_token is not None:
+        token = account.access_token
+        header = f"Bearer {token}" if token else None
+    else:
         header = static_authorization(connection.authorization_type, _static_details(account) or {})
-        if header is not None and hmac.compare_digest(
-            _normalized(header).encode(), presented.encode()
-        ):
-            return account
-    return None
+    return header is not None and hmac.compare_digest(
+        _normalized(header).encode(), presented.encode()
+    )

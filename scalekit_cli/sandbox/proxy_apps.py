@@ -117,7 +117,7 @@ def build_calendar_router(engine: SandboxEngine) -> Router:
     def calendar(request: Request) -> ToolContext:
         try:
             account = provider_account(
-                engine, "googlecalendar", request.headers.get("authorization")
+                engine, "googlecalendar", request.headers.get("authorization"), request.scope
             )
         except Unauthenticated as refusal:
             message = GOOGLE_MISSING_CREDENTIALS if refusal.missing else GOOGLE_INVALID_CREDENTIALS
@@ -223,7 +223,7 @@ def build_slack_router(engine: SandboxEngine) -> Router:
         if not authorization and isinstance(arguments.get("token"), str):
             authorization = f"Bearer {arguments['token']}"
         try:
-            account = provider_account(engine, "slack", authorization)
+            account = provider_account(engine, "slack", authorization, request.scope)
         except Unauthenticated as refusal:
             raise _slack(
                 "not_authed"
@@ -314,7 +314,9 @@ def _notion(status: int, code: str, message: str) -> ProviderError:
 def build_notion_router(engine: SandboxEngine) -> Router:
     def workspace(request: Request) -> AccountRecord:
         try:
-            return provider_account(engine, "notion", request.headers.get("authorization"))
+            return provider_account(
+                engine, "notion", request.headers.get("authorization"), request.scope
+            )
         except Unauthenticated:
             raise _notion(401, "unauthorized", "API token is invalid.") from None
 
@@ -393,7 +395,9 @@ def build_github_router(engine: SandboxEngine) -> Router:
 
     async def user(request: Request) -> Any:
         try:
-            account = provider_account(engine, "github", request.headers.get("authorization"))
+            account = provider_account(
+                engine, "github", request.headers.get("authorization"), request.scope
+            )
         except Unauthenticated as refusal:
             message = "Requires authentication" if refusal.missing else "Bad credentials"
             raise ProviderError(
@@ -413,7 +417,7 @@ def build_exa_router(engine: SandboxEngine) -> Router:
         key = request.headers.get("x-api-key")
         authorization = request.headers.get("authorization") or (key and f"Bearer {key}")
         try:
-            account = provider_account(engine, "exa", authorization)
+            account = provider_account(engine, "exa", authorization, request.scope)
         except Unauthenticated as refusal:
             message = "Missing API key" if refusal.missing else "Invalid API key"
             raise ProviderError(401, {"error": message}) from None
