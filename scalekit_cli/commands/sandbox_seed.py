@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,14 @@ def load_seed_file(path: Path, runtime: Runtime) -> Seed:
         raise CliError(last, ExitCode.USAGE) from None
 
 
+def _state_error(path: Path, error: sqlite3.Error) -> CliError:
+    """One line for a state file SQLite refuses: held by another process past the busy
+    timeout (a `sk sandbox serve` mid-write), or no database at all."""
+    busy = getattr(error, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
+    reason = "another process holds it locked; retry when it is free" if busy else str(error)
+    return CliError(f"cannot use the sandbox state {path}: {reason}", ExitCode.FAILURE)
+
+
 def _save_credentials(directory: Path, client_id: str, client_secret: str) -> None:
     """The embedded sandbox's client credentials file, replaced whole (0600, as it is made)."""
     from ..sandbox.embedded import CREDENTIALS_FILE
@@ -68,13 +77,16 @@ def run_seed(options: SeedOptions, runtime: Runtime) -> int:
     persisted = EmbeddedSandbox.credentials(path)
     client_id = seed.environment.get("client_id", persisted.client_id)
     client_secret = seed.environment.get("client_secret", persisted.client_secret)
-    engine = SandboxEngine(
-        SandboxSettings(client_id=client_id, client_secret=client_secret, state_path=path)
-    )
     try:
-        apply_seed(engine, seed)
-    finally:
-        engine.close()
+        engine = SandboxEngine(
+            SandboxSettings(client_id=client_id, client_secret=client_secret, state_path=path)
+        )
+        try:
+            apply_seed(engine, seed)
+        finally:
+            engine.close()
+    except sqlite3.Error as error:
+        raise _state_error(path, error) from None
     if (client_id, client_secret) != (persisted.client_id, persisted.client_secret):
         _save_credentials(path.parent, client_id, client_secret)
     runtime.out.success(
@@ -100,19 +112,22 @@ def run_export(options: ExportOptions, runtime: Runtime) -> int:
 
     path = default_state_path()
     credentials = EmbeddedSandbox.credentials(path)
-    engine = SandboxEngine(
-        SandboxSettings(
-            client_id=credentials.client_id,
-            client_secret=credentials.client_secret,
-            state_path=path,
-        )
-    )
     # Credentials go to a file only (created 0600), never to the terminal or a pipe.
     secrets = options.output is not None
     try:
-        document = export_seed(engine, secrets=secrets)
-    finally:
-        engine.close()
+        engine = SandboxEngine(
+            SandboxSettings(
+                client_id=credentials.client_id,
+                client_secret=credentials.client_secret,
+                state_path=path,
+            )
+        )
+        try:
+            document = export_seed(engine, secrets=secrets)
+        finally:
+            engine.close()
+    except sqlite3.Error as error:
+        raise _state_error(path, error) from None
     if not secrets:
         runtime.out.warn(
             "tokens, static credentials and the client secret are left out on stdout; "

@@ -4,6 +4,7 @@ naming the key and exit 2 (never an internal error), and the state stays as it w
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -47,4 +48,26 @@ def test_a_hostile_seed_is_one_line_and_exit_2(sk_process, tmp_path, name, text,
     assert result.exit_code == 2, result.stderr
     assert result.stderr.startswith(f"sk: {problem}"), result.stderr
     assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert sk_process("sandbox", "export", "--json").stdout == before
+
+
+def test_seed_on_a_state_another_process_holds(sk_process, sk_env, tmp_path):
+    """A writer holding the state past the busy timeout (a serve mid-write): one line,
+    exit 1, and the state unchanged — not SQLite's own error as an internal one."""
+    assert sk_process("sandbox", "seed", str(EXAMPLE)).exit_code == 0
+    before = sk_process("sandbox", "export", "--json").stdout
+    path = tmp_path / "seed.toml"
+    path.write_text('version = 1\n[environment]\nclient_id = "skc_other"\n', encoding="utf-8")
+    state = Path(sk_env["SK_DATA_DIR"]) / "sandbox.sqlite3"
+    holder = sqlite3.connect(state, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        result = sk_process("sandbox", "seed", str(path))
+    finally:
+        holder.close()
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr == (
+        f"sk: cannot use the sandbox state {state}: another process holds it locked; "
+        "retry when it is free\n"
+    )
     assert sk_process("sandbox", "export", "--json").stdout == before
