@@ -38,18 +38,17 @@ _CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,79}")
 _SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,20}")
 _TS = re.compile(r"\d{1,10}\.\d{6}")
 _LABEL = re.compile(r"[A-Za-z0-9_/ -]{1,225}")
-_TIME_HINT = "must be an RFC 3339 time with a zone, e.g. 2026-12-01T09:00:00Z"
+TIME_HINT = "must be an RFC 3339 time with a zone from 1970 to 9999, e.g. 2026-12-01T09:00:00Z"
 
 
 def _digest(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(str(part) for part in parts).encode()).hexdigest()
 
 
-def _time(check: _Checker, entry: dict[str, Any], key: str, where: str) -> str | None:
-    """The RFC 3339 time at `key`, normalised to UTC (`…Z`)."""
-    value = entry.get(key)
-    if value is None:
-        return None
+def utc_moment(value: Any) -> datetime | None:
+    """An RFC 3339 time with a zone (a string or TOML's own date-time) in UTC; None for
+    anything else, or a moment outside 1970 to 9999 in UTC, which no answer's epoch
+    milliseconds or four-digit year could spell."""
     moment = value if isinstance(value, datetime) else None
     if isinstance(value, str):
         try:
@@ -57,9 +56,24 @@ def _time(check: _Checker, entry: dict[str, Any], key: str, where: str) -> str |
         except ValueError:
             moment = None
     if moment is None or moment.tzinfo is None:
-        check.problem(f"{where}.{key}", _TIME_HINT)
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # a zone offset past year 1 or 9999
+        return None
+    return moment if 1970 <= moment.year <= 9999 else None
+
+
+def _time(check: _Checker, entry: dict[str, Any], key: str, where: str) -> str | None:
+    """The RFC 3339 time at `key`, normalised to UTC (`…Z`)."""
+    value = entry.get(key)
+    if value is None:
+        return None
+    moment = utc_moment(value)
+    if moment is None:
+        check.problem(f"{where}.{key}", TIME_HINT)
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _pattern(

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .app_data import check_app_data
+from .app_data import TIME_HINT, check_app_data, utc_moment
 from .clock import real_now
 from .settings import APPS, USER_VERIFICATION_MODES, Connection
 from .store import AccountFilter, AccountRecord
@@ -294,21 +294,6 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _timestamp(value: Any) -> float | None:
-    if isinstance(value, datetime):  # TOML's own date-time type
-        moment = value
-    elif isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    else:
-        return None
-    if moment.tzinfo is None:
-        return None
-    return moment.timestamp()
-
-
 def _check_connections(check: _Checker, document: dict[str, Any]) -> list[Connection] | None:
     if "connections" not in document:
         return None
@@ -466,12 +451,10 @@ def _check_accounts(
             ids.add(account_id)
         expires_at = None
         if "expires_at" in entry:
-            expires_at = _timestamp(entry["expires_at"])
+            moment = utc_moment(entry["expires_at"])
+            expires_at = moment.timestamp() if moment is not None else None
             if expires_at is None:
-                check.problem(
-                    f"{where}.expires_at",
-                    "must be an RFC 3339 time with a zone, e.g. 2027-01-01T00:00:00Z",
-                )
+                check.problem(f"{where}.expires_at", TIME_HINT)
         static = entry.get("static_credentials")
         if static is not None and not isinstance(static, dict):
             check.problem(f"{where}.static_credentials", f"must be a table, not {_kind(static)}")

@@ -12,6 +12,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "seed.toml"
 TOOL = '"tools":[{"connection":"gmail","name":"t","input_schema":{"type":"object"},"result":'
+ACCOUNT = 'version = 1\n[[accounts]]\nconnection = "gmail"\nidentifier = "u"\nstatus = "ACTIVE"\n'
+MAIL = '[[accounts.app_data.messages]]\nfrom = "a@b.c"\nsubject = "s"\n'
 
 HOSTILE = [
     ("seed.json", "[" * 100000 + "]" * 100000, "seed.json: nested more than 32 levels deep"),
@@ -33,6 +35,27 @@ HOSTILE = [
         '{"version":1,"accounts":[{"connection":"gmail","identifier":"u\\ud800",'
         '"status":"ACTIVE"}]}',
         "seed.json: accounts[0].identifier: not UTF-8 text",
+    ),
+    # Times a UTC answer cannot spell: before export or the mailbox broke on them.
+    (
+        "seed.toml",
+        ACCOUNT + "expires_at = 9999-12-31T23:59:59-14:00\n",
+        "seed.toml: accounts[0].expires_at: must be an RFC 3339 time with a zone from 1970",
+    ),
+    (
+        "seed.toml",
+        ACCOUNT + 'expires_at = "0001-01-01T00:00:00+14:00"\n',
+        "seed.toml: accounts[0].expires_at: must be an RFC 3339 time",
+    ),
+    (
+        "seed.toml",
+        ACCOUNT + MAIL + 'date = "0001-01-01T00:00:00+14:00"\n',
+        "seed.toml: accounts[0].app_data.messages[0].date: must be an RFC 3339 time",
+    ),
+    (
+        "seed.toml",
+        ACCOUNT + MAIL + 'date = "0001-01-01T00:00:00Z"\n',
+        "seed.toml: accounts[0].app_data.messages[0].date: must be an RFC 3339 time",
     ),
     ("seed.json", '{"version":1,"\\udc80":1}', 'seed.json: "\\udc80": key is not UTF-8 text'),
 ]
