@@ -50,7 +50,10 @@ def parse_time(value: str, where: str) -> datetime:
         ) from None
     if moment.tzinfo is None:
         raise ToolInputError(f"{where} must carry a time zone (Z or an offset such as +01:00)")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # an offset that moves year 1 or 9999 out of range
+        raise ToolInputError(f"{where} is out of range in UTC") from None
 
 
 def _day_start(epoch: float) -> datetime:
@@ -86,7 +89,9 @@ _CALENDAR_SEEDS: list[tuple[int, int, int, str, str, str]] = [
 
 
 def _calendar_time(moment: datetime) -> dict[str, str]:
-    return {"dateTime": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "timeZone": "UTC"}
+    # isoformat, not strftime: `%Y` leaves year 1 as `1`, which no parser reads back.
+    text = moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+    return {"dateTime": text, "timeZone": "UTC"}
 
 
 def _event_id(*parts: object) -> str:

@@ -67,3 +67,21 @@ def test_nan_in_a_struct_is_a_400(agent: Agent, sandbox: LiveSandbox):
     answer = agent.http.post(ACCOUNTS, headers=JSON, content=body)
     assert answer.status_code == 400, answer.text
     assert answer.json()["message"] == "a number in the request is NaN or infinite"
+
+
+def test_calendar_times_at_the_ends_of_the_range(agent: Agent, sandbox: LiveSandbox):
+    """An offset past year 1 is a 400; a year-1 event is stored as RFC 3339 (`0001-…`), so the
+    calendar still lists (it answered 500 for good once one was in it)."""
+    agent.connect("googlecalendar", "cal@example.com")
+    query = "?timeMin=0001-01-01T00:00:00%2B14:00"
+    listed = proxy(agent, "GET", PRIMARY + query, "googlecalendar", "cal@example.com")
+    assert listed.status_code == 400, listed.text
+    assert listed.json()["error"]["message"] == "timeMin is out of range in UTC"
+    body = '{"summary":"Old","start":{"dateTime":"0001-01-01T00:00:00Z"},'
+    body += '"end":{"dateTime":"0001-01-01T01:00:00Z"}}'
+    created = _proxy_post(agent, PRIMARY, "googlecalendar", "cal@example.com", body)
+    assert created.status_code == 200, created.text
+    assert created.json()["start"]["dateTime"] == "0001-01-01T00:00:00Z"
+    listed = proxy(agent, "GET", PRIMARY, "googlecalendar", "cal@example.com")
+    assert listed.status_code == 200, listed.text
+    assert "0001-01-01T00:00:00Z" in [item["start"]["dateTime"] for item in listed.json()["items"]]
