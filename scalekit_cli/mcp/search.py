@@ -112,7 +112,8 @@ def search(toolbox: Toolbox, arguments: dict[str, Any]) -> Outcome:
     if not query:
         raise ToolFailure("arguments.query: blank, it needs a word; nothing was executed")
     connector = arguments.get("connector")
-    limit = arguments.get("limit") or SEARCH_LIMIT_DEFAULT
+    # JSON Schema's integer includes 2.0, which the schema check lets through.
+    limit = int(arguments.get("limit") or SEARCH_LIMIT_DEFAULT)
     served = {
         tool.name: tool
         for tool in toolbox.tools()
