@@ -18,11 +18,12 @@ their name, description and input schema (no canned result: the service does not
 Every server string is hostile until written: control, bidi and separator characters are
 escaped (the value stays the same once parsed), lone surrogates become U+FFFD, descriptions
 are cut at a bound, and an entry whose name, id or schema is too big or too deep to be a
-real one is left out with a note on stderr.
+real one, or whose schema holds NaN or Infinity, is left out with a note on stderr.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
@@ -119,13 +120,21 @@ def _bounded(items: Iterable[T], cap: int, what: str, notes: Notes) -> list[T]:
     return taken
 
 
+class _NotJson(ValueError):
+    """A number JSON cannot hold (NaN, ±Infinity): Python's parser takes them, strict ones
+    (and the sandbox's own answers) do not."""
+
+
 def _clean(value: Any, depth: int = 0) -> Any:
     """A JSON value with every string made writable (lone surrogates → U+FFFD); raises
-    ValueError when it is nested deeper than any real input schema."""
+    ValueError when it is nested deeper than any real input schema, _NotJson when it holds
+    a number JSON cannot."""
     if depth > MAX_SCHEMA_DEPTH:
         raise ValueError("nested too deep")
     if isinstance(value, str):
         return _text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _NotJson(value)
     if isinstance(value, dict):
         return {_clean(k, depth): _clean(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
@@ -203,6 +212,9 @@ def _tool_entry(tool: Tool, connection: str, notes: Notes) -> dict[str, Any] | N
         return None
     try:
         schema = _clean(tool.input_schema)
+    except _NotJson:
+        notes.add("tool left out: a number in its input schema that JSON cannot hold")
+        return None
     except ValueError:
         notes.add(f"tool left out: an input schema nested deeper than {MAX_SCHEMA_DEPTH}")
         return None

@@ -11,6 +11,8 @@ import re
 import subprocess
 import tomllib
 import unicodedata
+from math import inf as INF
+from math import nan as NAN
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -350,3 +352,44 @@ def test_a_second_sandbox_seeded_from_the_snapshot_answers_alike(sk, sandbox, so
         (freshdesk,) = actions.list_connected_accounts(identifier="user_42").connected_accounts
         expected_freshdesk = next(entry for entry in source if entry[0] == "freshdesk-8")
         assert (freshdesk.connector, freshdesk.status) == ("freshdesk-8", expected_freshdesk[2])
+
+
+def test_a_schema_number_json_cannot_write_leaves_the_tool_out(sk, sandbox, source, tmp_path):
+    """NaN and Infinity are not JSON (Python's parser takes them): a tool whose schema holds
+    one is left out with a note, so `--json` stays JSON a strict parser reads, and the TOML
+    seed holds no `nan` that the sandbox serving it could never answer."""
+    tools = {
+        "tools": [
+            {"definition": {"name": name, "description": "d", "input_schema": schema}}
+            for name, schema in (
+                ("c-myapp_nan", {"type": "object", "properties": {"n": {"maximum": NAN}}}),
+                ("c-myapp_inf", {"type": "object", "properties": {"n": {"minimum": -INF}}}),
+                ("c-myapp_fine", {"type": "object", "properties": {"n": {"maximum": 1e308}}}),
+            )
+        ],
+        "next_page_token": "",
+    }
+    spec = {"path": TOOLS, "method": "GET", "kind": "mutate", "mutation": "replace"}
+    sandbox.admin(
+        "POST",
+        "/_sandbox/faults",
+        content=json.dumps({**spec, "body": tools, "times": None}),
+        headers={"content-type": "application/json"},
+    )
+    path = tmp_path / "seed.json"
+    result = sk("sandbox", "snapshot", "-o", str(path))
+    assert result.exit_code == 0, result.stderr
+    text = path.read_text(encoding="utf-8")
+
+    def strict(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    document = json.loads(text, parse_constant=strict)
+    assert [tool["name"] for tool in document["tools"]] == ["c-myapp_fine"]
+    # Both connections without an emulated app (myapp, freshdesk-8) get this answer.
+    assert "4 × tool left out: a number in its input schema that JSON cannot hold" in (
+        result.stderr
+    )
+    as_toml = sk("sandbox", "snapshot")
+    assert as_toml.exit_code == 0, as_toml.stderr
+    assert [tool["name"] for tool in tomllib.loads(as_toml.stdout)["tools"]] == ["c-myapp_fine"]
