@@ -373,3 +373,24 @@ def test_hostile_meta_tool_arguments_are_tool_errors(harness, driver, sandbox, t
     assert executions(sandbox) == []
     assert "failed" not in harness.stderr()
     harness.assert_no_secret(driver, "gmail")
+
+
+def test_a_tool_the_service_ranks_twice_is_found_once(harness, driver, sandbox):
+    """tools:search may answer one name more than once (a tool of two connections, or a
+    hostile server): the agent gets each served tool once, at its best rank."""
+    driver.connect("gmail", "user_123")
+    answer = driver.api(
+        "POST", SEARCH, json={"query": "fetch emails", "identifier": "user_123"}
+    ).json()
+    first, *rest = answer["tools"]
+    body = {**answer, "tools": [first, first, *rest, first]}
+    sandbox.fault(path=SEARCH, method="POST", kind="mutate", mutation="replace", body=body)
+
+    async def main():
+        async with harness.client("stdio", "--tool-search") as client:
+            return await client.call_tool(SEARCH_TOOLS, {"query": "fetch emails"})
+
+    result = anyio.run(main)
+    names = [tool["name"] for tool in result.structured_content["tools"]]
+    assert names == ["gmail_fetch_mails", "slack_fetch_conversation_history"]
+    assert result.structured_content["tools"][0]["readiness"] == "connected"
