@@ -202,8 +202,19 @@ def _account_entry(
     if account.id:
         entry["id"] = _text(account.id)
     if account.token_expires_at and len(account.token_expires_at) <= MAX_NAME:
-        entry["expires_at"] = _text(account.token_expires_at)
+        if _zoned_time(account.token_expires_at):
+            entry["expires_at"] = account.token_expires_at
+        else:
+            notes.add("account expiry left out: not an RFC 3339 time with a zone")
     return entry
+
+
+def _zoned_time(text: str) -> bool:
+    """Whether the seed loader takes `text` as an `expires_at`."""
+    try:
+        return datetime.fromisoformat(text).tzinfo is not None
+    except ValueError:
+        return False
 
 
 def _tool_entry(tool: Tool, connection: str, notes: Notes) -> dict[str, Any] | None:
@@ -253,6 +264,9 @@ def read_environment(
 
     progress("reading the accounts")
     accounts: list[dict[str, Any]] = []
+    # Pages may overlap (offset paging while accounts change): the seed loader refuses an
+    # account declared twice, by its (connection, identifier) or by its id.
+    seen_accounts: set[tuple[str, str]] = set()
     for read, account in enumerate(client.iter_accounts()):
         if read == options.limit:
             notes.add(f"accounts: stopped at --limit {options.limit}, more exist")
@@ -260,8 +274,16 @@ def read_environment(
         if read and read % 100 == 0:
             progress(f"reading the accounts ({read} so far)")
         entry = _account_entry(account, names, notes)
-        if entry is not None:
-            accounts.append(entry)
+        if entry is None:
+            continue
+        keys = {("key", f"{entry['connection']}\0{entry['identifier']}")}
+        if entry.get("id"):
+            keys.add(("id", entry["id"]))
+        if keys & seen_accounts:
+            notes.add("account left out: listed twice")
+            continue
+        seen_accounts |= keys
+        accounts.append(entry)
 
     tools: list[dict[str, Any]] = []
     seen_tools: set[str] = set()

@@ -393,3 +393,29 @@ def test_a_schema_number_json_cannot_write_leaves_the_tool_out(sk, sandbox, sour
     as_toml = sk("sandbox", "snapshot")
     assert as_toml.exit_code == 0, as_toml.stderr
     assert [tool["name"] for tool in tomllib.loads(as_toml.stdout)["tools"]] == ["c-myapp_fine"]
+
+
+def test_a_listing_that_repeats_an_account_still_makes_a_loadable_seed(
+    sk, sandbox, source, driver, tmp_path
+):
+    """Pages that overlap (an account listed twice, as offset paging does while accounts
+    change) and an expiry that is no RFC 3339 time: the snapshot keeps each account once and
+    drops the odd expiry, with notes, so `serve --seed` loads the file it wrote."""
+    from scalekit_cli.sandbox.seed import load_seed
+    from scalekit_cli.sandbox.settings import default_connections
+
+    page = driver.api("GET", ACCOUNTS, params={"page_size": "5"}).json()
+    first, second, *rest = page["connected_accounts"]
+    odd = {**second, "token_expires_at": "yesterday"}
+    body = {"connected_accounts": [first, odd, first, *rest], "next_page_token": ""}
+    sandbox.fault(path=ACCOUNTS, method="GET", kind="mutate", mutation="replace", body=body)
+    path = tmp_path / "seed.toml"
+    result = sk("sandbox", "snapshot", "-o", str(path))
+    assert result.exit_code == 0, result.stderr
+    seed = load_seed(path, default_connections())
+    document = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert [a["id"] for a in document["accounts"]] == [a["id"] for a in [first, odd, *rest]]
+    assert "expires_at" not in document["accounts"][1]
+    assert "account left out: listed twice" in result.stderr
+    assert "account expiry left out: not an RFC 3339 time with a zone" in result.stderr
+    assert seed is not None
