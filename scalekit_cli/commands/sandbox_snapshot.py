@@ -18,7 +18,9 @@ their name, description and input schema (no canned result: the service does not
 Every server string is hostile until written: control, bidi and separator characters are
 escaped (the value stays the same once parsed), lone surrogates become U+FFFD, descriptions
 are cut at a bound, and an entry whose name, id or schema is too big or too deep to be a
-real one, or whose schema holds NaN or Infinity, is left out with a note on stderr.
+real one, or whose schema holds NaN or Infinity, is left out with a note on stderr; so is
+what the seed loader would refuse (an account listed twice, a name or id against the
+contract's rules, an expiry that is no zoned RFC 3339 time).
 """
 
 from __future__ import annotations
@@ -156,6 +158,14 @@ def _name_ok(value: str) -> bool:
     return 0 < len(value) <= MAX_NAME
 
 
+def _violations(connection: str, identifier: str, account_id: str = "ca_0") -> list[str]:
+    """The contract's rules the values break, as the seed loader checks them: an entry that
+    breaks one would make `serve --seed` refuse the whole file."""
+    from ..sandbox.seed import _account_violations
+
+    return _account_violations(connection, identifier, account_id)
+
+
 def _connection_entries(
     connections: list[AppConnection], notes: Notes
 ) -> list[tuple[AppConnection, dict[str, Any]]]:
@@ -167,6 +177,9 @@ def _connection_entries(
             continue
         if connection.name in seen:
             notes.add("connection left out: its name repeats an earlier one")
+            continue
+        if _violations(connection.name, "x"):
+            notes.add("connection left out: a name the contract's rules refuse")
             continue
         seen.add(connection.name)
         entry: dict[str, Any] = {"name": _text(connection.name)}
@@ -190,6 +203,9 @@ def _account_entry(
         return None
     if not (_name_ok(account.identifier) and len(account.id) <= MAX_NAME):
         notes.add("account left out: no identifier, or an identifier or id too long")
+        return None
+    if _violations(account.connector, account.identifier, account.id or "ca_0"):
+        notes.add("account left out: an identifier or id the contract's rules refuse")
         return None
     if account.status not in AccountStatus.__members__:
         notes.add("account left out: a status the contract does not name")
@@ -220,6 +236,11 @@ def _zoned_time(text: str) -> bool:
 def _tool_entry(tool: Tool, connection: str, notes: Notes) -> dict[str, Any] | None:
     if not _name_ok(tool.name):
         notes.add("tool left out: no name, or a name too long")
+        return None
+    from ..sandbox.seed import _TOOL_NAME
+
+    if not _TOOL_NAME.fullmatch(tool.name):
+        notes.add("tool left out: not a tool name (letters, digits, _ . -)")
         return None
     try:
         schema = _clean(tool.input_schema)
