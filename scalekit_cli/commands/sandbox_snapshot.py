@@ -18,11 +18,14 @@ their name, description and input schema (no canned result: the service does not
 Every server string is hostile until written: control, bidi and separator characters are
 escaped (the value stays the same once parsed), lone surrogates become U+FFFD, descriptions
 are cut at a bound, and an entry whose name, id or schema is too big or too deep to be a
-real one is left out with a note on stderr.
+real one, or whose schema holds NaN or Infinity, is left out with a note on stderr; so is
+what the seed loader would refuse (an account listed twice, a name or id against the
+contract's rules, an expiry that is no zoned RFC 3339 time).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
@@ -119,13 +122,21 @@ def _bounded(items: Iterable[T], cap: int, what: str, notes: Notes) -> list[T]:
     return taken
 
 
+class _NotJson(ValueError):
+    """A number JSON cannot hold (NaN, ±Infinity): Python's parser takes them, strict ones
+    (and the sandbox's own answers) do not."""
+
+
 def _clean(value: Any, depth: int = 0) -> Any:
     """A JSON value with every string made writable (lone surrogates → U+FFFD); raises
-    ValueError when it is nested deeper than any real input schema."""
+    ValueError when it is nested deeper than any real input schema, _NotJson when it holds
+    a number JSON cannot."""
     if depth > MAX_SCHEMA_DEPTH:
         raise ValueError("nested too deep")
     if isinstance(value, str):
         return _text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _NotJson(value)
     if isinstance(value, dict):
         return {_clean(k, depth): _clean(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
@@ -147,6 +158,14 @@ def _name_ok(value: str) -> bool:
     return 0 < len(value) <= MAX_NAME
 
 
+def _violations(connection: str, identifier: str, account_id: str = "ca_0") -> list[str]:
+    """The contract's rules the values break, as the seed loader checks them: an entry that
+    breaks one would make `serve --seed` refuse the whole file."""
+    from ..sandbox.seed import _account_violations
+
+    return _account_violations(connection, identifier, account_id)
+
+
 def _connection_entries(
     connections: list[AppConnection], notes: Notes
 ) -> list[tuple[AppConnection, dict[str, Any]]]:
@@ -158,6 +177,9 @@ def _connection_entries(
             continue
         if connection.name in seen:
             notes.add("connection left out: its name repeats an earlier one")
+            continue
+        if _violations(connection.name, "x"):
+            notes.add("connection left out: a name the contract's rules refuse")
             continue
         seen.add(connection.name)
         entry: dict[str, Any] = {"name": _text(connection.name)}
@@ -182,6 +204,9 @@ def _account_entry(
     if not (_name_ok(account.identifier) and len(account.id) <= MAX_NAME):
         notes.add("account left out: no identifier, or an identifier or id too long")
         return None
+    if _violations(account.connector, account.identifier, account.id or "ca_0"):
+        notes.add("account left out: an identifier or id the contract's rules refuse")
+        return None
     if account.status not in AccountStatus.__members__:
         notes.add("account left out: a status the contract does not name")
         return None
@@ -193,16 +218,35 @@ def _account_entry(
     if account.id:
         entry["id"] = _text(account.id)
     if account.token_expires_at and len(account.token_expires_at) <= MAX_NAME:
-        entry["expires_at"] = _text(account.token_expires_at)
+        if _zoned_time(account.token_expires_at):
+            entry["expires_at"] = account.token_expires_at
+        else:
+            notes.add("account expiry left out: not an RFC 3339 time with a zone")
     return entry
+
+
+def _zoned_time(text: str) -> bool:
+    """Whether the seed loader takes `text` as an `expires_at`."""
+    try:
+        return datetime.fromisoformat(text).tzinfo is not None
+    except ValueError:
+        return False
 
 
 def _tool_entry(tool: Tool, connection: str, notes: Notes) -> dict[str, Any] | None:
     if not _name_ok(tool.name):
         notes.add("tool left out: no name, or a name too long")
         return None
+    from ..sandbox.seed import _TOOL_NAME
+
+    if not _TOOL_NAME.fullmatch(tool.name):
+        notes.add("tool left out: not a tool name (letters, digits, _ . -)")
+        return None
     try:
         schema = _clean(tool.input_schema)
+    except _NotJson:
+        notes.add("tool left out: a number in its input schema that JSON cannot hold")
+        return None
     except ValueError:
         notes.add(f"tool left out: an input schema nested deeper than {MAX_SCHEMA_DEPTH}")
         return None
@@ -241,6 +285,9 @@ def read_environment(
 
     progress("reading the accounts")
     accounts: list[dict[str, Any]] = []
+    # Pages may overlap (offset paging while accounts change): the seed loader refuses an
+    # account declared twice, by its (connection, identifier) or by its id.
+    seen_accounts: set[tuple[str, str]] = set()
     for read, account in enumerate(client.iter_accounts()):
         if read == options.limit:
             notes.add(f"accounts: stopped at --limit {options.limit}, more exist")
@@ -248,8 +295,16 @@ def read_environment(
         if read and read % 100 == 0:
             progress(f"reading the accounts ({read} so far)")
         entry = _account_entry(account, names, notes)
-        if entry is not None:
-            accounts.append(entry)
+        if entry is None:
+            continue
+        keys = {("key", f"{entry['connection']}\0{entry['identifier']}")}
+        if entry.get("id"):
+            keys.add(("id", entry["id"]))
+        if keys & seen_accounts:
+            notes.add("account left out: listed twice")
+            continue
+        seen_accounts |= keys
+        accounts.append(entry)
 
     tools: list[dict[str, Any]] = []
     seen_tools: set[str] = set()

@@ -33,6 +33,7 @@ RUN_TOOL = "scalekit_run_tool"
 SEARCH_LIMIT_DEFAULT = 10
 # The service's readiness of an account without a tools:search answer: the account status.
 _STATUS_READINESS = {"ACTIVE": CONNECTED, "EXPIRED": NEEDS_REAUTH}
+_READINESS = (CONNECTED, NEEDS_REAUTH, NEEDS_CONNECTION)  # best first
 
 
 def meta_tools(connectors: tuple[str, ...]) -> list[ToolDefinition]:
@@ -112,7 +113,8 @@ def search(toolbox: Toolbox, arguments: dict[str, Any]) -> Outcome:
     if not query:
         raise ToolFailure("arguments.query: blank, it needs a word; nothing was executed")
     connector = arguments.get("connector")
-    limit = arguments.get("limit") or SEARCH_LIMIT_DEFAULT
+    # JSON Schema's integer includes 2.0, which the schema check lets through.
+    limit = int(arguments.get("limit") or SEARCH_LIMIT_DEFAULT)
     served = {
         tool.name: tool
         for tool in toolbox.tools()
@@ -129,7 +131,14 @@ def search(toolbox: Toolbox, arguments: dict[str, Any]) -> Outcome:
     except ApiError:
         ranked, source = _rank_locally(toolbox, served, query), "catalogue"
     else:
-        ranked = [(served[tool.name], readiness(tool)) for tool in found if tool.name in served]
+        # A name may come more than once (a tool of two connections): once, at its best
+        # rank, with the best readiness any of its entries gives.
+        best: dict[str, str] = {}
+        for tool in found:
+            if tool.name in served:
+                ready = readiness(tool)
+                best[tool.name] = min(best.get(tool.name, ready), ready, key=_READINESS.index)
+        ranked = [(served[name], ready) for name, ready in best.items()]
         source = "service"
     return Outcome(
         {

@@ -6,7 +6,7 @@ the secret under a random salt of the file's own (a changed or wrong secret is n
 by the token exchange, rather than after the cached token lapses). Writes go to a temporary
 file renamed into place, so a reader sees the old file or the new one, never half of one; a
 lock file serialises fetches, so twenty cold `sk token` processes make one token request
-between them rather than twenty.
+between them rather than twenty (a process waits for it a bounded time, then fetches its own).
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from .paths import cache_dir, private_dir
 
 # A token is used until this many seconds before it lapses.
 EXPIRY_MARGIN_SECONDS = 60
+# How long a fetch waits for another process's fetch before making its own.
+FETCH_LOCK_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -138,9 +140,26 @@ class TokenCache:
         except OSError:
             yield
             return
+        locked = False
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            # Bounded: a holder that never lets go (a suspended `sk`, a hung mount) would
+            # otherwise block this process, and every parallel MCP call queued behind its
+            # client's lock, for ever. Past the wait a fetch of our own is merely redundant.
+            deadline = time.monotonic() + FETCH_LOCK_WAIT_SECONDS
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        break
+                    time.sleep(0.02)
+                except OSError:  # no locks on this file system (ENOLCK): fetch unlocked
+                    break
+                else:
+                    locked = True
+                    break
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            if locked:
+                fcntl.flock(handle, fcntl.LOCK_UN)
             os.close(handle)

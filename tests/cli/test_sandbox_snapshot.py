@@ -11,12 +11,16 @@ import re
 import subprocess
 import tomllib
 import unicodedata
+from math import inf as INF
+from math import nan as NAN
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
 
 from scalekit_cli.sandbox.faults import HOSTILE_TEXT
+from scalekit_cli.sandbox.seed import load_seed
+from scalekit_cli.sandbox.settings import default_connections
 from tests.cli.conftest import SK, assert_no_leak, assert_one_error_line, read_terminal
 from tests.conftest import CANARY_CLIENT_ID, CANARY_CLIENT_SECRET
 
@@ -227,8 +231,8 @@ def test_hostile_strings_stay_valid_toml(sk, sandbox, source, tmp_path):
     payload = HOSTILE_TEXT + "\"\\'''\n[[accounts]]\nid = 1\x7f\x00\u2028\U0001f600"
     for path, keys in (
         (APP_CONNECTIONS, ["provider_key"]),
-        (ACCOUNTS, ["identifier", "id"]),
-        (TOOLS, ["name", "description"]),
+        (ACCOUNTS, ["identifier"]),
+        (TOOLS, ["description"]),
     ):
         spec = {"kind": "mutate", "mutation": "strings", "keys": keys, "payload": payload}
         sandbox.fault(path=path, method="GET", **spec)
@@ -236,6 +240,7 @@ def test_hostile_strings_stay_valid_toml(sk, sandbox, source, tmp_path):
         [
             _tool("c-myapp_huge", "myapp", "x" * 50_000, {"type": "object"}),
             _tool("c-myapp_deep", "myapp", "deep", _nested(20)),
+            _tool("c-myapp_odd" + HOSTILE_TEXT, "myapp", "odd name", {"type": "object"}),
         ]
     )
     path = tmp_path / "seed.toml"
@@ -251,16 +256,18 @@ def test_hostile_strings_stay_valid_toml(sk, sandbox, source, tmp_path):
     assert {c["provider"] for c in document["connections"]} == {
         provider + payload for provider in ("GOOGLE", "FRESHDESK", "MYAPP")
     }
-    assert _accounts(document) == sorted((c, i + payload, s, a + payload) for c, i, s, a in source)
+    assert _accounts(document) == sorted((c, i + payload, s, a) for c, i, s, a in source)
     tools = {tool["name"]: tool for tool in document["tools"]}
-    assert tools["c-myapp_fetch-docs" + payload]["description"] == (
-        "Fetch documents from MyApp" + payload
-    )
-    assert len(tools["c-myapp_huge" + payload]["description"]) == 8192
-    assert "c-myapp_deep" + payload not in tools
+    assert tools["c-myapp_fetch-docs"]["description"] == ("Fetch documents from MyApp" + payload)
+    assert len(tools["c-myapp_huge"]["description"]) == 8192
+    assert "c-myapp_deep" not in tools
+    # A name the seed format refuses would make `serve --seed` refuse the whole file.
+    assert not any(name.startswith("c-myapp_odd") for name in tools)
+    assert "tool left out: not a tool name (letters, digits, _ . -)" in result.stderr
     assert "tool left out: an input schema nested deeper than 32" in result.stderr
     assert "tool description cut at 8192 characters" in result.stderr
     assert "\x1b" not in result.stderr
+    assert load_seed(path, default_connections())
 
 
 def _nested(depth: int) -> dict:
@@ -350,3 +357,69 @@ def test_a_second_sandbox_seeded_from_the_snapshot_answers_alike(sk, sandbox, so
         (freshdesk,) = actions.list_connected_accounts(identifier="user_42").connected_accounts
         expected_freshdesk = next(entry for entry in source if entry[0] == "freshdesk-8")
         assert (freshdesk.connector, freshdesk.status) == ("freshdesk-8", expected_freshdesk[2])
+
+
+def test_a_schema_number_json_cannot_write_leaves_the_tool_out(sk, sandbox, source, tmp_path):
+    """NaN and Infinity are not JSON (Python's parser takes them): a tool whose schema holds
+    one is left out with a note, so `--json` stays JSON a strict parser reads, and the TOML
+    seed holds no `nan` that the sandbox serving it could never answer."""
+    tools = {
+        "tools": [
+            {"definition": {"name": name, "description": "d", "input_schema": schema}}
+            for name, schema in (
+                ("c-myapp_nan", {"type": "object", "properties": {"n": {"maximum": NAN}}}),
+                ("c-myapp_inf", {"type": "object", "properties": {"n": {"minimum": -INF}}}),
+                ("c-myapp_fine", {"type": "object", "properties": {"n": {"maximum": 1e308}}}),
+            )
+        ],
+        "next_page_token": "",
+    }
+    spec = {"path": TOOLS, "method": "GET", "kind": "mutate", "mutation": "replace"}
+    sandbox.admin(
+        "POST",
+        "/_sandbox/faults",
+        content=json.dumps({**spec, "body": tools, "times": None}),
+        headers={"content-type": "application/json"},
+    )
+    path = tmp_path / "seed.json"
+    result = sk("sandbox", "snapshot", "-o", str(path))
+    assert result.exit_code == 0, result.stderr
+    text = path.read_text(encoding="utf-8")
+
+    def strict(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    document = json.loads(text, parse_constant=strict)
+    assert [tool["name"] for tool in document["tools"]] == ["c-myapp_fine"]
+    # Both connections without an emulated app (myapp, freshdesk-8) get this answer.
+    assert "4 × tool left out: a number in its input schema that JSON cannot hold" in (
+        result.stderr
+    )
+    as_toml = sk("sandbox", "snapshot")
+    assert as_toml.exit_code == 0, as_toml.stderr
+    assert [tool["name"] for tool in tomllib.loads(as_toml.stdout)["tools"]] == ["c-myapp_fine"]
+
+
+def test_a_listing_that_repeats_an_account_still_makes_a_loadable_seed(
+    sk, sandbox, source, driver, tmp_path
+):
+    """Pages that overlap (an account listed twice, as offset paging does while accounts
+    change), an expiry that is no RFC 3339 time and an id the contract refuses: the snapshot
+    keeps each account once and drops what the seed loader would refuse, with notes, so
+    `serve --seed` loads the file it wrote."""
+    page = driver.api("GET", ACCOUNTS, params={"page_size": "5"}).json()
+    first, second, third, *rest = page["connected_accounts"]
+    odd = {**second, "token_expires_at": "yesterday"}
+    long_id = {**third, "id": "ca_" + "9" * 40}  # over the contract's 32 characters
+    body = {"connected_accounts": [first, odd, first, long_id, *rest], "next_page_token": ""}
+    sandbox.fault(path=ACCOUNTS, method="GET", kind="mutate", mutation="replace", body=body)
+    path = tmp_path / "seed.toml"
+    result = sk("sandbox", "snapshot", "-o", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert load_seed(path, default_connections())
+    document = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert [a["id"] for a in document["accounts"]] == [a["id"] for a in [first, odd, *rest]]
+    assert "expires_at" not in document["accounts"][1]
+    assert "account left out: listed twice" in result.stderr
+    assert "account left out: an identifier or id the contract's rules refuse" in result.stderr
+    assert "account expiry left out: not an RFC 3339 time with a zone" in result.stderr

@@ -341,3 +341,56 @@ def test_both_flags_are_a_usage_error(sk_process):
     assert result.exit_code == 2, result.streams
     assert "contradict" in assert_one_error_line(result)
     assert_no_leak(result, CANARY_CLIENT_SECRET)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_hostile_meta_tool_arguments_are_tool_errors(harness, driver, sandbox, transport):
+    """What a confused or hostile agent may send the two tools: a whole-number float limit
+    (JSON Schema's integer), the meta tools' own names through run_tool (no recursion), and
+    `arguments` that are not an object. Each is a tool error, nothing runs."""
+    driver.connect("gmail", "user_123")
+
+    async def main():
+        async with harness.client(transport, "--tool-search") as client:
+            sandbox.clear_requests()
+            floated = await client.call_tool(SEARCH_TOOLS, {"query": "send", "limit": 1.0})
+            itself = await client.call_tool(
+                RUN_TOOL, {"name": RUN_TOOL, "arguments": {"name": RUN_TOOL}}
+            )
+            searcher = await client.call_tool(RUN_TOOL, {"name": SEARCH_TOOLS})
+            listish = await client.call_tool(
+                RUN_TOOL, {"name": "gmail_fetch_mails", "arguments": [1]}
+            )
+            return floated, itself, searcher, listish
+
+    floated, itself, searcher, listish = anyio.run(main)
+    assert len(found(floated)) == 1
+    for result in (itself, searcher):
+        assert result.is_error
+        assert "arguments.name: unknown tool" in result.content[0].text
+    assert listish.is_error
+    assert "arguments.arguments" in listish.content[0].text
+    assert executions(sandbox) == []
+    assert "failed" not in harness.stderr()
+    harness.assert_no_secret(driver, "gmail")
+
+
+def test_a_tool_the_service_ranks_twice_is_found_once(harness, driver, sandbox):
+    """tools:search may answer one name more than once (a tool of two connections, or a
+    hostile server): the agent gets each served tool once, at its best rank."""
+    driver.connect("gmail", "user_123")
+    answer = driver.api(
+        "POST", SEARCH, json={"query": "fetch emails", "identifier": "user_123"}
+    ).json()
+    first, *rest = answer["tools"]
+    body = {**answer, "tools": [first, first, *rest, first]}
+    sandbox.fault(path=SEARCH, method="POST", kind="mutate", mutation="replace", body=body)
+
+    async def main():
+        async with harness.client("stdio", "--tool-search") as client:
+            return await client.call_tool(SEARCH_TOOLS, {"query": "fetch emails"})
+
+    result = anyio.run(main)
+    names = [tool["name"] for tool in result.structured_content["tools"]]
+    assert names == ["gmail_fetch_mails", "slack_fetch_conversation_history"]
+    assert result.structured_content["tools"][0]["readiness"] == "connected"

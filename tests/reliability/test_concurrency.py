@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from scalekit_cli.scalekit.token_cache import TokenCache
+from scalekit_cli.scalekit.token_cache import FETCH_LOCK_WAIT_SECONDS, TokenCache
 from tests.cli.conftest import SkProcess, assert_one_error_line
 from tests.conftest import CANARY_CLIENT_ID, CANARY_CLIENT_SECRET, LiveSandbox
 from tests.reliability.figures import (
@@ -99,6 +99,35 @@ def test_twenty_cold_processes_share_one_token_exchange(
     for lock in cache_file.parent.glob("*.lock"):
         assert mode(lock) == TOKEN_FILE_MODE
     assert list(cache_file.parent.glob(".tok-*")) == []  # no temporary file left behind
+
+
+def test_a_fetch_lock_held_for_ever_delays_a_fetch_only_for_a_while(
+    runner: SkRunner, shared_sandbox: LiveSandbox, cache_account: None, tmp_path: Path
+) -> None:
+    """Another process holds the fetch lock and never lets go (a suspended `sk`): this one
+    waits a bounded time, then fetches a token of its own, instead of hanging for ever."""
+    import fcntl
+
+    cache = tmp_path / "cache"
+    lock = TokenCache(shared_sandbox.url, CANARY_CLIENT_ID, cache / "tokens")._lock_path
+    lock.parent.mkdir(parents=True, mode=0o700)
+    shared_sandbox.clear_requests()
+    with lock.open("w") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        sk = SkProcess(runner.env(SK_CACHE_DIR=str(cache)), tmp_path)
+        process = sk.popen("token", "gmail", "--user", IDENTIFIER, "--json")
+        started = time.monotonic()
+        try:
+            code = process.wait(timeout=FETCH_LOCK_WAIT_SECONDS + 30)
+        finally:
+            process.kill()
+        waited = time.monotonic() - started
+        stdout, stderr = process.communicate()
+    assert code == 0, stderr
+    assert json.loads(stdout)
+    assert waited >= FETCH_LOCK_WAIT_SECONDS - 1
+    assert count_requests(shared_sandbox.requests(), "POST", "/oauth/token") == 1
+    assert token_files(cache)
 
 
 def _foreign_environment(sandbox: LiveSandbox) -> bytes:
