@@ -64,6 +64,13 @@ def connector_problem(connector: str) -> str | None:
     )
 
 
+def account_id_problem(account_id: str) -> str | None:
+    """What is wrong with a connected account's id under the service's rules, or None."""
+    if not account_id.startswith(limits.ACCOUNT_ID_PREFIX):
+        return f"does not have prefix `{limits.ACCOUNT_ID_PREFIX}`"
+    return _rule_breach(account_id, limits.ACCOUNT_ID_MAX_LEN)
+
+
 def verify_url_problem(url: str) -> str | None:
     """What is wrong with a user-verify URL under the service's rule, or None."""
     return _rule_breach(url, limits.VERIFY_URL_MAX_LEN, limits.VERIFY_URL_PATTERN)

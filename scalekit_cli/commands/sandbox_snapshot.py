@@ -43,10 +43,12 @@ from ..cli.commands import SkCommand
 from ..errors import CliError, ExitCode
 from ..output import json_text
 from ..runtime import Runtime
+from ..scalekit import limits
 from ..scalekit.errors import ApiError, is_unsupported
 from ..scalekit.models import AccountStatus
 from ..toml_output import toml_text
 from ._common import VerboseOption, execute
+from .runner import account_id_problem, connector_problem
 
 if TYPE_CHECKING:
     from ..scalekit.client import ScalekitClient
@@ -159,11 +161,15 @@ def _name_ok(value: str) -> bool:
 
 
 def _violations(connection: str, identifier: str, account_id: str = "ca_0") -> list[str]:
-    """The contract's rules the values break, as the seed loader checks them: an entry that
-    breaks one would make `serve --seed` refuse the whole file."""
-    from ..sandbox.seed import _account_violations
-
-    return _account_violations(connection, identifier, account_id)
+    """The contract's rules the values break (limits.py, from the descriptors), as the seed
+    loader checks them: an entry that breaks one would make `serve --seed` refuse the whole
+    file."""
+    problems = [
+        connector_problem(connection),
+        "identifier: too long" if len(identifier) > limits.IDENTIFIER_MAX_LEN else None,
+        account_id_problem(account_id),
+    ]
+    return [problem for problem in problems if problem]
 
 
 def _connection_entries(
@@ -237,9 +243,9 @@ def _tool_entry(tool: Tool, connection: str, notes: Notes) -> dict[str, Any] | N
     if not _name_ok(tool.name):
         notes.add("tool left out: no name, or a name too long")
         return None
-    from ..sandbox.seed import _TOOL_NAME
+    from ..sandbox.settings import TOOL_NAME
 
-    if not _TOOL_NAME.fullmatch(tool.name):
+    if not TOOL_NAME.fullmatch(tool.name):
         notes.add("tool left out: not a tool name (letters, digits, _ . -)")
         return None
     try:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .app_data import TIME_HINT, check_app_data, utc_moment
 from .clock import real_now
-from .settings import APPS, USER_VERIFICATION_MODES, Connection
+from .settings import APPS, TOOL_NAME, USER_VERIFICATION_MODES, Connection
 from .store import AccountFilter, AccountRecord
 from .tools import ToolContext, ToolSpec
 
@@ -47,8 +47,6 @@ _ACCOUNT_KEYS = {
     "static_credentials",
     "app_data",
 }
-# A tool name as the catalogue spells them (`gmail_fetch_mails`, `c-myapp_fetch-docs`).
-_TOOL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _TEMPLATE = re.compile(r"\{\{\s*(params\.[A-Za-z0-9_-]+|identifier|connection)\s*\}\}")
 # Far deeper than any environment needs; deeper, a seed only exhausts the recursion of what
 # later walks it (the checks, the templates, the JSON and TOML writers).
@@ -148,31 +146,27 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _enum_names(enum_name: str) -> list[str]:
-    """The values of a connected-accounts enum as the SDK's descriptors spell them."""
-    from scalekit.v1.connected_accounts import connected_accounts_pb2
+_ACCOUNTS = "scalekit.v1.connected_accounts"
 
-    enum = getattr(connected_accounts_pb2, enum_name)
-    names = [value.name for value in enum.DESCRIPTOR.values]
-    return [name for name in names if not name.endswith("_UNSPECIFIED")]
+
+def _enum_names(enum_name: str) -> list[str]:
+    """The values of a connected-accounts enum as the shipped descriptors spell them."""
+    from . import protos
+
+    enum = protos.descriptor_pool().FindEnumTypeByName(f"{_ACCOUNTS}.{enum_name}")
+    return [value.name for value in enum.values if not value.name.endswith("_UNSPECIFIED")]
 
 
 def _account_violations(connection: str, identifier: str, account_id: str = "ca_0") -> list[str]:
     """The `buf.validate` rules of the connected-account requests (the same on each) that
     the values break, as `KEY: message` with the seed's key names."""
-    import protovalidate
-    from scalekit.v1.connected_accounts import connected_accounts_pb2 as messages
+    from . import protos
 
-    request = messages.DeleteConnectedAccountRequest(
+    request = protos.message_class(f"{_ACCOUNTS}.DeleteConnectedAccountRequest")(
         connector=connection, identifier=identifier, id=account_id
     )
     keys = {"connector": "connection"}
-    found = []
-    for violation in protovalidate.collect_violations(request):
-        elements = violation.proto.field.elements
-        name = elements[0].field_name if elements else ""
-        found.append(f"{keys.get(name, name)}: {violation.proto.message}")
-    return found
+    return [f"{keys.get(v.field, v.field)}: {v.message}" for v in protos.violations(request)]
 
 
 class _Checker:
@@ -361,7 +355,7 @@ def _check_tools(
             check.problem(
                 f"{where}.provider", f"{json.dumps(provider)} is the provider of no connection"
             )
-        if name is not None and not _TOOL_NAME.fullmatch(name):
+        if name is not None and not TOOL_NAME.fullmatch(name):
             check.problem(
                 f"{where}.name", f"{json.dumps(name)} is not a tool name (letters, digits, _ . -)"
             )

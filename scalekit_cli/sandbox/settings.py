@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,10 @@ GMAIL_SCOPES = [
 ]
 
 USER_VERIFICATION_MODES = ("dashboard", "custom")
+
+# A tool name as the catalogue spells them (`gmail_fetch_mails`, `c-myapp_fetch-docs`): what
+# a seed file may declare, and what `sk sandbox snapshot` writes into one.
+TOOL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 # The apps the sandbox emulates; each default connection is backed by the one of its name.
 APPS = ("gmail", "googlecalendar", "slack", "notion", "github", "exa")
