@@ -145,6 +145,23 @@ def _field_violations(details: list[Any]) -> int:
     return 0
 
 
+def _execute_tool_body(
+    tool_name: str,
+    params: dict[str, Any],
+    connector: str | None,
+    identifier: str | None,
+    connected_account_id: str | None,
+) -> dict[str, Any]:
+    """ExecuteTool's body: the account by its id, else by connector and identifier."""
+    body: dict[str, Any] = {"tool_name": tool_name, "params": params}
+    if connected_account_id:
+        body["connected_account_id"] = connected_account_id
+    else:
+        body["connector"] = connector
+        body["identifier"] = identifier
+    return body
+
+
 class ScalekitClient:
     """A client for one environment and one set of client credentials."""
 
@@ -477,12 +494,7 @@ class ScalekitClient:
         identifier: str | None = None,
         connected_account_id: str | None = None,
     ) -> ToolResult:
-        body: dict[str, Any] = {"tool_name": tool_name, "params": params}
-        if connected_account_id:
-            body["connected_account_id"] = connected_account_id
-        else:
-            body["connector"] = connector
-            body["identifier"] = identifier
+        body = _execute_tool_body(tool_name, params, connector, identifier, connected_account_id)
         # A tool may act (send mail, post a message): never repeated on an ambiguous failure.
         return self.call(
             "POST",
@@ -559,12 +571,7 @@ class ScalekitClient:
         connected_account_id: str | None = None,
     ) -> tuple[str, str, dict[str, Any]]:
         """The method, URL and body `execute_tool` would send, not sent: for `--dry-run`."""
-        body: dict[str, Any] = {"tool_name": tool_name, "params": params}
-        if connected_account_id:
-            body["connected_account_id"] = connected_account_id
-        else:
-            body["connector"] = connector
-            body["identifier"] = identifier
+        body = _execute_tool_body(tool_name, params, connector, identifier, connected_account_id)
         return "POST", f"{self.env_url}/api/v1/execute_tool", body
 
     # -- discovery: the environment's connections, tool search, a user's scoped tools ------
